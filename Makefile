@@ -1,0 +1,45 @@
+# Deskgate: `make run` serves the demo, `make test` runs the tests. Both set themselves up.
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+PORT   ?= 8000
+WORKERS ?= 2
+PYTHON ?= python3
+
+.PHONY: setup run test test-postgres lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# The demo serves plain HTTP on loopback, so its cookies cannot carry the Secure flag;
+# production (DESKGATE_SECURE_COOKIES unset) always sets it.
+run: export DESKGATE_DEMO ?= 1
+run: export DESKGATE_SECURE_COOKIES ?= 0
+run: $(STAMP)
+	$(BIN)/deskgate migrate --noinput -v0
+	$(BIN)/deskgate createcachetable
+	$(BIN)/deskgate collectstatic --noinput -v0
+	@if [ "$$DESKGATE_DEMO" = "1" ]; then $(BIN)/deskgate load-demo; fi
+	@echo "Deskgate on http://127.0.0.1:$(PORT)/ (messages of the demo: http://127.0.0.1:$(PORT)/outbox/)"
+	exec $(BIN)/gunicorn deskgate.wsgi --bind 127.0.0.1:$(PORT) --workers $(WORKERS) \
+		--access-logfile - --forwarded-allow-ips ''
+
+test: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-postgres: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/deskgate
+test-postgres: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) var

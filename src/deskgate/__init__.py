@@ -1,0 +1,1 @@
+"""Deskgate: user administration and sign-in with per-user MFA for contact centers."""

@@ -1,0 +1,515 @@
+"""The named actions through which every write of clients, users and templates goes.
+
+Web pages, the JSON API, the command line and bulk actions call these; none of them saves
+a model itself. Each action checks the rules (`deskgate.accounts.rules`) inside the
+transaction that writes, with the client's row locked so that concurrent writes for one
+client are serialised (R4 holds under concurrency), and records the audit event (R9).
+Refusals raise `django.core.exceptions.ValidationError` keyed by field name, or
+`PermissionDenied`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.contrib.auth import password_validation
+from django.contrib.sessions.models import Session
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+
+from deskgate.accounts import audit, contact, rules
+from deskgate.accounts.audit import Actor
+from deskgate.accounts.models import (
+    Client,
+    Level,
+    MessageTemplate,
+    MfaMethod,
+    User,
+    UserSession,
+)
+
+_RELEASE_RE = re.compile(r"\d{1,3}\.\d{1,3}")
+
+
+@dataclass
+class UserInput:
+    """A user's fields as typed (in a form, a JSON body or on the command line)."""
+
+    username: str
+    full_name: str
+    level: str = Level.AGENT
+    email: str = ""
+    work_phone: str = ""
+    mfa_method: str = MfaMethod.OFF
+    is_active: bool = True
+
+    @classmethod
+    def of(cls, user: User) -> UserInput:
+        return cls(
+            username=user.username,
+            full_name=user.full_name,
+            level=user.level,
+            email=user.email,
+            work_phone=user.work_phone,
+            mfa_method=user.mfa_method,
+            is_active=user.is_active,
+        )
+
+
+@dataclass
+class UserSaved:
+    user: User
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BulkOutcome:
+    user: User
+    applied: bool
+    reason: str
+
+
+# --- clients -------------------------------------------------------------------------------
+
+
+def create_client(name: str, release: str, country: str = "FI", *, by: Actor) -> Client:
+    """Create a client (tenant) on a release such as 25.4 or 11.8."""
+    errors: dict[str, list[str]] = {}
+    name = name.strip()
+    if not name:
+        errors["name"] = ["Enter the client's name."]
+    elif Client.objects.filter(name__iexact=name).exists():
+        errors["name"] = [f"A client named {name} already exists."]
+    release = release.strip()
+    if not _RELEASE_RE.fullmatch(release):
+        errors["release"] = ["Enter the release as major.minor, such as 25.4 or 11.8."]
+    country = country.strip().upper()
+    if country not in contact.known_regions():
+        errors["country"] = [f"{country or 'An empty value'} is not a two-letter country code."]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        client = Client.objects.create(name=name, release=release, default_country=country)
+        audit.record(
+            "client.created",
+            client=client,
+            by=by,
+            summary=f"Client {name} created on release {release}",
+            release=release,
+        )
+    return client
+
+
+def update_client_settings(
+    client: Client, *, by: Actor, password_reset_enabled: bool, remember_device_enabled: bool
+) -> Client:
+    _require_admin(by, client)
+    with transaction.atomic():
+        client = Client.objects.select_for_update().get(pk=client.pk)
+        client.password_reset_enabled = password_reset_enabled
+        client.remember_device_enabled = remember_device_enabled
+        client.save(update_fields=["password_reset_enabled", "remember_device_enabled"])
+        audit.record(
+            "client.settings_changed",
+            client=client,
+            by=by,
+            summary="Client settings changed",
+            password_reset_enabled=password_reset_enabled,
+            remember_device_enabled=remember_device_enabled,
+        )
+    return client
+
+
+# --- permissions ---------------------------------------------------------------------------
+
+
+def _require_admin(by: Actor, client: Client) -> None:
+    if by.user is None:
+        return
+    if by.user.client_id != client.pk or by.user.level != Level.ADMIN or not by.user.is_active:
+        raise PermissionDenied("Only an admin of this client can do that.")
+
+
+def _require_may_manage(by: Actor, client: Client, *levels: str) -> None:
+    """Admins manage every user of their client; managers all but admins (R10)."""
+    actor = by.user
+    if actor is None:
+        return  # the operator at the command line
+    if actor.client_id != client.pk or not actor.can_open_admin_pages:
+        raise PermissionDenied("You can only manage users of your own company.")
+    if actor.level == Level.MANAGER and Level.ADMIN in levels:
+        raise PermissionDenied("Only an admin can create or change an admin.")
+
+
+# --- users ---------------------------------------------------------------------------------
+
+
+def _clean(client: Client, data: UserInput) -> tuple[rules.UserState, dict[str, list[str]]]:
+    errors: dict[str, list[str]] = {}
+
+    def cleaned(name: str, fn, raw: str) -> str:  # type: ignore[no-untyped-def]
+        try:
+            return str(fn(raw))
+        except ValidationError as exc:
+            errors[name] = list(exc.messages)
+            return ""
+
+    state = rules.UserState(
+        username=cleaned("username", contact.clean_username, data.username),
+        full_name=" ".join(data.full_name.split())[:200],
+        level=data.level,
+        is_active=data.is_active,
+        email=cleaned("email", contact.clean_email, data.email),
+        work_phone=cleaned(
+            "work_phone",
+            lambda raw: contact.clean_work_phone(raw, client.default_country),
+            data.work_phone,
+        ),
+        mfa_method=data.mfa_method,
+    )
+    return state, errors
+
+
+def _validate(client: Client, data: UserInput, *, user_id: int | None) -> rules.UserState:
+    state, errors = _clean(client, data)
+    for name, messages in rules.check_user(client, state, user_id=user_id).items():
+        # A field that did not parse has said what is wrong with it already.
+        if name not in errors:
+            errors[name] = messages
+    if errors:
+        raise ValidationError(errors)
+    return state
+
+
+def _lock_client(client: Client) -> Client:
+    return Client.objects.select_for_update().get(pk=client.pk)
+
+
+def _apply(user: User, state: rules.UserState) -> list[str]:
+    changed = [
+        name
+        for name in (
+            "username",
+            "full_name",
+            "level",
+            "is_active",
+            "email",
+            "work_phone",
+            "mfa_method",
+        )
+        if getattr(user, name) != getattr(state, name)
+    ]
+    for name in changed:
+        setattr(user, name, getattr(state, name))
+    user.search_key = user.build_search_key()
+    return changed
+
+
+def _save(user: User, fields: Iterable[str]) -> None:
+    try:
+        with transaction.atomic():
+            user.save(update_fields=[*fields, "search_key", "updated_at"])
+    except IntegrityError as exc:
+        # The constraints back the rules up; reaching one means a rule was raced.
+        raise ValidationError(
+            "Someone else changed these users at the same moment; reload and try again."
+        ) from exc
+
+
+def create_user(
+    client: Client,
+    data: UserInput,
+    *,
+    by: Actor,
+    password: str | None = None,
+    temporary_password: bool = True,
+) -> UserSaved:
+    """Create a user of `client`. Their first password is temporary unless said otherwise."""
+    _require_may_manage(by, client, data.level)
+    with transaction.atomic():
+        client = _lock_client(client)
+        state = _validate(client, data, user_id=None)
+        user = User(client=client)
+        _apply(user, state)
+        if password:
+            _check_password(user, password)
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.must_change_password = temporary_password
+        try:
+            with transaction.atomic():
+                user.save()
+        except IntegrityError as exc:
+            raise ValidationError(
+                "Someone else changed these users at the same moment; reload and try again."
+            ) from exc
+        audit.record(
+            "user.created",
+            client=client,
+            by=by,
+            subject=user,
+            summary=f"Created {user.label} as {Level(user.level).label}",
+            level=user.level,
+            mfa_method=user.mfa_method,
+            email=contact.mask_email(user.email),
+            work_phone=contact.mask_phone(user.work_phone),
+            active=user.is_active,
+        )
+    warnings = rules.user_template_warnings(client, state, user_label=user.label)
+    return UserSaved(user, warnings)
+
+
+def update_user(user: User, data: UserInput, *, by: Actor) -> UserSaved:
+    """Save an edit of a user's details, contact information, MFA and employment."""
+    _require_may_manage(by, user.client, user.level, data.level)
+    with transaction.atomic():
+        client = _lock_client(user.client)
+        user = User.objects.select_for_update().get(pk=user.pk, client=client)
+        state = _validate(client, data, user_id=user.pk)
+        before = rules.UserState.of(user)
+        changed = _apply(user, state)
+        if changed:
+            _save(user, changed)
+            _record_changes(user, before, changed, by=by)
+            if {"email", "work_phone", "mfa_method"} & set(changed):
+                _void_factor_state(user)
+            if "is_active" in changed and not user.is_active:
+                end_sessions(user)
+    warnings = rules.user_template_warnings(client, state, user_label=user.label)
+    return UserSaved(user, warnings)
+
+
+def change_mfa_method(user: User, method: str, *, by: Actor) -> UserSaved:
+    """Set one user's MFA method (Off, Email or SMS), keeping every other field."""
+    data = UserInput.of(user)
+    data.mfa_method = method
+    return update_user(user, data, by=by)
+
+
+def set_user_active(user: User, active: bool, *, by: Actor) -> UserSaved:
+    data = UserInput.of(user)
+    data.is_active = active
+    return update_user(user, data, by=by)
+
+
+def bulk_change_mfa_method(
+    client: Client, users: Iterable[User], method: str, *, by: Actor
+) -> list[BulkOutcome]:
+    """R8: set the method for many users; say per user what was applied or refused and why."""
+    outcomes: list[BulkOutcome] = []
+    label = MfaMethod(method).label if method in MfaMethod.values else method
+    for user in users:
+        if user.client_id != client.pk:
+            continue  # never touch another client's users; the caller filtered already
+        if user.mfa_method == method:
+            outcomes.append(BulkOutcome(user, True, f"Already {label}."))
+            continue
+        try:
+            saved = change_mfa_method(user, method, by=by)
+        except ValidationError as exc:
+            outcomes.append(BulkOutcome(user, False, " ".join(exc.messages)))
+        except PermissionDenied as exc:
+            outcomes.append(BulkOutcome(user, False, str(exc)))
+        else:
+            outcomes.append(BulkOutcome(saved.user, True, f"MFA set to {label}."))
+    applied = sum(o.applied for o in outcomes)
+    audit.record(
+        "user.bulk_mfa",
+        client=client,
+        by=by,
+        summary=f"Bulk MFA {label}: {applied} applied, {len(outcomes) - applied} refused",
+        method=method,
+        applied=applied,
+        refused=len(outcomes) - applied,
+    )
+    return outcomes
+
+
+def _record_changes(user: User, before: rules.UserState, changed: list[str], *, by: Actor) -> None:
+    client = user.client
+    if "mfa_method" in changed:
+        audit.record(
+            "user.mfa_changed",
+            client=client,
+            by=by,
+            subject=user,
+            summary=(
+                f"MFA of {user.label} changed from {MfaMethod(before.mfa_method).label} "
+                f"to {MfaMethod(user.mfa_method).label}"
+            ),
+            before=before.mfa_method,
+            after=user.mfa_method,
+            destination=user.masked_mfa_destination(),
+        )
+    contact_changes = {}
+    if "email" in changed:
+        contact_changes["email"] = {
+            "before": contact.mask_email(before.email),
+            "after": contact.mask_email(user.email),
+        }
+    if "work_phone" in changed:
+        contact_changes["work_phone"] = {
+            "before": contact.mask_phone(before.work_phone),
+            "after": contact.mask_phone(user.work_phone),
+        }
+    if contact_changes:
+        fields = " and ".join("Email" if k == "email" else "Work phone" for k in contact_changes)
+        audit.record(
+            "user.contact_changed",
+            client=client,
+            by=by,
+            subject=user,
+            summary=f"{fields} of {user.label} changed",
+            **contact_changes,
+        )
+    if "is_active" in changed:
+        audit.record(
+            "user.activated" if user.is_active else "user.deactivated",
+            client=client,
+            by=by,
+            subject=user,
+            summary=f"{user.label} set {'Active' if user.is_active else 'Inactive'}",
+        )
+    other = [c for c in changed if c in ("username", "full_name", "level")]
+    if other:
+        audit.record(
+            "user.details_changed",
+            client=client,
+            by=by,
+            subject=user,
+            summary=f"Details of {user.label} changed: {', '.join(other)}",
+            fields=other,
+            level=user.level,
+        )
+
+
+def _void_factor_state(user: User) -> None:
+    """A changed method or destination voids pending codes and remembered devices."""
+    from deskgate.signin import state  # the sign-in app owns codes and devices
+
+    state.void_factor_state(user)
+
+
+def end_sessions(user: User) -> int:
+    """End every session of `user` on the server (sign-out everywhere, deactivation)."""
+    keys = list(UserSession.objects.filter(user=user).values_list("session_key", flat=True))
+    Session.objects.filter(session_key__in=keys).delete()
+    UserSession.objects.filter(user=user).delete()
+    return len(keys)
+
+
+# --- passwords -----------------------------------------------------------------------------
+
+
+def _check_password(user: User, raw: str) -> None:
+    try:
+        password_validation.validate_password(raw, user)
+    except ValidationError as exc:
+        raise ValidationError({"password": list(exc.messages)}) from None
+
+
+def set_password(user: User, raw: str, *, by: Actor, temporary: bool = False) -> None:
+    """Set a password: temporary when an admin sets it, final when the user chooses it."""
+    if by.user is not None and by.user.pk != user.pk:
+        _require_may_manage(by, user.client, user.level)
+    _check_password(user, raw)
+    with transaction.atomic():
+        user.set_password(raw)
+        user.must_change_password = temporary
+        user.save(update_fields=["password", "must_change_password", "updated_at"])
+        _void_factor_state(user)
+        audit.record(
+            "user.password_set"
+            if by.user is None or by.user.pk != user.pk
+            else "user.password_changed",
+            client=user.client,
+            by=by,
+            subject=user,
+            summary=(
+                f"Temporary password set for {user.label}"
+                if temporary
+                else f"Password of {user.label} changed"
+            ),
+        )
+
+
+# --- message templates ---------------------------------------------------------------------
+
+
+@dataclass
+class TemplateInput:
+    name: str
+    channel: str
+    sender: str
+    subject: str
+    body: str
+
+
+def save_template(
+    client: Client, template: MessageTemplate | None, data: TemplateInput, *, by: Actor
+) -> tuple[MessageTemplate, list[str]]:
+    """Create or edit a message template; answer with the R5 warnings it raises."""
+    _require_may_manage(by, client)
+    errors: dict[str, list[str]] = {}
+    name = " ".join(data.name.split())
+    if not name:
+        errors["name"] = ["Enter a name for the template."]
+    else:
+        same = MessageTemplate.objects.filter(client=client, name__iexact=name)
+        if template is not None:
+            same = same.exclude(pk=template.pk)
+        if same.exists():
+            errors["name"] = [f"There is already a template named {name}."]
+    if data.channel not in ("email", "sms"):
+        errors["channel"] = ["Choose Email or SMS."]
+    sender = data.sender.strip()
+    if not sender:
+        errors["sender"] = ["Enter the sender: a fixed address or number, or a tag."]
+    elif data.channel == "email" and sender != rules.EMAIL_TAG:
+        try:
+            contact.clean_email(sender)
+        except ValidationError:
+            errors["sender"] = [
+                f"An email template sends from an address or from {rules.EMAIL_TAG}."
+            ]
+    elif data.channel == "sms" and sender != rules.WORKPHONE_TAG:
+        try:
+            sender = contact.clean_work_phone(sender, client.default_country)
+        except ValidationError:
+            if not re.fullmatch(r"[A-Za-z0-9 ]{1,11}", sender):
+                errors["sender"] = [
+                    f"An SMS template sends from a phone number, a name of at most 11 letters "
+                    f"and digits, or {rules.WORKPHONE_TAG}."
+                ]
+    if not data.body.strip():
+        errors["body"] = ["Enter the message text."]
+    for fname, label, text in (
+        ("subject", "The subject", data.subject),
+        ("body", "The message", data.body),
+    ):
+        problems = rules.check_template_text(text, label)
+        if problems:
+            errors.setdefault(fname, []).extend(problems)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        created = template is None
+        if template is None:
+            template = MessageTemplate(client=client)
+        template.name = name
+        template.channel = data.channel
+        template.sender = sender
+        template.subject = data.subject.strip() if data.channel == "email" else ""
+        template.body = data.body
+        template.save()
+        audit.record(
+            "template.created" if created else "template.changed",
+            client=client,
+            by=by,
+            summary=f"Message template \u201c{name}\u201d {'created' if created else 'changed'}",
+            template=template.pk,
+        )
+    return template, rules.template_warnings(template)

@@ -1,0 +1,135 @@
+"""Primitives for the contact fields MFA uses: parsing, normalising and masking.
+
+Nothing here knows about HTTP, users or the database.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
+
+USERNAME_MAX = 64
+_USERNAME_RE = re.compile(r"[A-Za-z0-9_@.\-]{1,64}")
+_MOBILE_TYPES = {
+    phonenumbers.PhoneNumberType.MOBILE,
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+}
+_email_validator = EmailValidator(message="Enter a valid email address, such as anna@example.com.")
+BULLET = "\u2022"
+
+
+def clean_username(raw: str) -> str:
+    """Return the user name, or raise ValidationError saying what is wrong with it."""
+    value = raw.strip()
+    if not value:
+        raise ValidationError("Enter a user name.", code="required")
+    if len(value) > USERNAME_MAX:
+        raise ValidationError(
+            f"A user name can have at most {USERNAME_MAX} characters (this one has {len(value)}).",
+            code="too_long",
+        )
+    if not _USERNAME_RE.fullmatch(value):
+        raise ValidationError(
+            "A user name can only contain letters a-z and A-Z, digits and the characters "
+            "_ @ . - (no spaces).",
+            code="invalid",
+        )
+    return value
+
+
+def clean_email(raw: str) -> str:
+    """Return the address trimmed and with its domain in lower case, or raise ValidationError."""
+    value = unicodedata.normalize("NFKC", raw).strip()
+    if not value:
+        return ""
+    if len(value) > 254:
+        raise ValidationError("An email address can have at most 254 characters.", code="too_long")
+    _email_validator(value)
+    local, _, domain = value.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def email_key(email: str) -> str:
+    """The form in which two addresses are compared: one person, one key."""
+    return unicodedata.normalize("NFKC", email).strip().casefold()
+
+
+def clean_work_phone(raw: str, default_country: str) -> str:
+    """Parse a phone number typed by an admin into E.164, or raise ValidationError.
+
+    A number without a leading + is read in the client's default country. Landlines are
+    accepted here (the Work phone field may hold one); `is_mobile` says whether SMS can
+    reach it.
+    """
+    value = unicodedata.normalize("NFKC", raw).strip()
+    if not value:
+        return ""
+    if len(value) > 32:
+        raise ValidationError("That is too long to be a phone number.", code="too_long")
+    try:
+        number = phonenumbers.parse(value, None if value.startswith("+") else default_country)
+    except phonenumbers.NumberParseException:
+        raise ValidationError(
+            f"Enter a phone number such as +358 40 123 4567 (numbers without + are read as "
+            f"{default_country} numbers).",
+            code="invalid",
+        ) from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError(
+            "This is not a valid phone number: check the country code and the number of digits.",
+            code="invalid",
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def is_mobile(e164: str) -> bool:
+    """True when an SMS can reach the number (a mobile, or a number that may be one)."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.number_type(number) in _MOBILE_TYPES
+
+
+def format_phone(e164: str) -> str:
+    """The number grouped for reading, e.g. +358 40 1234567."""
+    if not e164:
+        return ""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def mask_phone(e164: str) -> str:
+    """Show the country code and the last two digits only: +358 •• ••• ••12."""
+    if not e164:
+        return ""
+    grouped = format_phone(e164)
+    country, _, rest = grouped.partition(" ")
+    digits_total = sum(ch.isdigit() for ch in rest)
+    out, seen = [], 0
+    for ch in rest:
+        if ch.isdigit():
+            seen += 1
+            out.append(ch if seen > digits_total - 2 else BULLET)
+        elif ch in " -":
+            out.append(" ")
+    return f"{country} {''.join(out)}"
+
+
+def mask_email(email: str) -> str:
+    """Show the first character and the domain: a••••@example.com."""
+    if not email:
+        return ""
+    local, _, domain = email.rpartition("@")
+    return f"{local[:1]}{BULLET * 4}@{domain}"
+
+
+def known_regions() -> frozenset[str]:
+    return frozenset(phonenumbers.SUPPORTED_REGIONS)

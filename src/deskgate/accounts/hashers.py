@@ -1,0 +1,26 @@
+"""argon2id with the cost taken from settings, so changing the cost rehashes at sign-in."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.hashers import Argon2PasswordHasher
+
+
+class ConfiguredArgon2PasswordHasher(Argon2PasswordHasher):
+    """Django's argon2id hasher; memory, passes and lanes come from DESKGATE_PASSWORD_HASH.
+
+    Django's `must_update` compares a stored hash's parameters with these, so a changed
+    setting upgrades each password the next time its owner signs in.
+    """
+
+    @property
+    def memory_cost(self) -> int:  # type: ignore[override]  # Django reads an attribute
+        return int(settings.DESKGATE_PASSWORD_HASH["memory_cost"])
+
+    @property
+    def time_cost(self) -> int:  # type: ignore[override]  # as above
+        return int(settings.DESKGATE_PASSWORD_HASH["time_cost"])
+
+    @property
+    def parallelism(self) -> int:  # type: ignore[override]  # as above
+        return int(settings.DESKGATE_PASSWORD_HASH["parallelism"])

@@ -1,0 +1,264 @@
+"""Clients (tenants), their users, message templates and the audit trail."""
+
+from __future__ import annotations
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+from deskgate.accounts import contact
+
+MFA_RELEASE_MAJOR = 25
+
+
+class Client(models.Model):
+    """A contact-center company: the tenant every user belongs to."""
+
+    name = models.CharField(max_length=100, unique=True)
+    release = models.CharField(max_length=16, help_text="Release version, such as 25.4 or 11.8")
+    default_country = models.CharField(max_length=2, default="FI")
+    password_reset_enabled = models.BooleanField(
+        default=False, help_text="Users may reset a forgotten password by email."
+    )
+    remember_device_enabled = models.BooleanField(
+        default=True, help_text="Offer 'Remember device for 30 days' at sign-in."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.CheckConstraint(condition=~Q(name=""), name="client_name_required")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def release_major(self) -> int:
+        head = self.release.split(".", 1)[0]
+        return int(head) if head.isdigit() else 0
+
+    @property
+    def supports_mfa(self) -> bool:
+        """R1: MFA exists only for clients on release 25.x or later."""
+        return self.release_major >= MFA_RELEASE_MAJOR
+
+    @property
+    def mfa_unavailable_reason(self) -> str:
+        return (
+            f"MFA is only available for clients on release 25.x or later; "
+            f"{self.name} is on release {self.release}."
+        )
+
+
+class Level(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    MANAGER = "manager", "Manager"
+    TEAM_LEADER = "team_leader", "Team leader"
+    AGENT = "agent", "Agent"
+
+
+class MfaMethod(models.TextChoices):
+    OFF = "off", "Off"
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+
+
+ADMIN_PAGE_LEVELS = frozenset({Level.ADMIN, Level.MANAGER})
+EMAIL_REQUIRED_LEVELS = frozenset({Level.MANAGER, Level.TEAM_LEADER})
+
+
+class UserManager(BaseUserManager["User"]):
+    def get_by_natural_key(self, username: str | None) -> User:
+        return self.select_related("client").get(username=username)
+
+
+class User(AbstractBaseUser):
+    """A person who signs in: admin, manager, team leader or agent of one client.
+
+    Writes go through `deskgate.accounts.actions`; nothing else saves a user.
+    """
+
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="users")
+    username = models.CharField("User name", max_length=contact.USERNAME_MAX, unique=True)
+    full_name = models.CharField("Full name", max_length=200)
+    level = models.CharField(max_length=16, choices=Level.choices, default=Level.AGENT)
+    is_active = models.BooleanField("Active", default=True)
+    email = models.CharField("Email", max_length=254, blank=True, default="")
+    work_phone = models.CharField("Work phone", max_length=16, blank=True, default="")
+    mfa_method = models.CharField(
+        "MFA", max_length=8, choices=MfaMethod.choices, default=MfaMethod.OFF
+    )
+    must_change_password = models.BooleanField(default=True)
+    # Lower-cased "username full name email phone": what the User list search matches.
+    search_key = models.TextField(default="", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "username"
+    REQUIRED_FIELDS = ["full_name"]
+
+    class Meta:
+        ordering = ["full_name", "id"]
+        indexes = [
+            models.Index(fields=["client", "full_name", "id"], name="user_client_name"),
+            models.Index(fields=["client", "level", "full_name"], name="user_client_level"),
+            models.Index(Lower("email"), "client", name="user_client_email"),
+            models.Index(fields=["client", "work_phone"], name="user_client_phone"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(full_name=""), name="user_full_name_required"),
+            models.CheckConstraint(condition=~Q(username=""), name="user_username_required"),
+            models.UniqueConstraint(Lower("username"), name="user_username_unique_ci"),
+            models.CheckConstraint(condition=Q(level__in=Level.values), name="user_level_valid"),
+            models.CheckConstraint(
+                condition=Q(mfa_method__in=MfaMethod.values), name="user_mfa_method_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(mfa_method=MfaMethod.EMAIL) | ~Q(email=""),
+                name="user_email_mfa_needs_email",
+            ),
+            models.CheckConstraint(
+                condition=~Q(mfa_method=MfaMethod.SMS) | ~Q(work_phone=""),
+                name="user_sms_mfa_needs_work_phone",
+            ),
+            models.CheckConstraint(
+                condition=~Q(level__in=list(EMAIL_REQUIRED_LEVELS)) | ~Q(email=""),
+                name="user_manager_needs_email",
+            ),
+            models.CheckConstraint(
+                condition=Q(work_phone="") | Q(work_phone__startswith="+"),
+                name="user_work_phone_e164",
+            ),
+            # R4 as far as one table can hold it: two active users of a client cannot
+            # both receive their codes at one address or number.
+            models.UniqueConstraint(
+                "client",
+                Lower("email"),
+                condition=Q(is_active=True, mfa_method=MfaMethod.EMAIL),
+                name="user_email_mfa_one_recipient",
+            ),
+            models.UniqueConstraint(
+                "client",
+                "work_phone",
+                condition=Q(is_active=True, mfa_method=MfaMethod.SMS),
+                name="user_sms_mfa_one_recipient",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} ({self.username})"
+
+    @property
+    def label(self) -> str:
+        return str(self)
+
+    @property
+    def can_open_admin_pages(self) -> bool:
+        return self.is_active and self.level in ADMIN_PAGE_LEVELS
+
+    @property
+    def mfa_applies(self) -> bool:
+        """The user owes a code at password sign-in (R1, R2); SSO is decided by the pipeline."""
+        return self.client.supports_mfa and self.mfa_method != MfaMethod.OFF
+
+    def mfa_destination(self) -> str:
+        """Where a code goes: the Email or Work phone field, as the method says."""
+        if self.mfa_method == MfaMethod.EMAIL:
+            return self.email
+        if self.mfa_method == MfaMethod.SMS:
+            return self.work_phone
+        return ""
+
+    def masked_mfa_destination(self) -> str:
+        if self.mfa_method == MfaMethod.EMAIL:
+            return contact.mask_email(self.email)
+        if self.mfa_method == MfaMethod.SMS:
+            return contact.mask_phone(self.work_phone)
+        return ""
+
+    def build_search_key(self) -> str:
+        phone_digits = self.work_phone.lstrip("+")
+        parts = [self.username, self.full_name, self.email, self.work_phone, phone_digits]
+        return " ".join(p for p in parts if p).casefold()
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+
+
+class MessageTemplate(models.Model):
+    """A text an agent sends to customers; its tags read the agent's own fields (R5)."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="templates")
+    name = models.CharField(max_length=100)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    sender = models.CharField(
+        max_length=254, help_text="A fixed sender or a tag such as {agent.email}"
+    )
+    subject = models.CharField(max_length=200, blank=True, default="")
+    body = models.TextField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["client", "name"], name="template_name_unique"),
+            models.CheckConstraint(
+                condition=Q(channel__in=Channel.values), name="template_channel_valid"
+            ),
+            models.CheckConstraint(condition=~Q(name=""), name="template_name_required"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AuditEvent(models.Model):
+    """One thing that happened: who did it, to whom, when, from where (R9).
+
+    `detail` holds masked destinations and reasons, never a code, a password or a full
+    phone number.
+    """
+
+    client = models.ForeignKey(
+        Client, on_delete=models.CASCADE, related_name="audit_events", null=True
+    )
+    at = models.DateTimeField(db_index=True)
+    action = models.CharField(max_length=40)
+    actor = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, related_name="audit_as_actor"
+    )
+    actor_label = models.CharField(max_length=300, blank=True, default="")
+    subject = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, related_name="audit_as_subject"
+    )
+    subject_label = models.CharField(max_length=300, blank=True, default="")
+    ip = models.GenericIPAddressField(null=True)
+    summary = models.CharField(max_length=500)
+    detail = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["client", "-at"], name="audit_client_at"),
+            models.Index(fields=["subject", "-at"], name="audit_subject_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.summary}"
+
+
+class UserSession(models.Model):
+    """Which session belongs to whom, so sign-out elsewhere and deactivation end them."""
+
+    session_key = models.CharField(max_length=40, primary_key=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")
+    created_at = models.DateTimeField(auto_now_add=True)
+    ip = models.GenericIPAddressField(null=True)
+
+    def __str__(self) -> str:
+        return f"session of {self.user_id}"

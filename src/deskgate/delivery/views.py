@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from deskgate.delivery.models import OutboxMessage
+
+
+def outbox(request: HttpRequest) -> HttpResponse:
+    """The demo's mailbox and phone: only while no real EMAIL_URL and SMS_URL are set."""
+    if not settings.DESKGATE_OUTBOX:
+        raise Http404("There is no outbox: messages are sent for real.")
+    messages = OutboxMessage.objects.all()[:50]
+    return render(request, "delivery/outbox.html", {"outbox_messages": messages})

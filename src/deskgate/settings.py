@@ -1,0 +1,190 @@
+"""Django settings, all derived from `deskgate.conf.load()`; nothing else reads the environment."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.core.exceptions import ImproperlyConfigured
+
+from deskgate import conf
+
+try:
+    CONFIG = conf.load()
+except conf.ConfigError as exc:
+    raise ImproperlyConfigured(f"Deskgate cannot start: {exc}") from None
+
+BASE_DIR = conf.BASE_DIR
+SECRET_KEY = CONFIG.secret_key
+DEBUG = CONFIG.debug
+ALLOWED_HOSTS = list(CONFIG.hosts)
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "deskgate.accounts",
+    "deskgate.signin",
+    "deskgate.delivery",
+    "deskgate.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "deskgate.web.middleware.ContentSecurityPolicyMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "deskgate.web.middleware.IdleTimeoutMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "deskgate.urls"
+WSGI_APPLICATION = "deskgate.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "deskgate.web.context.deskgate",
+            ],
+        },
+    },
+]
+
+_db = CONFIG.database
+DATABASES: dict[str, dict[str, object]]
+if _db.engine == "sqlite":
+    conf.VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": _db.name,
+            # IMMEDIATE: a write transaction takes the lock when it starts, so a
+            # check-then-write inside it cannot interleave with another writer.
+            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+            "TEST": {"NAME": str(conf.VAR_DIR / "test.sqlite3")},
+        }
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": _db.name,
+            "USER": _db.user,
+            "PASSWORD": _db.password,
+            "HOST": _db.host,
+            "PORT": _db.port,
+            "CONN_MAX_AGE": 60,
+            "CONN_HEALTH_CHECKS": True,
+        }
+    }
+
+if CONFIG.cache_url:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CONFIG.cache_url,
+            "KEY_PREFIX": "deskgate",
+        }
+    }
+else:
+    # No Redis: the database is the cache every process shares.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "deskgate_cache",
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["deskgate.signin.backends.DeskgateBackend"]
+LOGIN_URL = "signin:password"
+LOGOUT_REDIRECT_URL = "signin:password"
+LOGIN_REDIRECT_URL = "home"
+
+PASSWORD_HASHERS = ["deskgate.accounts.hashers.ConfiguredArgon2PasswordHasher"]
+DESKGATE_PASSWORD_HASH = {
+    "memory_cost": CONFIG.password_hash_memory_kib,
+    "time_cost": CONFIG.password_hash_time_cost,
+    "parallelism": CONFIG.password_hash_parallelism,
+}
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "deskgate.accounts.passwords.LengthForFactorsValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "deskgate.accounts.passwords.ContextWordsValidator"},
+]
+
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_AGE = int(timedelta(hours=12).total_seconds())  # absolute lifetime
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = CONFIG.secure_cookies
+SESSION_COOKIE_NAME = "deskgate_session"
+CSRF_COOKIE_SECURE = CONFIG.secure_cookies
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_TRUSTED_ORIGINS = [CONFIG.base_url]
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+PASSWORD_RESET_TIMEOUT = int(timedelta(hours=1).total_seconds())
+
+DESKGATE_IDLE_TIMEOUT = {
+    # Admin pages: 30 idle minutes, as the vendor has it ("cannot be changed").
+    "admin_pages": int(timedelta(minutes=30).total_seconds()),
+    "other": int(timedelta(hours=8).total_seconds()),
+}
+DESKGATE_DEMO = CONFIG.demo
+DESKGATE_BASE_URL = CONFIG.base_url
+DESKGATE_OUTBOX = CONFIG.uses_outbox
+
+if CONFIG.email is None:
+    EMAIL_BACKEND = "deskgate.delivery.outbox.OutboxEmailBackend"
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = CONFIG.email.host
+    EMAIL_PORT = CONFIG.email.port
+    EMAIL_HOST_USER = CONFIG.email.user
+    EMAIL_HOST_PASSWORD = CONFIG.email.password
+    EMAIL_USE_TLS = CONFIG.email.use_tls
+    EMAIL_USE_SSL = CONFIG.email.use_ssl
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = "Deskgate <no-reply@deskgate.invalid>"
+DESKGATE_SMS = CONFIG.sms
+DESKGATE_SMS_TIMEOUT = 10
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = conf.VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# Serve straight from the apps' static folders too, so tests and a fresh checkout
+# need no collectstatic step.
+WHITENOISE_USE_FINDERS = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+}

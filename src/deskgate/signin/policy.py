@@ -1,0 +1,25 @@
+"""One answer to "does this sign-in owe a code?" (R1, R2, R6)."""
+
+from __future__ import annotations
+
+from deskgate.accounts.models import User
+
+
+def owes_code(
+    user: User,
+    *,
+    via_sso: bool = False,
+    idp_did_mfa: bool = False,
+    remembered_device: bool = False,
+) -> bool:
+    """True when this sign-in must pass the code step before it gets a session.
+
+    - No MFA for clients before release 25.x, nor for a user whose method is Off.
+    - A sign-in through the client's SSO never owes a code (R6).
+    - A device the user chose to remember within 30 days skips the code.
+    """
+    if not user.mfa_applies:
+        return False
+    if via_sso:
+        return False
+    return not remembered_device

@@ -1,0 +1,79 @@
+"""Self-service password reset by email, as the vendor has it.
+
+Off unless the client turns it on; refused when several accounts share the address; the
+same answer whether or not anything was sent; a reset never signs anyone in.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
+from django.core.cache import cache
+from django.core.mail import send_mail
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+
+from deskgate.accounts import audit, contact
+from deskgate.accounts.models import User
+
+log = logging.getLogger(__name__)
+REQUESTS_PER_HOUR = 3
+
+
+def request_reset(email: str, *, by: audit.Actor) -> None:
+    """Send a reset link if exactly one active account with reset enabled has this address."""
+    key = contact.email_key(email)
+    if not key:
+        return
+    counter = f"reset-requests:{key}"
+    cache.add(counter, 0, timeout=3600)
+    if cache.incr(counter) > REQUESTS_PER_HOUR:
+        return
+    matches = list(
+        User.objects.select_related("client").filter(email__iexact=email.strip(), is_active=True)[
+            :2
+        ]
+    )
+    if len(matches) != 1:
+        return  # none, or several accounts share the address: no mail at all
+    user = matches[0]
+    if not user.client.password_reset_enabled or not user.has_usable_password():
+        return
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    # The link is built from a fixed setting, never from the request's Host header.
+    link = settings.DESKGATE_BASE_URL + reverse("signin:reset_confirm", args=[uid, token])
+    minutes = settings.PASSWORD_RESET_TIMEOUT // 60
+    send_mail(
+        "Reset your Deskgate password",
+        f"Hello {user.full_name},\n\nSomeone asked to reset the password of your Deskgate account "
+        f"{user.username}. To choose a new password, open this link within {minutes} minutes:\n\n"
+        f"{link}\n\nIf it was not you, ignore this message; your password stays as it is.\n",
+        None,
+        [user.email],
+    )
+    audit.record(
+        "password.reset_requested",
+        client=user.client,
+        by=by,
+        subject=user,
+        summary=f"Password reset link sent to {contact.mask_email(user.email)}",
+        destination=contact.mask_email(user.email),
+    )
+
+
+def user_for_link(uidb64: str, token: str) -> User | None:
+    """The user a reset link is for, if the link is genuine, unused and not expired."""
+    try:
+        pk = int(urlsafe_base64_decode(uidb64).decode())
+    except (ValueError, UnicodeDecodeError):
+        return None
+    user = User.objects.select_related("client").filter(pk=pk, is_active=True).first()
+    if user is None or not user.client.password_reset_enabled:
+        return None
+    if not default_token_generator.check_token(user, token):
+        return None
+    return user

@@ -1,0 +1,11 @@
+"""Factor state the sign-in app keeps per user, and how a changed factor voids it."""
+
+from __future__ import annotations
+
+from deskgate.accounts.models import User
+from deskgate.signin.models import PendingSignIn
+
+
+def void_factor_state(user: User) -> None:
+    """The user's method, destination or password changed: pending sign-ins start over."""
+    PendingSignIn.objects.filter(user=user).delete()

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from deskgate.signin import views
+
+app_name = "signin"
+urlpatterns = [
+    path("", views.password_step, name="password"),
+    path("new-password/", views.new_password_step, name="new_password"),
+    path("code/", views.password_step, name="code"),  # MFA-CODE-STAGE: the code page
+    path("cancel/", views.cancel, name="cancel"),
+    path("sign-out/", views.sign_out, name="sign_out"),
+    path("password/", views.change_password, name="change_password"),
+    path("reset/", views.reset_request, name="reset"),
+    path("reset/<str:uidb64>/<str:token>/", views.reset_confirm, name="reset_confirm"),
+]

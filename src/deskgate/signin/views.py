@@ -1,0 +1,165 @@
+"""Sign-in pages: thin views over the pipeline (`deskgate.signin.pipeline`)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib import messages
+from django.contrib.auth import logout, update_session_auth_hash
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from deskgate.accounts import actions, audit
+from deskgate.accounts.models import UserSession
+from deskgate.signin import pipeline, reset
+from deskgate.signin.credentials import PasswordOutcome, check_credentials
+from deskgate.signin.forms import (
+    ChangePasswordForm,
+    NewPasswordForm,
+    PasswordForm,
+    ResetRequestForm,
+)
+from deskgate.web.decorators import acting_user
+
+log = logging.getLogger(__name__)
+WRONG_CREDENTIALS = "The user name or password is not right. Check them and try again."
+
+
+@never_cache
+def password_step(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("home")
+    form = PasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user, outcome = check_credentials(
+            form.cleaned_data["username"], form.cleaned_data["password"]
+        )
+        if user is not None and outcome == PasswordOutcome.OK:
+            pending = pipeline.begin(request, user)
+            return redirect(pipeline.advance(request, pending))
+        if user is not None:
+            audit.record(
+                "signin.failure",
+                client=user.client,
+                by=pipeline.actor_for(request),
+                subject=user,
+                summary=f"Sign-in of {user.label} refused at the password step",
+                reason=outcome.value,
+            )
+        form.add_error(None, WRONG_CREDENTIALS)
+    return render(request, "signin/password.html", {"form": form})
+
+
+def _pending_or_restart(request: HttpRequest):  # type: ignore[no-untyped-def]
+    pending = pipeline.current(request)
+    if pending is None:
+        messages.info(request, "Your sign-in expired or was not started. Sign in again.")
+    return pending
+
+
+@never_cache
+def new_password_step(request: HttpRequest) -> HttpResponse:
+    """A temporary password must be replaced before the first session."""
+    pending = _pending_or_restart(request)
+    if pending is None or pipeline.next_stage(pending) != pipeline.Stage.NEW_PASSWORD:
+        return redirect("signin:password")
+    user = pending.user
+    form = NewPasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            actions.set_password(
+                user, form.cleaned_data["new_password"], by=pipeline.actor_for(request, user)
+            )
+        except ValidationError as exc:
+            for message in exc.messages:
+                form.add_error("new_password", message)
+        else:
+            # The code step (if owed) came before this one: every stage is passed.
+            pipeline.finish(request, user, via=pending.via)
+            return redirect("home")
+    return render(request, "signin/new_password.html", {"form": form, "pending_user": user})
+
+
+@require_POST
+def cancel(request: HttpRequest) -> HttpResponse:
+    pipeline.abandon(request)
+    return redirect("signin:password")
+
+
+@require_POST
+def sign_out(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        user = acting_user(request)
+        UserSession.objects.filter(session_key=request.session.session_key).delete()
+        audit.record(
+            "signin.signed_out",
+            client=user.client,
+            by=pipeline.actor_for(request, user),
+            subject=user,
+            summary=f"{user.label} signed out",
+        )
+    logout(request)
+    messages.info(request, "You are signed out.")
+    return redirect("signin:password")
+
+
+@login_required
+def change_password(request: HttpRequest) -> HttpResponse:
+    user = acting_user(request)
+    form = ChangePasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if not user.check_password(form.cleaned_data["current_password"]):
+            form.add_error("current_password", "That is not your current password.")
+        else:
+            try:
+                actions.set_password(
+                    user, form.cleaned_data["new_password"], by=pipeline.actor_for(request, user)
+                )
+            except ValidationError as exc:
+                for message in exc.messages:
+                    form.add_error("new_password", message)
+            else:
+                update_session_auth_hash(request, user)
+                UserSession.objects.update_or_create(
+                    session_key=request.session.session_key, defaults={"user": user}
+                )
+                messages.success(request, "Your password is changed.")
+                return redirect("account")
+    return render(request, "signin/change_password.html", {"form": form})
+
+
+@never_cache
+def reset_request(request: HttpRequest) -> HttpResponse:
+    form = ResetRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        reset.request_reset(form.cleaned_data["email"], by=pipeline.actor_for(request))
+        # The same answer whether or not an account has this address.
+        return render(request, "signin/reset_sent.html", {})
+    return render(request, "signin/reset_request.html", {"form": form})
+
+
+@never_cache
+def reset_confirm(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    user = reset.user_for_link(uidb64, token)
+    if user is None:
+        return render(request, "signin/reset_invalid.html", {}, status=400)
+    form = NewPasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            actions.set_password(
+                user, form.cleaned_data["new_password"], by=pipeline.actor_for(request, user)
+            )
+        except ValidationError as exc:
+            for message in exc.messages:
+                form.add_error("new_password", message)
+        else:
+            actions.end_sessions(user)
+            # A reset never signs in: the user signs in, code step included.
+            messages.success(request, "Your password is changed. Sign in with it now.")
+            return redirect(reverse("signin:password"))
+    return render(request, "signin/reset_confirm.html", {"form": form, "reset_user": user})

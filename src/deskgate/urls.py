@@ -1,0 +1,20 @@
+from django.urls import include, path
+
+from deskgate.delivery import views as delivery
+from deskgate.web.views import pages, templates, users
+
+urlpatterns = [
+    path("", pages.home, name="home"),
+    path("signin/", include("deskgate.signin.urls")),
+    path("account/", pages.account, name="account"),
+    path("users/", users.user_list, name="user_list"),
+    path("users/create/", users.user_create, name="user_create"),
+    path("users/bulk/", users.user_bulk, name="user_bulk"),
+    path("users/<int:user_id>/", users.user_edit, name="user_edit"),
+    path("templates/", templates.template_list, name="template_list"),
+    path("templates/create/", templates.template_create, name="template_create"),
+    path("templates/<int:template_id>/", templates.template_edit, name="template_edit"),
+    path("audit/", pages.audit_trail, name="audit"),
+    path("settings/", pages.client_settings, name="client_settings"),
+    path("outbox/", delivery.outbox, name="outbox"),
+]

@@ -1,0 +1,166 @@
+"""HTML forms: presence, lengths and choices only. The rules live in the actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+
+class Form(forms.Form):
+    """Labels as the vendor spells them: no trailing colon."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+from deskgate.accounts.actions import TemplateInput, UserInput
+from deskgate.accounts.models import Channel, Client, Level, MfaMethod, User
+
+EMPLOYMENT_CHOICES = [("active", "Active"), ("inactive", "Inactive")]
+
+
+def add_errors(form: forms.Form, exc: ValidationError) -> None:
+    """Show an action's refusal on the fields it names (the rest above the form)."""
+    if hasattr(exc, "error_dict"):
+        for name, errors in exc.message_dict.items():
+            form.add_error(name if name in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+class UserForm(Form):
+    username = forms.CharField(label="User name", max_length=200)
+    full_name = forms.CharField(label="Full name", max_length=200)
+    level = forms.ChoiceField(label="Level", choices=Level.choices)
+    employment = forms.ChoiceField(label="Employment", choices=EMPLOYMENT_CHOICES)
+    email = forms.CharField(
+        label="Email",
+        max_length=300,
+        required=False,
+        widget=forms.EmailInput(attrs={"autocomplete": "off"}),
+    )
+    work_phone = forms.CharField(
+        label="Work phone",
+        max_length=64,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "tel"}),
+    )
+    mfa_method = forms.ChoiceField(label="MFA", choices=MfaMethod.choices, required=False)
+    password = forms.CharField(
+        label="Set password",
+        max_length=4096,
+        strip=False,
+        required=False,
+        help_text="A temporary password the user must change at the first sign-in.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}, render_value=True),
+    )
+
+    def __init__(
+        self, *args: Any, client: Client, acting: User, user: User | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.client = client
+        self.user = user
+        level = self.fields["level"]
+        if acting.level != Level.ADMIN and isinstance(level, forms.ChoiceField):
+            level.choices = [c for c in Level.choices if c[0] != Level.ADMIN]
+        if not client.supports_mfa:
+            # Shown but not usable, with the reason; the action refuses a forced value.
+            self.fields["mfa_method"].widget.attrs.update(
+                {"disabled": True, "aria-describedby": "mfa-unavailable"}
+            )
+            self.fields["mfa_method"].help_text = client.mfa_unavailable_reason
+        if user is not None:
+            self.fields["password"].label = "Set new password"
+            self.fields["password"].help_text = (
+                "Leave empty to keep the password. A new one is temporary: the user must "
+                "change it at the next sign-in."
+            )
+
+    def to_input(self) -> UserInput:
+        data = self.cleaned_data
+        current = self.user.mfa_method if self.user is not None else MfaMethod.OFF
+        return UserInput(
+            username=data["username"],
+            full_name=data["full_name"],
+            level=data["level"],
+            email=data.get("email", ""),
+            work_phone=data.get("work_phone", ""),
+            # A disabled drop-down is not submitted: keep what the user has.
+            mfa_method=data.get("mfa_method") or current,
+            is_active=data["employment"] == "active",
+        )
+
+    @classmethod
+    def initial_for(cls, user: User) -> dict[str, str]:
+        from deskgate.accounts.contact import format_phone
+
+        return {
+            "username": user.username,
+            "full_name": user.full_name,
+            "level": user.level,
+            "employment": "active" if user.is_active else "inactive",
+            "email": user.email,
+            "work_phone": format_phone(user.work_phone),
+            "mfa_method": user.mfa_method,
+        }
+
+
+class BulkMfaForm(Form):
+    method = forms.ChoiceField(label="Set MFA to", choices=MfaMethod.choices)
+    scope = forms.ChoiceField(
+        label="For",
+        choices=[("selected", "The selected users")]
+        + [(f"level:{v}", f"All active users of level {label}") for v, label in Level.choices],
+    )
+    users = forms.Field(required=False, widget=forms.MultipleHiddenInput)
+
+    def clean_users(self) -> list[int]:
+        # Ids only; which of them this admin may touch is the access helpers' answer.
+        raw = self.cleaned_data.get("users") or []
+        try:
+            return sorted({int(v) for v in raw})
+        except ValueError:
+            raise ValidationError("The selection is not valid; reload the page.") from None
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("scope") == "selected" and not data.get("users"):
+            raise ValidationError("Tick at least one user in the list, or choose a whole level.")
+        return data
+
+
+class TemplateForm(Form):
+    name = forms.CharField(label="Name", max_length=100)
+    channel = forms.ChoiceField(label="Channel", choices=Channel.choices)
+    sender = forms.CharField(
+        label="Sender",
+        max_length=254,
+        help_text="A fixed address or number, or a tag: {agent.email} or {agent.workphone}.",
+    )
+    subject = forms.CharField(label="Subject", max_length=200, required=False)
+    body = forms.CharField(label="Message", widget=forms.Textarea(attrs={"rows": 6}))
+
+    def to_input(self) -> TemplateInput:
+        d = self.cleaned_data
+        return TemplateInput(
+            name=d["name"],
+            channel=d["channel"],
+            sender=d["sender"],
+            subject=d.get("subject", ""),
+            body=d["body"],
+        )
+
+
+class ClientSettingsForm(Form):
+    password_reset_enabled = forms.BooleanField(
+        label="Users may reset a forgotten password by email", required=False
+    )
+    remember_device_enabled = forms.BooleanField(
+        label="Offer \u201cRemember device for 30 days\u201d at sign-in",
+        required=False,
+        help_text="Turn off where agents share workstations.",
+    )

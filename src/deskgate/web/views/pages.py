@@ -1,0 +1,67 @@
+"""Home, the user's own account page, the audit trail and the client's settings."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from deskgate.accounts import access, actions
+from deskgate.accounts.models import AuditEvent
+from deskgate.signin.pipeline import actor_for
+from deskgate.web.decorators import acting_user, admin_pages, admins_only
+from deskgate.web.forms import ClientSettingsForm
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    if acting_user(request).can_open_admin_pages:
+        return redirect("user_list")
+    return redirect("account")
+
+
+@login_required
+def account(request: HttpRequest) -> HttpResponse:
+    user = acting_user(request)
+    events = AuditEvent.objects.filter(subject=user).order_by("-at", "-id")[:10]
+    return render(request, "web/account.html", {"me": user, "events": events})
+
+
+@admin_pages
+def audit_trail(request: HttpRequest) -> HttpResponse:
+    admin = acting_user(request)
+    events = access.audit_for_admin(admin)
+    subject = request.GET.get("user")
+    subject_user = None
+    if subject:
+        subject_user = access.get_user_for_admin(admin, subject)
+        events = events.filter(subject=subject_user)
+    page = Paginator(events.order_by("-at", "-id"), 50).get_page(request.GET.get("page"))
+    return render(request, "web/audit.html", {"page": page, "subject_user": subject_user})
+
+
+@admins_only
+def client_settings(request: HttpRequest) -> HttpResponse:
+    admin = acting_user(request)
+    client = admin.client
+    form = ClientSettingsForm(
+        request.POST or None,
+        initial={
+            "password_reset_enabled": client.password_reset_enabled,
+            "remember_device_enabled": client.remember_device_enabled,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            actions.update_client_settings(
+                client, by=actor_for(request, admin), **form.cleaned_data
+            )
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "The settings are saved.")
+            return redirect("client_settings")
+    return render(request, "web/settings.html", {"form": form, "client": client})

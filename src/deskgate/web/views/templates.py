@@ -1,0 +1,89 @@
+"""Message templates: list, create, edit, and a preview for a chosen agent (R5)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from deskgate.accounts import access, actions, rules
+from deskgate.accounts.models import Level, MessageTemplate, User
+from deskgate.signin.pipeline import actor_for
+from deskgate.web.decorators import acting_user, admin_pages
+from deskgate.web.forms import TemplateForm, add_errors
+
+
+@admin_pages
+def template_list(request: HttpRequest) -> HttpResponse:
+    admin = acting_user(request)
+    templates = list(access.templates_for_admin(admin).select_related("client"))
+    rows = [(t, rules.template_warnings(t)) for t in templates]
+    return render(request, "web/templates/list.html", {"rows": rows})
+
+
+def _initial(template: MessageTemplate) -> dict[str, str]:
+    return {
+        "name": template.name,
+        "channel": template.channel,
+        "sender": template.sender,
+        "subject": template.subject,
+        "body": template.body,
+    }
+
+
+def _edit(request: HttpRequest, admin: User, template: MessageTemplate | None) -> HttpResponse:
+    form = TemplateForm(
+        request.POST or None, initial=_initial(template) if template is not None else None
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved, warnings = actions.save_template(
+                admin.client, template, form.to_input(), by=actor_for(request, admin)
+            )
+        except ValidationError as exc:
+            add_errors(form, exc)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"The template \u201c{saved.name}\u201d is saved.")
+            for warning in warnings:
+                messages.warning(request, warning)
+            return redirect("template_edit", template_id=saved.pk)
+    agents = access.users_for_admin(admin).filter(level=Level.AGENT, is_active=True)
+    agents = agents.order_by("full_name").only("id", "full_name", "username")[:200]
+    preview = None
+    chosen = None
+    if template is not None:
+        agent_id = request.GET.get("agent")
+        chosen = access.get_user_for_admin(admin, agent_id) if agent_id else agents.first()
+        if chosen is not None:
+            preview = {
+                "sender": rules.render_template_text(template.sender, chosen),
+                "subject": rules.render_template_text(template.subject, chosen),
+                "body": rules.render_template_text(template.body, chosen),
+            }
+    return render(
+        request,
+        "web/templates/form.html",
+        {
+            "form": form,
+            "template_obj": template,
+            "warnings": rules.template_warnings(template) if template is not None else [],
+            "agents": agents,
+            "chosen": chosen,
+            "preview": preview,
+            "tags": list(rules.TEMPLATE_TAGS),
+        },
+    )
+
+
+@admin_pages
+def template_create(request: HttpRequest) -> HttpResponse:
+    return _edit(request, acting_user(request), None)
+
+
+@admin_pages
+def template_edit(request: HttpRequest, template_id: int) -> HttpResponse:
+    admin = acting_user(request)
+    return _edit(request, admin, access.get_template_for_admin(admin, template_id))

@@ -1,0 +1,173 @@
+"""Users > User list, Create, edit by Name, and bulk MFA: thin views over the actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from deskgate.accounts import access, actions, rules
+from deskgate.accounts.models import AuditEvent, Level, MfaMethod, User
+from deskgate.signin.pipeline import actor_for
+from deskgate.web.decorators import acting_user, admin_pages
+from deskgate.web.forms import BulkMfaForm, UserForm, add_errors
+
+PAGE_SIZE = 50
+STATUS_FILTERS = {"active": True, "inactive": False}
+
+
+@admin_pages
+def user_list(request: HttpRequest) -> HttpResponse:
+    admin = acting_user(request)
+    q = request.GET.get("q", "").strip()[:100]
+    level = request.GET.get("level", "")
+    status = request.GET.get("status", "active")
+    users = access.users_for_admin(admin).only(
+        "id",
+        "username",
+        "full_name",
+        "level",
+        "is_active",
+        "email",
+        "work_phone",
+        "mfa_method",
+        "client_id",
+    )
+    if q:
+        users = users.filter(rules.users_matching(admin.client, q))
+    if level in Level.values:
+        users = users.filter(level=level)
+    if status in STATUS_FILTERS:
+        users = users.filter(is_active=STATUS_FILTERS[status])
+    page = Paginator(users.order_by("full_name", "id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    context: dict[str, Any] = {
+        "page": page,
+        "q": q,
+        "level": level,
+        "status": status,
+        "levels": Level.choices,
+        "methods": MfaMethod.choices,
+        "client": admin.client,
+        "bulk_form": BulkMfaForm(),
+    }
+    template = "web/users/_results.html" if request.GET.get("partial") else "web/users/list.html"
+    return render(request, template, context)
+
+
+def _warnings_now(user: User) -> list[str]:
+    state = rules.UserState.of(user)
+    return rules.user_template_warnings(user.client, state, user_label=user.label)
+
+
+@admin_pages
+def user_create(request: HttpRequest) -> HttpResponse:
+    admin = acting_user(request)
+    client = admin.client
+    form = UserForm(
+        request.POST or None,
+        client=client,
+        acting=admin,
+        initial={"employment": "active", "level": Level.AGENT},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = actions.create_user(
+                client,
+                form.to_input(),
+                by=actor_for(request, admin),
+                password=form.cleaned_data.get("password") or None,
+            )
+        except ValidationError as exc:
+            add_errors(form, exc)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"{saved.user.label} is created.")
+            for warning in saved.warnings:
+                messages.warning(request, warning)
+            return redirect("user_edit", user_id=saved.user.pk)
+    return render(
+        request, "web/users/form.html", {"form": form, "client": client, "creating": True}
+    )
+
+
+@admin_pages
+def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
+    admin = acting_user(request)
+    user = access.get_user_for_admin(admin, user_id)
+    form = UserForm(
+        request.POST or None,
+        client=user.client,
+        acting=admin,
+        user=user,
+        initial=UserForm.initial_for(user),
+    )
+    if request.method == "POST" and form.is_valid():
+        by = actor_for(request, admin)
+        try:
+            saved = actions.update_user(user, form.to_input(), by=by)
+            if form.cleaned_data.get("password"):
+                actions.set_password(
+                    saved.user, form.cleaned_data["password"], by=by, temporary=True
+                )
+        except ValidationError as exc:
+            add_errors(form, exc)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"{saved.user.label} is saved.")
+            for warning in saved.warnings:
+                messages.warning(request, warning)
+            return redirect("user_edit", user_id=saved.user.pk)
+    events = AuditEvent.objects.filter(subject=user).order_by("-at", "-id")[:10]
+    return render(
+        request,
+        "web/users/form.html",
+        {
+            "form": form,
+            "client": user.client,
+            "edited": user,
+            "events": events,
+            "r5_warnings": [] if request.method == "POST" else _warnings_now(user),
+        },
+    )
+
+
+@admin_pages
+@require_POST
+def user_bulk(request: HttpRequest) -> HttpResponse:
+    admin = acting_user(request)
+    form = BulkMfaForm(request.POST)
+    if not form.is_valid():
+        for error in form.non_field_errors():
+            messages.error(request, str(error))
+        return redirect("user_list")
+    users = access.users_for_admin(admin).select_related("client").order_by("full_name", "id")
+    scope = form.cleaned_data["scope"]
+    if scope == "selected":
+        ids = form.cleaned_data["users"]
+        users = users.filter(pk__in=ids)
+        missing = len(set(ids)) - users.count()
+    else:
+        users = users.filter(level=scope.partition(":")[2], is_active=True)
+        missing = 0
+    method = form.cleaned_data["method"]
+    outcomes = actions.bulk_change_mfa_method(
+        admin.client, list(users), method, by=actor_for(request, admin)
+    )
+    return render(
+        request,
+        "web/users/bulk_result.html",
+        {
+            "outcomes": outcomes,
+            "method": MfaMethod(method).label,
+            "applied": sum(o.applied for o in outcomes),
+            "refused": sum(not o.applied for o in outcomes),
+            "missing": missing,
+        },
+    )
