@@ -7,17 +7,9 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-
-class Form(forms.Form):
-    """Labels as the vendor spells them: no trailing colon."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("label_suffix", "")
-        super().__init__(*args, **kwargs)
-
-
 from deskgate.accounts.actions import TemplateInput, UserInput
 from deskgate.accounts.models import Channel, Client, Level, MfaMethod, User
+from deskgate.web.form_base import Form
 
 EMPLOYMENT_CHOICES = [("active", "Active"), ("inactive", "Inactive")]
 
