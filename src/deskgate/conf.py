@@ -71,6 +71,9 @@ class Config:
     password_hash_memory_kib: int
     password_hash_time_cost: int
     password_hash_parallelism: int
+    code_cap_user: int
+    code_cap_client: int
+    code_cap_platform: int
 
     @property
     def uses_outbox(self) -> bool:
@@ -232,4 +235,8 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         password_hash_memory_kib=_int(env, "DESKGATE_HASH_MEMORY_KIB", 19456, 8192, 4194304),
         password_hash_time_cost=_int(env, "DESKGATE_HASH_TIME_COST", 2, 1, 20),
         password_hash_parallelism=_int(env, "DESKGATE_HASH_PARALLELISM", 1, 1, 16),
+        # Codes sent per hour: one user, one client, the whole platform (SMS costs money).
+        code_cap_user=_int(env, "DESKGATE_CODE_CAP_USER", 10, 1, 1000),
+        code_cap_client=_int(env, "DESKGATE_CODE_CAP_CLIENT", 5000, 1, 10_000_000),
+        code_cap_platform=_int(env, "DESKGATE_CODE_CAP_PLATFORM", 50000, 1, 100_000_000),
     )

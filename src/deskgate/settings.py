@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -146,9 +147,24 @@ DESKGATE_IDLE_TIMEOUT = {
     "admin_pages": int(timedelta(minutes=30).total_seconds()),
     "other": int(timedelta(hours=8).total_seconds()),
 }
+DESKGATE_CODE: dict[str, Any] = {
+    "digits": 6,
+    "lifetime": 600,  # seconds: a code is valid for 10 minutes
+    "max_attempts": 5,  # wrong tries per code
+    "resend_cooldown": 30,  # seconds between two codes of one sign-in
+    "lock_after": 10,  # consecutive wrong codes, across resends, lock the user
+    "lock_steps": [60, 300, 900, 3600],  # seconds; each further lock lasts longer
+}
+DESKGATE_SEND_CAPS = {
+    "user": CONFIG.code_cap_user,
+    "client": CONFIG.code_cap_client,
+    "platform": CONFIG.code_cap_platform,
+}
+DESKGATE_REMEMBER_DEVICE_DAYS = 30
 DESKGATE_DEMO = CONFIG.demo
 DESKGATE_BASE_URL = CONFIG.base_url
-DESKGATE_OUTBOX = CONFIG.uses_outbox
+# The outbox page shows codes: only in a demo or debug run, never in production settings.
+DESKGATE_OUTBOX_PAGE = CONFIG.uses_outbox and (CONFIG.demo or CONFIG.debug)
 
 if CONFIG.email is None:
     EMAIL_BACKEND = "deskgate.delivery.outbox.OutboxEmailBackend"
@@ -160,10 +176,10 @@ else:
     EMAIL_HOST_PASSWORD = CONFIG.email.password
     EMAIL_USE_TLS = CONFIG.email.use_tls
     EMAIL_USE_SSL = CONFIG.email.use_ssl
-EMAIL_TIMEOUT = 10
+EMAIL_TIMEOUT = 5
 DEFAULT_FROM_EMAIL = "Deskgate <no-reply@deskgate.invalid>"
 DESKGATE_SMS = CONFIG.sms
-DESKGATE_SMS_TIMEOUT = 10
+DESKGATE_SMS_TIMEOUT = 5
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"

@@ -7,10 +7,15 @@ urlpatterns = [
     path("", pages.home, name="home"),
     path("signin/", include("deskgate.signin.urls")),
     path("account/", pages.account, name="account"),
+    path("account/forget-devices/", pages.forget_devices, name="forget_devices"),
     path("users/", users.user_list, name="user_list"),
     path("users/create/", users.user_create, name="user_create"),
     path("users/bulk/", users.user_bulk, name="user_bulk"),
     path("users/<int:user_id>/", users.user_edit, name="user_edit"),
+    path("users/<int:user_id>/unlock/", users.user_unlock, name="user_unlock"),
+    path(
+        "users/<int:user_id>/revoke-devices/", users.user_revoke_devices, name="user_revoke_devices"
+    ),
     path("templates/", templates.template_list, name="template_list"),
     path("templates/create/", templates.template_create, name="template_create"),
     path("templates/<int:template_id>/", templates.template_edit, name="template_edit"),

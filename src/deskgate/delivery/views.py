@@ -8,8 +8,8 @@ from deskgate.delivery.models import OutboxMessage
 
 
 def outbox(request: HttpRequest) -> HttpResponse:
-    """The demo's mailbox and phone: only while no real EMAIL_URL and SMS_URL are set."""
-    if not settings.DESKGATE_OUTBOX:
+    """The demo's mailbox and phone: only in a demo or debug run without EMAIL_URL/SMS_URL."""
+    if not settings.DESKGATE_OUTBOX_PAGE:
         raise Http404("There is no outbox: messages are sent for real.")
     messages = OutboxMessage.objects.all()[:50]
     return render(request, "delivery/outbox.html", {"outbox_messages": messages})

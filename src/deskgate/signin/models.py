@@ -1,4 +1,8 @@
-"""Server-side state of sign-ins in progress. The session holds only an opaque token."""
+"""Server-side state of sign-ins in progress, codes, locks, caps and remembered devices.
+
+The session holds only an opaque token; every counter lives here, in the database that
+all web processes share, and changes through atomic updates.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ from deskgate.accounts.models import User
 class PendingSignIn(models.Model):
     """A sign-in whose password step succeeded and which has not reached a session yet.
 
-    It is the only source of "who" at the steps after the password.
+    It is the only source of "who" at the steps after the password, and holds the one
+    live code of this attempt (a new code replaces the previous one).
     """
 
     token = models.CharField(max_length=64, unique=True)
@@ -19,7 +24,61 @@ class PendingSignIn(models.Model):
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField(db_index=True)
     ip = models.GenericIPAddressField(null=True)
+    # True once the code step is passed, or found not owed (MFA off, 11.x, SSO, device).
     code_passed = models.BooleanField(default=False)
+    # The live code: only its keyed hash, bound to this attempt's token.
+    code_hash = models.CharField(max_length=64, blank=True, default="")
+    previous_code_hash = models.CharField(max_length=64, blank=True, default="")
+    code_channel = models.CharField(max_length=8, blank=True, default="")
+    code_destination = models.CharField(max_length=300, blank=True, default="")  # masked
+    code_issued_at = models.DateTimeField(null=True)
+    code_expires_at = models.DateTimeField(null=True)
+    code_attempts = models.PositiveSmallIntegerField(default=0)
+    codes_sent = models.PositiveSmallIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"pending sign-in of {self.user_id}"
+
+
+class SignInGuard(models.Model):
+    """Per-user count of consecutive wrong codes and the lock they lead to (R7)."""
+
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, primary_key=True, related_name="sign_in_guard"
+    )
+    code_failures = models.PositiveIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True)
+    lock_count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"guard of {self.user_id}"
+
+
+class SendCounter(models.Model):
+    """Codes sent per scope (a user, a client, the platform) in one hourly window."""
+
+    scope = models.CharField(max_length=80)
+    window = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "window"], name="send_counter_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope}@{self.window:%Y-%m-%d %H}: {self.count}"
+
+
+class RememberedDevice(models.Model):
+    """A browser the user chose to remember for 30 days; the cookie names it, signed."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="remembered_devices")
+    token_hash = models.CharField(max_length=64, unique=True)
+    label = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"device of {self.user_id}"

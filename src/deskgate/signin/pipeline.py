@@ -17,10 +17,12 @@ from django.utils import timezone
 
 from deskgate.accounts import audit
 from deskgate.accounts.models import User, UserSession
+from deskgate.signin import challenge, devices
 from deskgate.signin.models import PendingSignIn
 from deskgate.signin.policy import owes_code
 
 SESSION_KEY = "deskgate.pending"
+FIRST_SEND_KEY = "deskgate.first-send"
 PENDING_LIFETIME = timedelta(minutes=15)
 BACKEND = "deskgate.signin.backends.DeskgateBackend"
 
@@ -82,10 +84,8 @@ def abandon(request: HttpRequest) -> None:
 
 def next_stage(pending: PendingSignIn) -> Stage:
     user = pending.user
-    if owes_code(user, via_sso=pending.via == "sso") and not pending.code_passed:
-        # MFA-CODE-STAGE: the code step replaces this place. Until it lands, a user
-        # with MFA on signs in with the password alone.
-        pass
+    if not pending.code_passed:
+        return Stage.CODE
     if user.must_change_password and pending.via == "password":
         return Stage.NEW_PASSWORD
     return Stage.DONE
@@ -120,7 +120,16 @@ def finish(request: HttpRequest, user: User, *, via: str) -> User:
 
 def advance(request: HttpRequest, pending: PendingSignIn) -> str:
     """Move the sign-in on by one stage; answer the URL to go to."""
+    user = pending.user
+    if not pending.code_passed and pending.codes_sent == 0:
+        remembered = devices.is_remembered(request, user)
+        if not owes_code(user, via_sso=pending.via == "sso", remembered_device=remembered):
+            pending.code_passed = True  # nothing owed: the code step is passed
+            pending.save(update_fields=["code_passed"])
     stage = next_stage(pending)
+    if stage == Stage.CODE and pending.codes_sent == 0:
+        answer = challenge.issue(pending.pk, by=actor_for(request, user))
+        request.session[FIRST_SEND_KEY] = answer.reason
     if stage == Stage.DONE:
         finish(request, pending.user, via=pending.via)
         return reverse("home")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from deskgate.accounts.models import User
-from deskgate.signin.models import PendingSignIn
+from deskgate.signin.models import PendingSignIn, RememberedDevice
 
 
 def void_factor_state(user: User) -> None:
-    """The user's method, destination or password changed: pending sign-ins start over."""
+    """The user's method, destination or password changed: pending codes and remembered
+    devices are void, and any sign-in in progress starts over."""
     PendingSignIn.objects.filter(user=user).delete()
+    RememberedDevice.objects.filter(user=user).delete()

@@ -61,10 +61,11 @@ class UserForm(Form):
             level.choices = [c for c in Level.choices if c[0] != Level.ADMIN]
         if not client.supports_mfa:
             # Shown but not usable, with the reason; the action refuses a forced value.
+            # The reason is the form page's #mfa-unavailable paragraph (not a help_text,
+            # which the field template would show a second time).
             self.fields["mfa_method"].widget.attrs.update(
                 {"disabled": True, "aria-describedby": "mfa-unavailable"}
             )
-            self.fields["mfa_method"].help_text = client.mfa_unavailable_reason
         if user is not None:
             self.fields["password"].label = "Set new password"
             self.fields["password"].help_text = (

@@ -8,9 +8,11 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from deskgate.accounts import access, actions
 from deskgate.accounts.models import AuditEvent
+from deskgate.signin import devices
 from deskgate.signin.pipeline import actor_for
 from deskgate.web.decorators import acting_user, admin_pages, admins_only
 from deskgate.web.forms import ClientSettingsForm
@@ -27,7 +29,20 @@ def home(request: HttpRequest) -> HttpResponse:
 def account(request: HttpRequest) -> HttpResponse:
     user = acting_user(request)
     events = AuditEvent.objects.filter(subject=user).order_by("-at", "-id")[:10]
-    return render(request, "web/account.html", {"me": user, "events": events})
+    return render(
+        request,
+        "web/account.html",
+        {"me": user, "events": events, "devices": devices.active_for(user)},
+    )
+
+
+@login_required
+@require_POST
+def forget_devices(request: HttpRequest) -> HttpResponse:
+    user = acting_user(request)
+    count = devices.revoke_all(user, by=actor_for(request, user))
+    messages.success(request, f"{count} remembered device{'s' if count != 1 else ''} forgotten.")
+    return redirect("account")
 
 
 @admin_pages

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from deskgate.accounts import access, actions, rules
 from deskgate.accounts.models import AuditEvent, Level, MfaMethod, User
+from deskgate.signin import challenge, devices
 from deskgate.signin.pipeline import actor_for
 from deskgate.web.decorators import acting_user, admin_pages
 from deskgate.web.forms import BulkMfaForm, UserForm, add_errors
@@ -171,3 +172,29 @@ def user_bulk(request: HttpRequest) -> HttpResponse:
             "missing": missing,
         },
     )
+
+
+@admin_pages
+@require_POST
+def user_unlock(request: HttpRequest, user_id: int) -> HttpResponse:
+    admin = acting_user(request)
+    user = access.get_user_for_admin(admin, user_id)
+    if challenge.unlock(user, by=actor_for(request, admin)):
+        messages.success(request, f"{user.label} is unlocked and can sign in again.")
+    else:
+        messages.info(request, f"{user.label} was not locked.")
+    return redirect("user_edit", user_id=user.pk)
+
+
+@admin_pages
+@require_POST
+def user_revoke_devices(request: HttpRequest, user_id: int) -> HttpResponse:
+    admin = acting_user(request)
+    user = access.get_user_for_admin(admin, user_id)
+    count = devices.revoke_all(user, by=actor_for(request, admin))
+    messages.success(
+        request,
+        f"{count} remembered device{'s' if count != 1 else ''} of {user.label} revoked: "
+        "the next sign-in asks for a code.",
+    )
+    return redirect("user_edit", user_id=user.pk)

@@ -1,0 +1,278 @@
+"""The code step (R7): issue, resend and verify a code for one pending sign-in.
+
+Every check-then-update runs in one transaction with the attempt's row and the user's
+guard row locked (`select_for_update`), so parallel requests cannot use a code twice or
+exceed a limit. Each answer carries a reason the page turns into its own message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from deskgate.accounts import audit
+from deskgate.accounts.models import MfaMethod, User
+from deskgate.delivery import channels
+from deskgate.signin import caps, codes
+from deskgate.signin.models import PendingSignIn, SignInGuard
+
+
+class Issue(StrEnum):
+    SENT = "sent"
+    COOLDOWN = "cooldown"
+    CAPPED = "capped"
+    LOCKED = "locked"
+    FAILED = "failed"  # the server or gateway did not take the message
+
+
+class Check(StrEnum):
+    OK = "ok"
+    WRONG = "wrong"
+    REPLACED = "replaced"  # the code of an earlier send: a newer one voided it
+    EXPIRED = "expired"
+    TOO_MANY = "too_many"  # this code's tries are spent: ask for a new one
+    LOCKED = "locked"
+    NO_CODE = "no_code"
+
+
+@dataclass(frozen=True)
+class Answer:
+    reason: str
+    tries_left: int = 0
+    locked_until: datetime | None = None
+    wait_seconds: int = 0
+    capped_scope: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class CodePolicy:
+    """DESKGATE_CODE, typed: lifetimes in seconds."""
+
+    digits: int
+    lifetime: int
+    max_attempts: int
+    resend_cooldown: int
+    lock_after: int
+    lock_steps: tuple[int, ...]
+
+    @property
+    def lifetime_minutes(self) -> int:
+        return self.lifetime // 60
+
+
+def policy() -> CodePolicy:
+    conf: dict[str, Any] = settings.DESKGATE_CODE
+    return CodePolicy(
+        digits=int(conf["digits"]),
+        lifetime=int(conf["lifetime"]),
+        max_attempts=int(conf["max_attempts"]),
+        resend_cooldown=int(conf["resend_cooldown"]),
+        lock_after=int(conf["lock_after"]),
+        lock_steps=tuple(int(s) for s in conf["lock_steps"]),
+    )
+
+
+def _guard(user: User) -> SignInGuard:
+    SignInGuard.objects.get_or_create(user=user)
+    return SignInGuard.objects.select_for_update().get(user=user)
+
+
+def _locked(guard: SignInGuard, now: datetime) -> bool:
+    return guard.locked_until is not None and guard.locked_until > now
+
+
+def _message(user: User, code: str) -> tuple[str, str]:
+    text = (
+        f"Your Deskgate sign-in code is {code}. It is valid for {policy().lifetime_minutes} "
+        "minutes. "
+        "Do not share it with anyone."
+    )
+    return "Your Deskgate sign-in code", text
+
+
+def resend_wait(pending: PendingSignIn, now: datetime | None = None) -> int:
+    """Seconds until this sign-in may ask for another code."""
+    if pending.code_issued_at is None:
+        return 0
+    now = now or timezone.now()
+    cooldown = timedelta(seconds=policy().resend_cooldown)
+    return max(0, int((pending.code_issued_at + cooldown - now).total_seconds() + 0.999))
+
+
+def issue(pending_id: int, *, by: audit.Actor) -> Answer:
+    """Send a new code for this sign-in, voiding the previous one, within every limit."""
+    now = timezone.now()
+    with transaction.atomic():
+        pending = (
+            PendingSignIn.objects.select_for_update()
+            .select_related("user", "user__client")
+            .get(pk=pending_id)
+        )
+        user = pending.user
+        guard = _guard(user)
+        if _locked(guard, now):
+            return Answer(Issue.LOCKED, locked_until=guard.locked_until)
+        wait = resend_wait(pending, now)
+        if wait:
+            return Answer(Issue.COOLDOWN, wait_seconds=wait)
+        savepoint = transaction.savepoint()
+        refused = caps.take_send(user, now)
+        if refused:
+            transaction.savepoint_rollback(savepoint)
+            audit.record(
+                "code.capped",
+                client=user.client,
+                by=by,
+                subject=user,
+                summary=f"Code for {user.label} not sent: hourly limit ({refused}) reached",
+                scope=refused,
+            )
+            return Answer(Issue.CAPPED, capped_scope=refused)
+        transaction.savepoint_commit(savepoint)
+        code = codes.new_code()
+        lifetime = timedelta(seconds=policy().lifetime)
+        pending.previous_code_hash = pending.code_hash
+        pending.code_hash = codes.code_hash(pending.token, code)
+        pending.code_channel = user.mfa_method
+        pending.code_destination = user.masked_mfa_destination()
+        pending.code_issued_at = now
+        pending.code_expires_at = now + lifetime
+        pending.code_attempts = 0  # per code; the user's consecutive count stays in the guard
+        pending.codes_sent += 1
+        pending.save()
+        destination = user.mfa_destination()
+        channel = user.mfa_method
+    # Deliver outside the transaction: a slow server must not hold the locks.
+    subject, text = _message(user, code)
+    try:
+        if channel == MfaMethod.SMS:
+            channels.send_sms(destination, text)
+        else:
+            channels.send_email(destination, subject, text)
+    except channels.DeliveryError as exc:
+        # Not sent: the code is void and the user may try again at once.
+        PendingSignIn.objects.filter(pk=pending_id, code_hash=pending.code_hash).update(
+            code_hash="", code_issued_at=None, code_expires_at=None
+        )
+        audit.record(
+            "code.send_failed",
+            client=user.client,
+            by=by,
+            subject=user,
+            summary=f"Code for {user.label} could not be sent to {pending.code_destination}",
+            channel=channel,
+            destination=pending.code_destination,
+            error=str(exc),
+        )
+        return Answer(Issue.FAILED, detail=str(exc))
+    audit.record(
+        "code.sent",
+        client=user.client,
+        by=by,
+        subject=user,
+        summary=f"Code sent to {user.label} by {MfaMethod(channel).label} "
+        f"to {pending.code_destination}",
+        channel=channel,
+        destination=pending.code_destination,
+        number=pending.codes_sent,
+    )
+    return Answer(Issue.SENT)
+
+
+def verify(pending_id: int, submitted: str, *, by: audit.Actor) -> Answer:
+    """Check a submitted code for this sign-in; count the failure or mark the step passed."""
+    conf = policy()
+    now = timezone.now()
+    with transaction.atomic():
+        pending = (
+            PendingSignIn.objects.select_for_update()
+            .select_related("user", "user__client")
+            .get(pk=pending_id)
+        )
+        user = pending.user
+        guard = _guard(user)
+        if _locked(guard, now):
+            # The same answer whether the code is right or wrong: no oracle while locked.
+            return Answer(Check.LOCKED, locked_until=guard.locked_until)
+        if not pending.code_hash:
+            return Answer(Check.NO_CODE)
+        if pending.code_expires_at is None or pending.code_expires_at <= now:
+            return Answer(Check.EXPIRED)
+        max_attempts = conf.max_attempts
+        if pending.code_attempts >= max_attempts:
+            return Answer(Check.TOO_MANY)
+        if codes.matches(pending.token, submitted, pending.code_hash):
+            pending.code_passed = True
+            pending.code_hash = ""  # single use
+            pending.previous_code_hash = ""
+            pending.save(update_fields=["code_passed", "code_hash", "previous_code_hash"])
+            guard.code_failures = 0
+            guard.lock_count = 0
+            guard.locked_until = None
+            guard.save(update_fields=["code_failures", "lock_count", "locked_until"])
+            return Answer(Check.OK)
+        if codes.matches(pending.token, submitted, pending.previous_code_hash):
+            return Answer(Check.REPLACED)
+        pending.code_attempts += 1
+        pending.save(update_fields=["code_attempts"])
+        guard.code_failures += 1
+        locked_now = guard.code_failures >= conf.lock_after
+        if locked_now:
+            steps = conf.lock_steps
+            seconds = steps[min(guard.lock_count, len(steps) - 1)]
+            guard.lock_count += 1
+            guard.code_failures = 0
+            guard.locked_until = now + timedelta(seconds=seconds)
+        guard.save(update_fields=["code_failures", "lock_count", "locked_until"])
+        audit.record(
+            "signin.code_failed",
+            client=user.client,
+            by=by,
+            subject=user,
+            summary=f"Wrong code for {user.label}",
+            attempts=pending.code_attempts,
+        )
+        if locked_now:
+            audit.record(
+                "user.locked",
+                client=user.client,
+                by=by,
+                subject=user,
+                summary=f"{user.label} locked until {guard.locked_until:%Y-%m-%d %H:%M} UTC "
+                "after too many wrong codes",
+                until=guard.locked_until.isoformat() if guard.locked_until else "",
+            )
+            return Answer(Check.LOCKED, locked_until=guard.locked_until)
+        return Answer(Check.WRONG, tries_left=max_attempts - pending.code_attempts)
+
+
+def lock_state(user: User) -> SignInGuard | None:
+    guard = SignInGuard.objects.filter(user=user).first()
+    if guard is None or not _locked(guard, timezone.now()):
+        return None
+    return guard
+
+
+def unlock(user: User, *, by: audit.Actor) -> bool:
+    """An admin ends a lock early; answer whether there was one."""
+    with transaction.atomic():
+        updated = SignInGuard.objects.filter(user=user, locked_until__gt=timezone.now()).update(
+            locked_until=None, code_failures=0
+        )
+        SignInGuard.objects.filter(user=user).update(code_failures=0)
+        if updated:
+            audit.record(
+                "user.unlocked",
+                client=user.client,
+                by=by,
+                subject=user,
+                summary=f"{user.label} unlocked",
+            )
+    return bool(updated)

@@ -1,0 +1,103 @@
+"""The code page: where the code went, the Code field, Resend code, Remember device."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+
+from deskgate.signin import challenge, devices, pipeline
+from deskgate.signin.caps import SCOPE_MESSAGES
+from deskgate.signin.challenge import Answer, Check, Issue
+from deskgate.signin.forms import CodeForm
+from deskgate.signin.models import PendingSignIn
+
+
+def _until(answer: Answer) -> str:
+    when = answer.locked_until or timezone.now()
+    return f"{when:%H:%M} UTC"
+
+
+def issue_message(answer: Answer, pending: PendingSignIn, *, resend: bool) -> tuple[str, str]:
+    """The page's words for the outcome of sending a code: (level, text)."""
+    if answer.reason == Issue.SENT:
+        where = f"We sent a {'new ' if resend else ''}code to {pending.code_destination}."
+        if resend:
+            return "success", f"{where} The previous code no longer works."
+        return "success", where
+    if answer.reason == Issue.COOLDOWN:
+        return "info", f"Wait {answer.wait_seconds} seconds before asking for a new code."
+    if answer.reason == Issue.CAPPED:
+        return "error", SCOPE_MESSAGES[answer.capped_scope]
+    if answer.reason == Issue.LOCKED:
+        return "error", (
+            f"Too many wrong codes. You can try again after {_until(answer)}, or ask your "
+            "admin to unlock your account."
+        )
+    return "error", (
+        "We could not send the code right now, so no code is on its way. "
+        "Try Resend code in a moment."
+    )
+
+
+def check_message(answer: Answer) -> str:
+    minutes = challenge.policy().lifetime_minutes
+    return {
+        Check.WRONG: f"That code is not right. {answer.tries_left} "
+        f"{'try' if answer.tries_left == 1 else 'tries'} left for this code.",
+        Check.REPLACED: "That code was replaced by a newer one. Use the code in the latest "
+        "message.",
+        Check.EXPIRED: f"This code has expired: codes are valid for {minutes} minutes. "
+        "Ask for a new one with Resend code.",
+        Check.TOO_MANY: "That was the last try for this code. Ask for a new one with Resend code.",
+        Check.LOCKED: f"Too many wrong codes. You can try again after {_until(answer)}, or ask "
+        "your admin to unlock your account.",
+        Check.NO_CODE: "There is no valid code for this sign-in. Ask for one with Resend code.",
+    }.get(Check(answer.reason), "That code is not right.")
+
+
+@never_cache
+def code_step(request: HttpRequest) -> HttpResponse:
+    pending = pipeline.current(request)
+    if pending is None:
+        messages.info(request, "Your sign-in expired or was not started. Sign in again.")
+        return redirect("signin:password")
+    if pipeline.next_stage(pending) != pipeline.Stage.CODE:
+        return redirect(pipeline.advance(request, pending))
+    user = pending.user
+    by = pipeline.actor_for(request, user)
+    first = request.session.pop(pipeline.FIRST_SEND_KEY, None)
+    if first:
+        level, text = issue_message(Answer(first), pending, resend=False)
+        getattr(messages, level)(request, text)
+    form = CodeForm(request.POST if request.POST.get("action") == "verify" else None)
+    if request.method == "POST" and request.POST.get("action") == "resend":
+        answer = challenge.issue(pending.pk, by=by)
+        pending.refresh_from_db()
+        level, text = issue_message(answer, pending, resend=pending.codes_sent > 1)
+        getattr(messages, level)(request, text)
+        return redirect("signin:code")
+    if request.method == "POST" and form.is_valid():
+        answer = challenge.verify(pending.pk, form.cleaned_data["code"], by=by)
+        if answer.reason == Check.OK:
+            pending.refresh_from_db()
+            response = redirect(pipeline.advance(request, pending))
+            if form.cleaned_data.get("remember") and devices.offered(user):
+                devices.remember(response, request, user)
+            return response
+        form.add_error("code", check_message(answer))
+    pending.refresh_from_db()
+    return render(
+        request,
+        "signin/code.html",
+        {
+            "form": form,
+            "pending": pending,
+            "pending_user": user,
+            "offer_remember": devices.offered(user),
+            "resend_wait": challenge.resend_wait(pending),
+            "lifetime_minutes": challenge.policy().lifetime_minutes,
+        },
+    )
