@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -74,7 +75,8 @@ if _db.engine == "sqlite":
             # IMMEDIATE: a write transaction takes the lock when it starts, so a
             # check-then-write inside it cannot interleave with another writer.
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
-            "TEST": {"NAME": str(conf.VAR_DIR / "test.sqlite3")},
+            # One file per test process, so parallel runs never share a test database.
+            "TEST": {"NAME": str(conf.VAR_DIR / f"test-{os.getpid()}.sqlite3")},
         }
     }
 else:
@@ -88,6 +90,7 @@ else:
             "PORT": _db.port,
             "CONN_MAX_AGE": 60,
             "CONN_HEALTH_CHECKS": True,
+            "TEST": {"NAME": f"test_{_db.name}_{os.getpid()}"},
         }
     }
 

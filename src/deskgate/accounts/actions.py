@@ -282,17 +282,30 @@ def update_user(user: User, data: UserInput, *, by: Actor) -> UserSaved:
     return UserSaved(user, warnings)
 
 
+def _change_fields(user: User, *, by: Actor, **changes: object) -> UserSaved:
+    """Change some fields and keep the others as they are stored now.
+
+    `user` may have been loaded before someone else's edit; building the input from it
+    would silently undo that edit, so the input is read from the locked row instead.
+    """
+    _require_may_manage(by, user.client, user.level)
+    with transaction.atomic():
+        _lock_client(user.client)
+        current = User.objects.select_for_update().get(pk=user.pk)
+        data = UserInput.of(current)
+        for name, value in changes.items():
+            setattr(data, name, value)
+        return update_user(current, data, by=by)
+
+
 def change_mfa_method(user: User, method: str, *, by: Actor) -> UserSaved:
     """Set one user's MFA method (Off, Email or SMS), keeping every other field."""
-    data = UserInput.of(user)
-    data.mfa_method = method
-    return update_user(user, data, by=by)
+    return _change_fields(user, by=by, mfa_method=method)
 
 
 def set_user_active(user: User, active: bool, *, by: Actor) -> UserSaved:
-    data = UserInput.of(user)
-    data.is_active = active
-    return update_user(user, data, by=by)
+    """Set a user Active or Inactive; deactivation ends their sessions."""
+    return _change_fields(user, by=by, is_active=active)
 
 
 def bulk_change_mfa_method(

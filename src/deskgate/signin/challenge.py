@@ -29,6 +29,7 @@ class Issue(StrEnum):
     CAPPED = "capped"
     LOCKED = "locked"
     FAILED = "failed"  # the server or gateway did not take the message
+    NOT_NEEDED = "not_needed"  # the code step of this sign-in is passed already
 
 
 class Check(StrEnum):
@@ -116,6 +117,8 @@ def issue(pending_id: int, *, by: audit.Actor) -> Answer:
             .get(pk=pending_id)
         )
         user = pending.user
+        if pending.code_passed:
+            return Answer(Issue.NOT_NEEDED)
         guard = _guard(user)
         if _locked(guard, now):
             return Answer(Issue.LOCKED, locked_until=guard.locked_until)

@@ -27,6 +27,8 @@ def issue_message(answer: Answer, pending: PendingSignIn, *, resend: bool) -> tu
         if resend:
             return "success", f"{where} The previous code no longer works."
         return "success", where
+    if answer.reason == Issue.NOT_NEEDED:
+        return "info", "Your code is accepted already."
     if answer.reason == Issue.COOLDOWN:
         return "info", f"Wait {answer.wait_seconds} seconds before asking for a new code."
     if answer.reason == Issue.CAPPED:

@@ -45,18 +45,22 @@ def actor_for(request: HttpRequest, user: User | None = None) -> audit.Actor:
     return audit.Actor(user=user, ip=client_ip(request), via="web")
 
 
-def begin(request: HttpRequest, user: User, *, via: str = "password") -> PendingSignIn:
-    """The first factor passed: remember that server-side, and only a token in the session."""
+def create_pending(user: User, *, via: str, ip: str | None) -> PendingSignIn:
     now = timezone.now()
     PendingSignIn.objects.filter(user=user, expires_at__lt=now).delete()
-    pending = PendingSignIn.objects.create(
+    return PendingSignIn.objects.create(
         token=secrets.token_urlsafe(32),
         user=user,
         via=via,
         created_at=now,
         expires_at=now + PENDING_LIFETIME,
-        ip=client_ip(request),
+        ip=ip,
     )
+
+
+def begin(request: HttpRequest, user: User, *, via: str = "password") -> PendingSignIn:
+    """The first factor passed: remember that server-side, and only a token in the session."""
+    pending = create_pending(user, via=via, ip=client_ip(request))
     request.session.cycle_key()
     request.session[SESSION_KEY] = pending.token
     return pending

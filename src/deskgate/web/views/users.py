@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -25,7 +26,8 @@ STATUS_FILTERS = {"active": True, "inactive": False}
 @admin_pages
 def user_list(request: HttpRequest) -> HttpResponse:
     admin = acting_user(request)
-    q = request.GET.get("q", "").strip()[:100]
+    # A NUL cannot be in any stored field, and PostgreSQL refuses it in a query parameter.
+    q = request.GET.get("q", "").replace("\x00", "").strip()[:100]
     level = request.GET.get("level", "")
     status = request.GET.get("status", "active")
     users = access.users_for_admin(admin).only(
@@ -111,11 +113,13 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         by = actor_for(request, admin)
         try:
-            saved = actions.update_user(user, form.to_input(), by=by)
-            if form.cleaned_data.get("password"):
-                actions.set_password(
-                    saved.user, form.cleaned_data["password"], by=by, temporary=True
-                )
+            # One Save, one write: a refused password undoes the rest of the edit too.
+            with transaction.atomic():
+                saved = actions.update_user(user, form.to_input(), by=by)
+                if form.cleaned_data.get("password"):
+                    actions.set_password(
+                        saved.user, form.cleaned_data["password"], by=by, temporary=True
+                    )
         except ValidationError as exc:
             add_errors(form, exc)
         except PermissionDenied as exc:
@@ -134,6 +138,8 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
             "client": user.client,
             "edited": user,
             "events": events,
+            "lock": challenge.lock_state(user),
+            "devices": devices.active_for(user),
             "r5_warnings": [] if request.method == "POST" else _warnings_now(user),
         },
     )

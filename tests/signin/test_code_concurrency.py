@@ -1,0 +1,123 @@
+"""R7 under parallel requests: limits hold and a code is used once (real DB connections)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import pytest
+from django.db import close_old_connections, connection
+
+from deskgate.accounts.audit import Actor
+from deskgate.signin import challenge, pipeline
+from deskgate.signin.challenge import Check, Issue
+from deskgate.signin.models import PendingSignIn, SendCounter, SignInGuard
+from tests.signin.conftest import codes_sent_to, last_code
+
+pytestmark = pytest.mark.django_db(transaction=True)
+BY = Actor(ip="127.0.0.1")
+T = TypeVar("T")
+
+
+def in_parallel(n: int, work: Callable[[int], T]) -> list[T]:
+    """Run `work` n times at once, each in its own thread with its own connection."""
+    barrier = threading.Barrier(n)
+
+    def run(i: int) -> T:
+        try:
+            barrier.wait(timeout=30)
+            return work(i)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        results = list(pool.map(run, range(n)))
+    close_old_connections()
+    return results
+
+
+def wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 10**6:06d}"
+
+
+def test_fifty_parallel_wrong_codes_record_at_most_five(user_factory, settings) -> None:
+    settings.DESKGATE_CODE = settings.DESKGATE_CODE | {"lock_after": 1000}
+    user = user_factory("agent", "email")
+    pending = pipeline.create_pending(user, via="password", ip=None)
+    challenge.issue(pending.pk, by=BY)
+    code = last_code(user)
+    answers = in_parallel(50, lambda i: challenge.verify(pending.pk, wrong(code), by=BY).reason)
+    counts = Counter(answers)
+    assert counts[Check.WRONG] == 5 and counts[Check.TOO_MANY] == 45
+    assert PendingSignIn.objects.get(pk=pending.pk).code_attempts == 5
+    assert SignInGuard.objects.get(user=user).code_failures == 5
+    assert challenge.verify(pending.pk, code, by=BY).reason == Check.TOO_MANY
+
+
+def test_parallel_wrong_codes_across_attempts_lock_once(user_factory) -> None:
+    user = user_factory("agent", "email")
+    pendings = [pipeline.create_pending(user, via="password", ip=None) for _ in range(4)]
+    for p in pendings:
+        challenge.issue(p.pk, by=BY)
+    answers = in_parallel(
+        40, lambda i: challenge.verify(pendings[i % 4].pk, "999999x", by=BY).reason
+    )
+    counts = Counter(answers)
+    # Ten consecutive failures lock the user; everything after answers "locked".
+    assert counts[Check.WRONG] == 9 and counts[Check.LOCKED] >= 1
+    guard = SignInGuard.objects.get(user=user)
+    assert guard.lock_count == 1 and guard.locked_until is not None
+
+
+def test_twenty_parallel_right_codes_pass_exactly_once(user_factory) -> None:
+    user = user_factory("agent", "sms")
+    pending = pipeline.create_pending(user, via="password", ip=None)
+    challenge.issue(pending.pk, by=BY)
+    code = last_code(user)
+    answers = in_parallel(20, lambda i: challenge.verify(pending.pk, code, by=BY).reason)
+    assert Counter(answers)[Check.OK] == 1
+    assert Counter(answers)[Check.NO_CODE] == 19
+
+
+def test_resend_racing_verify_leaves_one_valid_code(user_factory, settings) -> None:
+    settings.DESKGATE_CODE = settings.DESKGATE_CODE | {"resend_cooldown": 0}
+    for _round in range(5):
+        user = user_factory("agent", "email")
+        pending = pipeline.create_pending(user, via="password", ip=None)
+        challenge.issue(pending.pk, by=BY)
+        old = last_code(user)
+
+        def work(i: int, pk: int = pending.pk, old: str = old) -> str:
+            if i % 2:
+                return challenge.issue(pk, by=BY).reason
+            return challenge.verify(pk, old, by=BY).reason
+
+        answers = in_parallel(6, work)
+        row = PendingSignIn.objects.get(pk=pending.pk)
+        assert Counter(answers)[Check.OK] <= 1
+        if row.code_passed:
+            assert row.code_hash == ""  # used, and no resend revived it
+        else:
+            # One live code: the newest sent works, the first one no longer does.
+            newest = last_code(user)
+            if newest != old:
+                refused = challenge.verify(pending.pk, old, by=BY).reason
+                assert refused in (Check.REPLACED, Check.WRONG)
+            assert challenge.verify(pending.pk, newest, by=BY).reason == Check.OK
+
+
+@pytest.mark.parametrize("scope", ["user", "client"])
+def test_caps_hold_under_parallel_sends(user_factory, settings, scope: str) -> None:
+    settings.DESKGATE_SEND_CAPS = {"user": 100, "client": 100, "platform": 100} | {scope: 5}
+    users = [user_factory("agent", "email") for _ in range(3)]
+    pendings = [pipeline.create_pending(users[i % 3], via="password", ip=None) for i in range(24)]
+    if scope == "user":
+        pendings = [pipeline.create_pending(users[0], via="password", ip=None) for _ in range(24)]
+    answers = in_parallel(24, lambda i: challenge.issue(pendings[i].pk, by=BY).reason)
+    assert Counter(answers)[Issue.SENT] == 5
+    assert Counter(answers)[Issue.CAPPED] == 19
+    assert sum(codes_sent_to(u) for u in users) == 5
+    assert max(SendCounter.objects.values_list("count", flat=True)) == 5
