@@ -36,9 +36,16 @@ test-postgres: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/deskgat
 test-postgres: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Figures, not pass/fail: see README "Performance". BENCH_DATABASE_URL picks PostgreSQL.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/deskgate_bench
+bench: $(STAMP)
+	$(BIN)/python -m bench.userlist --users 10000
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench.userlist --users 10000
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench.userlist --users 100000
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
 clean:

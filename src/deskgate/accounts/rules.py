@@ -91,7 +91,7 @@ def check_user(client: Client, state: UserState, *, user_id: int | None = None) 
                 "across the platform."
             )
     _check_mfa(client, state, errors)
-    if True:
+    if state.is_active:
         _check_one_recipient(client, state, user_id, errors)
     return dict(errors)
 

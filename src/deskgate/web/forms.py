@@ -115,9 +115,13 @@ class BulkMfaForm(Form):
         # Ids only; which of them this admin may touch is the access helpers' answer.
         raw = self.cleaned_data.get("users") or []
         try:
-            return sorted({int(v) for v in raw})
+            ids = sorted({int(v) for v in raw})
         except ValueError:
-            raise ValidationError("The selection is not valid; reload the page.") from None
+            ids = None
+        # Beyond the id column's range the database would fail, not answer "no such user".
+        if ids is None or any(not 0 < pk < 2**63 for pk in ids):
+            raise ValidationError("The selection is not valid; reload the page.")
+        return ids
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
