@@ -1,0 +1,103 @@
+"""Browser tests: Debian's Chromium driven through Playwright's sync API.
+
+The pages are driven as a person would: by labels, roles and visible text, never CSS paths.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deskgate.accounts.models import User
+from tests.conftest import PASSWORD, need
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # CI runs as root, where Chromium's sandbox refuses to start
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Set DESKGATE_SCREENSHOTS=/some/dir to keep one screenshot per test there.
+SCREENSHOTS = os.environ.get("DESKGATE_SCREENSHOTS", "")
+
+
+@pytest.fixture(scope="package")
+def chromium() -> Iterator[Any]:
+    need(os.path.exists(CHROMIUM), "Debian's chromium: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an asyncio event loop in this thread (in a greenlet) for as
+    # long as it is started, so Django sees "a running event loop" and raises
+    # SynchronousOnlyOperation on every ORM call made here: the tests' own data set-up and
+    # checks, and transactional_db's flush afterwards. Nothing here is async, so the check
+    # is switched off, but only while Playwright runs; the other tests keep it.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    playwright = sync_playwright().start()
+    try:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+    finally:
+        playwright.stop()
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def page(chromium: Any, live_server: Any, transactional_db: None) -> Iterator[Any]:
+    """A fresh browser tab (own cookies) on the live server; its base URL is the server's."""
+    # The live server speaks plain http on localhost. Chromium does keep Secure cookies set
+    # by http://localhost (it counts as a secure context), so the product's Secure session and
+    # CSRF cookies work unchanged here; no override of SESSION/CSRF_COOKIE_SECURE is needed.
+    context = chromium.new_context(
+        base_url=live_server.url, viewport={"width": 1280, "height": 900}
+    )
+    context.set_default_timeout(5_000)
+    tab = context.new_page()
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def sign_in_as(page: Any) -> Callable[[User], None]:
+    """Sign in through the sign-in page: User name, Password, Sign in."""
+    from playwright.sync_api import expect
+
+    def go(user: User, password: str = PASSWORD) -> None:
+        page.goto("/")
+        page.get_by_label("User name").fill(user.username)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+    return go
+
+
+@pytest.fixture
+def screenshot(page: Any, request: pytest.FixtureRequest) -> Callable[[], None]:
+    """Keep a full-page screenshot named after the test, if DESKGATE_SCREENSHOTS is set."""
+
+    def take() -> None:
+        if SCREENSHOTS:
+            target = Path(SCREENSHOTS) / f"{request.node.name}.png"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            page.wait_for_load_state()
+            page.screenshot(path=str(target), full_page=True)
+
+    return take
