@@ -13,6 +13,7 @@ from django.test import Client as HttpClient
 from deskgate.accounts import actions
 from deskgate.accounts.audit import OPERATOR
 from deskgate.accounts.models import Client, User
+from tests.harness.fixtures import kannel, slow_smtp_server, sms_gateway, smtp, smtp_server  # noqa: F401
 
 PASSWORD = "correct horse battery staple"
 _seq = itertools.count(1)
