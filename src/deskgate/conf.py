@@ -105,12 +105,23 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return value
 
 
+def _without_password(raw: str) -> str:
+    """The URL as given, its password masked: start-up messages end up in logs."""
+    scheme, sep, rest = raw.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return raw
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
+
+
 def _split(name: str, raw: str, schemes: set[str]) -> SplitResult:
     try:
         parts = urlsplit(raw)
         _ = parts.port  # raises ValueError on a bad port
     except ValueError as exc:
-        raise ConfigError(name, f"cannot read {raw!r} as a URL ({exc})") from None
+        raise ConfigError(
+            name, f"cannot read {_without_password(raw)!r} as a URL ({exc})"
+        ) from None
     if parts.scheme not in schemes:
         allowed = ", ".join(sorted(f"{s}://" for s in schemes))
         raise ConfigError(name, f"unsupported scheme {parts.scheme!r}; use one of {allowed}")

@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "deskgate.accounts",
     "deskgate.signin",
     "deskgate.delivery",
+    "deskgate.sso",
     "deskgate.web",
 ]
 
@@ -40,8 +41,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "deskgate.web.middleware.IdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After the messages middleware: a timeout says why the user was signed out.
+    "deskgate.web.middleware.IdleTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

@@ -1,10 +1,11 @@
 from django.urls import include, path
 
 from deskgate.delivery import views as delivery
-from deskgate.web.views import pages, templates, users
+from deskgate.web.views import pages, sso_admin, templates, users
 
 urlpatterns = [
     path("", pages.home, name="home"),
+    path("signin/sso/", include("deskgate.sso.urls")),
     path("signin/", include("deskgate.signin.urls")),
     path("account/", pages.account, name="account"),
     path("account/forget-devices/", pages.forget_devices, name="forget_devices"),
@@ -21,5 +22,6 @@ urlpatterns = [
     path("templates/<int:template_id>/", templates.template_edit, name="template_edit"),
     path("audit/", pages.audit_trail, name="audit"),
     path("settings/", pages.client_settings, name="client_settings"),
+    path("settings/sso/", sso_admin.sso_settings, name="sso_settings"),
     path("outbox/", delivery.outbox, name="outbox"),
 ]

@@ -18,6 +18,7 @@ from django.contrib.auth import password_validation
 from django.contrib.sessions.models import Session
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.text import slugify
 
 from deskgate.accounts import audit, contact, rules
 from deskgate.accounts.audit import Actor
@@ -90,8 +91,13 @@ def create_client(name: str, release: str, country: str = "FI", *, by: Actor) ->
         errors["country"] = [f"{country or 'An empty value'} is not a two-letter country code."]
     if errors:
         raise ValidationError(errors)
+    slug = slugify(name)[:90] or "client"
+    if Client.objects.filter(slug=slug).exists():
+        slug = f"{slug}-{Client.objects.count() + 1}"
     with transaction.atomic():
-        client = Client.objects.create(name=name, release=release, default_country=country)
+        client = Client.objects.create(
+            name=name, slug=slug, release=release, default_country=country
+        )
         audit.record(
             "client.created",
             client=client,
@@ -268,6 +274,8 @@ def update_user(user: User, data: UserInput, *, by: Actor) -> UserSaved:
     with transaction.atomic():
         client = _lock_client(user.client)
         user = User.objects.select_for_update().get(pk=user.pk, client=client)
+        # Again with the level as stored now: the caller's copy may predate a promotion.
+        _require_may_manage(by, client, user.level)
         state = _validate(client, data, user_id=user.pk)
         before = rules.UserState.of(user)
         changed = _apply(user, state)

@@ -16,6 +16,9 @@ class Client(models.Model):
     """A contact-center company: the tenant every user belongs to."""
 
     name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(
+        max_length=100, unique=True, help_text="In the company's SSO sign-in address"
+    )
     release = models.CharField(max_length=16, help_text="Release version, such as 25.4 or 11.8")
     default_country = models.CharField(max_length=2, default="FI")
     password_reset_enabled = models.BooleanField(
@@ -125,7 +128,7 @@ class User(AbstractBaseUser):
                 name="user_sms_mfa_needs_work_phone",
             ),
             models.CheckConstraint(
-                condition=~Q(level__in=list(EMAIL_REQUIRED_LEVELS)) | ~Q(email=""),
+                condition=~Q(level__in=sorted(EMAIL_REQUIRED_LEVELS)) | ~Q(email=""),
                 name="user_manager_needs_email",
             ),
             models.CheckConstraint(
@@ -250,6 +253,17 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.summary}"
+
+    @property
+    def destination(self) -> str:
+        """The masked address or number the event concerns, as the audit trail shows it."""
+        detail = self.detail if isinstance(self.detail, dict) else {}
+        if detail.get("destination"):
+            return str(detail["destination"])
+        changes = [detail[k] for k in ("email", "work_phone") if isinstance(detail.get(k), dict)]
+        return ", ".join(
+            f"{c.get('before') or '(empty)'} \u2192 {c.get('after') or '(empty)'}" for c in changes
+        )
 
 
 class UserSession(models.Model):

@@ -72,6 +72,12 @@ def _others(client: Client, user_id: int | None):  # type: ignore[no-untyped-def
     return qs.exclude(pk=user_id) if user_id else qs
 
 
+def sso_mandatory(client: Client) -> bool:
+    from deskgate.sso.models import ProviderConfig  # SSO builds on accounts, not the reverse
+
+    return ProviderConfig.objects.filter(client=client, mandatory=True).exists()
+
+
 def check_user(client: Client, state: UserState, *, user_id: int | None = None) -> Errors:
     """Every rule a user's state must meet; an empty answer means the write may go ahead."""
     errors: Errors = defaultdict(list)
@@ -81,6 +87,10 @@ def check_user(client: Client, state: UserState, *, user_id: int | None = None) 
         errors["level"].append("Choose a level: Admin, Manager, Team leader or Agent.")
     if state.level in EMAIL_REQUIRED_LEVELS and not state.email:
         errors["email"].append(f"Email is mandatory for a {Level(state.level).label.lower()}.")
+    elif not state.email and sso_mandatory(client):
+        errors["email"].append(
+            f"Email is mandatory: {client.name} signs in through SSO, which finds users by Email."
+        )
     if state.username:
         taken = User.objects.filter(username__iexact=state.username)
         if user_id:

@@ -7,6 +7,7 @@ from enum import StrEnum
 from django.contrib.auth.hashers import make_password
 
 from deskgate.accounts.models import User
+from deskgate.sso.models import ProviderConfig
 
 
 class PasswordOutcome(StrEnum):
@@ -14,6 +15,7 @@ class PasswordOutcome(StrEnum):
     UNKNOWN_USER = "unknown_user"
     WRONG_PASSWORD = "wrong_password"  # noqa: S105  # an outcome, not a secret
     INACTIVE = "inactive"
+    SSO_ONLY = "sso_only"  # the client's SSO is mandatory: no password sign-in
 
 
 def check_credentials(username: str, password: str) -> tuple[User | None, PasswordOutcome]:
@@ -34,4 +36,6 @@ def check_credentials(username: str, password: str) -> tuple[User | None, Passwo
         return user, PasswordOutcome.WRONG_PASSWORD
     if not user.is_active:
         return user, PasswordOutcome.INACTIVE
+    if ProviderConfig.objects.filter(client_id=user.client_id, mandatory=True).exists():
+        return user, PasswordOutcome.SSO_ONLY
     return user, PasswordOutcome.OK

@@ -26,6 +26,8 @@ class PendingSignIn(models.Model):
     ip = models.GenericIPAddressField(null=True)
     # True once the code step is passed, or found not owed (MFA off, 11.x, SSO, device).
     code_passed = models.BooleanField(default=False)
+    # An SSO sign-in whose provider said it did MFA (amr); see policy.owes_code.
+    idp_did_mfa = models.BooleanField(default=False)
     # The live code: only its keyed hash, bound to this attempt's token.
     code_hash = models.CharField(max_length=64, blank=True, default="")
     previous_code_hash = models.CharField(max_length=64, blank=True, default="")

@@ -45,22 +45,33 @@ def actor_for(request: HttpRequest, user: User | None = None) -> audit.Actor:
     return audit.Actor(user=user, ip=client_ip(request), via="web")
 
 
-def create_pending(user: User, *, via: str, ip: str | None) -> PendingSignIn:
+def sso_requires_idp_mfa(user: User) -> bool:
+    from deskgate.sso.models import ProviderConfig
+
+    return ProviderConfig.objects.filter(client_id=user.client_id, require_idp_mfa=True).exists()
+
+
+def create_pending(
+    user: User, *, via: str, ip: str | None, idp_did_mfa: bool = False
+) -> PendingSignIn:
     now = timezone.now()
     PendingSignIn.objects.filter(user=user, expires_at__lt=now).delete()
     return PendingSignIn.objects.create(
         token=secrets.token_urlsafe(32),
         user=user,
         via=via,
+        idp_did_mfa=idp_did_mfa,
         created_at=now,
         expires_at=now + PENDING_LIFETIME,
         ip=ip,
     )
 
 
-def begin(request: HttpRequest, user: User, *, via: str = "password") -> PendingSignIn:
+def begin(
+    request: HttpRequest, user: User, *, via: str = "password", idp_did_mfa: bool = False
+) -> PendingSignIn:
     """The first factor passed: remember that server-side, and only a token in the session."""
-    pending = create_pending(user, via=via, ip=client_ip(request))
+    pending = create_pending(user, via=via, ip=client_ip(request), idp_did_mfa=idp_did_mfa)
     request.session.cycle_key()
     request.session[SESSION_KEY] = pending.token
     return pending
@@ -126,8 +137,15 @@ def advance(request: HttpRequest, pending: PendingSignIn) -> str:
     """Move the sign-in on by one stage; answer the URL to go to."""
     user = pending.user
     if not pending.code_passed and pending.codes_sent == 0:
-        remembered = devices.is_remembered(request, user)
-        if not owes_code(user, via_sso=pending.via == "sso", remembered_device=remembered):
+        via_sso = pending.via == "sso"
+        owed = owes_code(
+            user,
+            via_sso=via_sso,
+            sso_requires_idp_mfa=via_sso and sso_requires_idp_mfa(user),
+            idp_did_mfa=pending.idp_did_mfa,
+            remembered_device=not via_sso and devices.is_remembered(request, user),
+        )
+        if not owed:
             pending.code_passed = True  # nothing owed: the code step is passed
             pending.save(update_fields=["code_passed"])
     stage = next_stage(pending)

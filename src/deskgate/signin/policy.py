@@ -1,4 +1,4 @@
-"""One answer to "does this sign-in owe a code?" (R1, R2, R6)."""
+"""One answer to "does this sign-in owe a code?" (R1, R2, R6, R7)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,20 @@ def owes_code(
     user: User,
     *,
     via_sso: bool = False,
+    sso_requires_idp_mfa: bool = False,
     idp_did_mfa: bool = False,
     remembered_device: bool = False,
 ) -> bool:
     """True when this sign-in must pass the code step before it gets a session.
 
     - No MFA for clients before release 25.x, nor for a user whose method is Off.
-    - A sign-in through the client's SSO never owes a code (R6).
-    - A device the user chose to remember within 30 days skips the code.
+    - A sign-in through the client's SSO never owes a code (R6), unless the client asks
+      for our code whenever the provider does not say it did MFA itself.
+    - Outside SSO, a device the user chose to remember within 30 days skips the code;
+      remembered devices play no part in SSO.
     """
     if not user.mfa_applies:
         return False
     if via_sso:
-        return False
+        return sso_requires_idp_mfa and not idp_did_mfa
     return not remembered_device

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
-from deskgate.accounts import audit, contact
+from deskgate.accounts import audit, contact, rules
 from deskgate.accounts.models import User
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,8 @@ def request_reset(email: str, *, by: audit.Actor) -> None:
     user = matches[0]
     if not user.client.password_reset_enabled or not user.has_usable_password():
         return
+    if rules.sso_mandatory(user.client):
+        return  # no password to reset: the company signs in through SSO
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     token = default_token_generator.make_token(user)
     # The link is built from a fixed setting, never from the request's Host header.
@@ -72,7 +74,7 @@ def user_for_link(uidb64: str, token: str) -> User | None:
     except (ValueError, UnicodeDecodeError):
         return None
     user = User.objects.select_related("client").filter(pk=pk, is_active=True).first()
-    if user is None or not user.client.password_reset_enabled:
+    if user is None or not user.client.password_reset_enabled or rules.sso_mandatory(user.client):
         return None
     if not default_token_generator.check_token(user, token):
         return None

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from deskgate.accounts import actions, audit
+from deskgate.accounts import actions, audit, rules
 from deskgate.accounts.models import UserSession
 from deskgate.signin import pipeline, reset
 from deskgate.signin.credentials import PasswordOutcome, check_credentials
@@ -111,6 +111,8 @@ def sign_out(request: HttpRequest) -> HttpResponse:
 @login_required
 def change_password(request: HttpRequest) -> HttpResponse:
     user = acting_user(request)
+    if rules.sso_mandatory(user.client):
+        return render(request, "signin/change_password.html", {"sso": True})
     form = ChangePasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if not user.check_password(form.cleaned_data["current_password"]):

@@ -22,6 +22,12 @@ CSP = (
 TOUCH_EVERY = 60
 
 
+def _duration(seconds: int) -> str:
+    """30 minutes, 8 hours: a limit as a person would say it."""
+    amount, unit = (seconds // 3600, "hour") if seconds % 3600 == 0 else (seconds // 60, "minute")
+    return f"{amount} {unit}{'' if amount == 1 else 's'}"
+
+
 class ContentSecurityPolicyMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -47,14 +53,16 @@ class IdleTimeoutMiddleware:
             started = float(session.get("deskgate.signed_in_at", now))
             limits = settings.DESKGATE_IDLE_TIMEOUT
             idle_limit = limits["admin_pages"] if user.can_open_admin_pages else limits["other"]
-            if now - last > idle_limit or now - started > settings.SESSION_COOKIE_AGE:
+            idle = now - last > idle_limit
+            if idle or now - started > settings.SESSION_COOKIE_AGE:
                 UserSession.objects.filter(session_key=session.session_key).delete()
                 logout(request)
-                minutes = idle_limit // 60
-                messages.info(
-                    request,
-                    f"You were signed out after {minutes} minutes without activity. Sign in again.",
+                why = (
+                    f"after {_duration(idle_limit)} without activity"
+                    if idle
+                    else f"because a session lasts at most {_duration(settings.SESSION_COOKIE_AGE)}"
                 )
+                messages.info(request, f"You were signed out {why}. Sign in again.")
                 return redirect("signin:password")
             if now - last > TOUCH_EVERY:
                 session["deskgate.last_seen"] = now

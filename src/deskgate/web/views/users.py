@@ -56,6 +56,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
         "levels": Level.choices,
         "methods": MfaMethod.choices,
         "client": admin.client,
+        "sso_mandatory": rules.sso_mandatory(admin.client),
         "bulk_form": BulkMfaForm(),
     }
     template = "web/users/_results.html" if request.GET.get("partial") else "web/users/list.html"
@@ -137,6 +138,7 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
             "form": form,
             "client": user.client,
             "edited": user,
+            "sso_mandatory": rules.sso_mandatory(user.client),
             "events": events,
             "lock": challenge.lock_state(user),
             "devices": devices.active_for(user),

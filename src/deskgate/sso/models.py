@@ -1,0 +1,46 @@
+"""Each client's OpenID Connect provider, and which provider subject is which user."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from deskgate.accounts.models import Client, User
+
+
+class ProviderConfig(models.Model):
+    """A client's SSO: its OpenID Connect provider and the rules for signing in with it."""
+
+    client = models.OneToOneField(Client, on_delete=models.CASCADE, related_name="sso")
+    issuer = models.CharField(max_length=300)
+    oidc_client_id = models.CharField("Client id", max_length=300)
+    # The client secret, encrypted with a key derived from SECRET_KEY; never shown again.
+    secret_encrypted = models.TextField()
+    mandatory = models.BooleanField(
+        default=False, help_text="Users of this client cannot sign in with a password."
+    )
+    require_idp_mfa = models.BooleanField(
+        default=False,
+        help_text="Ask for our code unless the provider says it did MFA (amr/acr).",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"SSO of client {self.client_id} at {self.issuer}"
+
+
+class SsoIdentity(models.Model):
+    """The provider's subject a user first signed in with; later sign-ins must match it."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="sso_identity")
+    issuer = models.CharField(max_length=300)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="sso_identity_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.issuer} {self.subject}"

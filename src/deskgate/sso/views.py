@@ -1,0 +1,81 @@
+"""SSO sign-in pages: choose the company, go to its provider, come back signed in."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+
+from deskgate.accounts import audit
+from deskgate.accounts.models import Client
+from deskgate.signin import pipeline
+from deskgate.sso import flows, provider
+from deskgate.web.form_base import Form
+
+NO_SSO = (
+    "No SSO is set up for that company name. Check the name, or sign in with your user "
+    "name and password."
+)
+
+
+class CompanyForm(Form):
+    company = forms.CharField(
+        label="Company", max_length=100, widget=forms.TextInput(attrs={"autofocus": True})
+    )
+
+
+def _go(request: HttpRequest, client: Client) -> HttpResponse:
+    try:
+        url = flows.start(request.session, client)
+    except provider.ProviderError as exc:
+        messages.error(request, f"SSO is not available right now: {exc}")
+        return redirect("signin:password")
+    return redirect(url)
+
+
+@never_cache
+def choose_company(request: HttpRequest) -> HttpResponse:
+    form = CompanyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        client = Client.objects.filter(name__iexact=form.cleaned_data["company"].strip()).first()
+        if client is not None and flows.config_for(client) is not None:
+            return _go(request, client)
+        form.add_error("company", NO_SSO)
+    return render(request, "sso/choose.html", {"form": form})
+
+
+@never_cache
+def company_start(request: HttpRequest, slug: str) -> HttpResponse:
+    """The per-company SSO address: /signin/sso/<company>/."""
+    client = Client.objects.filter(slug=slug).first()
+    if client is None or flows.config_for(client) is None:
+        messages.error(request, NO_SSO)
+        return redirect("sso:choose")
+    return _go(request, client)
+
+
+@never_cache
+def callback(request: HttpRequest) -> HttpResponse:
+    try:
+        outcome = flows.finish(
+            request.session,
+            state=request.GET.get("state", ""),
+            code=request.GET.get("code", ""),
+            error=request.GET.get("error", "")[:100],
+        )
+    except flows.Refused as exc:
+        if exc.client is not None:
+            audit.record(
+                "signin.sso_refused",
+                client=exc.client,
+                by=pipeline.actor_for(request),
+                subject=exc.user,
+                summary=f"SSO sign-in refused: {exc.reason}",
+                reason=exc.reason,
+            )
+        messages.error(request, str(exc))
+        return redirect("signin:password")
+    pending = pipeline.begin(request, outcome.user, via="sso", idp_did_mfa=outcome.idp_did_mfa)
+    return redirect(pipeline.advance(request, pending))

@@ -1,0 +1,96 @@
+"""Settings > SSO: a client's OpenID Connect provider, for admins only."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from deskgate.signin.pipeline import actor_for
+from deskgate.sso import flows, provider
+from deskgate.web.decorators import acting_user, admins_only
+from deskgate.web.form_base import Form
+from deskgate.web.forms import add_errors
+
+
+class SsoForm(Form):
+    issuer = forms.CharField(
+        label="Issuer URL",
+        max_length=300,
+        help_text="Entra ID: https://login.microsoftonline.com/<tenant id>/v2.0 · "
+        "Google Workspace: https://accounts.google.com",
+    )
+    client_id = forms.CharField(label="Client id", max_length=300)
+    secret = forms.CharField(
+        label="Client secret",
+        max_length=500,
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),  # never shown again
+    )
+    mandatory = forms.BooleanField(
+        label="SSO is mandatory: no sign-in with a password", required=False
+    )
+    require_idp_mfa = forms.BooleanField(
+        label="Ask for our code unless the provider says it did MFA", required=False
+    )
+
+
+@admins_only
+def sso_settings(request: HttpRequest) -> HttpResponse:
+    admin = acting_user(request)
+    client = admin.client
+    config = flows.config_for(client)
+    initial = (
+        {
+            "issuer": config.issuer,
+            "client_id": config.oidc_client_id,
+            "mandatory": config.mandatory,
+            "require_idp_mfa": config.require_idp_mfa,
+        }
+        if config
+        else {}
+    )
+    action = request.POST.get("action", "save")
+    form = SsoForm(
+        request.POST if action == "save" and request.method == "POST" else None, initial=initial
+    )
+    if request.method == "POST" and action == "test":
+        if config is None:
+            messages.error(request, "Save the SSO settings first, then test the connection.")
+        else:
+            try:
+                messages.success(request, flows.check_connection(config))
+            except provider.ProviderError as exc:
+                messages.error(request, f"The connection does not work: {exc}")
+        return redirect("sso_settings")
+    if request.method == "POST" and form.is_valid():
+        data = flows.SsoInput(
+            issuer=form.cleaned_data["issuer"],
+            client_id=form.cleaned_data["client_id"],
+            secret=form.cleaned_data["secret"],
+            mandatory=form.cleaned_data["mandatory"],
+            require_idp_mfa=form.cleaned_data["require_idp_mfa"],
+        )
+        try:
+            flows.configure(client, data, by=actor_for(request, admin))
+        except ValidationError as exc:
+            add_errors(form, exc)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "The SSO settings are saved and the provider answers.")
+            return redirect("sso_settings")
+    return render(
+        request,
+        "web/sso.html",
+        {
+            "form": form,
+            "config": config,
+            "client": client,
+            "redirect_uri": flows.redirect_uri(),
+            "company_url": flows.company_url(client),
+        },
+    )
