@@ -110,17 +110,14 @@ def mask_phone(e164: str) -> str:
     """Show the country code and the last two digits only: +358 •• ••• ••12."""
     if not e164:
         return ""
-    grouped = format_phone(e164)
-    country, _, rest = grouped.partition(" ")
-    digits_total = sum(ch.isdigit() for ch in rest)
-    out, seen = [], 0
-    for ch in rest:
-        if ch.isdigit():
-            seen += 1
-            out.append(ch if seen > digits_total - 2 else BULLET)
-        elif ch in " -":
-            out.append(" ")
-    return f"{country} {''.join(out)}"
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return BULLET * 4
+    national = str(number.national_number)
+    hidden = BULLET * max(0, len(national) - 2) + national[-2:]
+    groups = [hidden[:2], hidden[2:5], hidden[5:]]
+    return f"+{number.country_code} " + " ".join(g for g in groups if g)
 
 
 def mask_email(email: str) -> str:

@@ -71,7 +71,7 @@ def code_step(request: HttpRequest) -> HttpResponse:
     user = pending.user
     by = pipeline.actor_for(request, user)
     first = request.session.pop(pipeline.FIRST_SEND_KEY, None)
-    if first:
+    if first and first != Issue.SENT:  # a sent code is said by the page itself
         level, text = issue_message(Answer(first), pending, resend=False)
         getattr(messages, level)(request, text)
     form = CodeForm(request.POST if request.POST.get("action") == "verify" else None)

@@ -6,6 +6,7 @@ same answer whether or not anything was sent; a reset never signs anyone in.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from django.conf import settings
@@ -28,7 +29,8 @@ def request_reset(email: str, *, by: audit.Actor) -> None:
     key = contact.email_key(email)
     if not key:
         return
-    counter = f"reset-requests:{key}"
+    # A digest: the typed address may hold spaces or be long, which cache keys may not.
+    counter = f"reset-requests:{hashlib.sha256(key.encode()).hexdigest()}"
     cache.add(counter, 0, timeout=3600)
     if cache.incr(counter) > REQUESTS_PER_HOUR:
         return

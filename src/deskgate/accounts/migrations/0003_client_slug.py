@@ -20,7 +20,8 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="client",
             name="slug",
-            field=models.SlugField(max_length=100, null=True),
+            # No index yet: the unique constraint below brings its own.
+            field=models.SlugField(max_length=100, null=True, db_index=False),
         ),
         migrations.RunPython(fill_slugs, migrations.RunPython.noop),
         migrations.AlterField(

@@ -1,0 +1,350 @@
+"""Self-service password reset: off by default, one neutral answer, a single-use timed link
+built from the configured address, never a sign-in, at most 3 requests per address an hour."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
+from django.contrib.auth.tokens import PasswordResetTokenGenerator
+from django.core import mail
+from django.db import connection
+from django.test import Client as HttpClient
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from deskgate.accounts import actions
+from deskgate.accounts.audit import OPERATOR
+from deskgate.accounts.models import AuditEvent, Client, User
+from deskgate.delivery.models import OutboxMessage
+from tests.conftest import PASSWORD, sign_in
+from tests.pages import content, field_errors, page_text, without_csrf
+
+BASE_URL = "https://deskgate.example.com"
+NEW_PASSWORD = "harbour lantern seventeen owls"
+LINK_RE = re.compile(r"(\S+/signin/reset/[^/\s]+/[^/\s]+/)")
+
+
+def turn_reset(client: Client, on: bool) -> None:
+    actions.update_client_settings(
+        client, by=OPERATOR, password_reset_enabled=on, remember_device_enabled=True
+    )
+
+
+@pytest.fixture(autouse=True)
+def _base_url(settings: Any) -> None:
+    settings.DESKGATE_BASE_URL = BASE_URL
+
+
+@pytest.fixture
+def vera(user_factory: Callable[..., User]) -> User:
+    return user_factory(
+        "agent", username="vera.agent", full_name="Vera Agent", email="vera@northwind.example"
+    )
+
+
+@pytest.fixture
+def reset_on(tenant: Client) -> Client:
+    turn_reset(tenant, True)
+    return tenant
+
+
+def ask(email: str, http: HttpClient | None = None, **extra: Any) -> Any:
+    response = (http or HttpClient()).post("/signin/reset/", {"email": email}, **extra)
+    assert response.status_code == 200
+    return response
+
+
+def link_path(message: Any) -> str:
+    links = LINK_RE.findall(message.body)
+    assert len(links) == 1, message.body
+    assert links[0].startswith(BASE_URL + "/signin/reset/"), links[0]
+    return links[0].removeprefix(BASE_URL)
+
+
+def choose(http: HttpClient, path: str, new: str = NEW_PASSWORD) -> Any:
+    return http.post(path, {"new_password": new, "confirm_password": new})
+
+
+def test_tests_capture_mail_in_memory_not_in_the_outbox(
+    settings: Any, reset_on: Client, vera: User
+) -> None:
+    # The product's default backend keeps mail in OutboxMessage rows; under pytest-django the
+    # locmem backend replaces it, so these tests read django.core.mail.outbox.
+    assert settings.EMAIL_BACKEND == "django.core.mail.backends.locmem.EmailBackend"
+    ask(vera.email)
+    assert len(mail.outbox) == 1
+    assert not OutboxMessage.objects.filter(channel="email").exists()
+
+
+def test_request_page_has_the_email_field(db: None) -> None:
+    response = HttpClient().get("/signin/reset/")
+    assert response.status_code == 200
+    assert 'name="email"' in content(response)
+    assert 'href="/signin/reset/"' in content(HttpClient().get("/signin/"))
+
+
+def test_off_by_default_no_mail(vera: User, tenant: Client) -> None:
+    assert not tenant.password_reset_enabled
+    response = ask(vera.email)
+    assert "Check your email" in page_text(response)
+    assert mail.outbox == []
+    assert not AuditEvent.objects.filter(action="password.reset_requested").exists()
+
+
+def test_on_one_mail_with_a_link_from_the_configured_address(
+    settings: Any, reset_on: Client, vera: User
+) -> None:
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "evil.example"]
+    ask(vera.email, HTTP_HOST="evil.example", HTTP_X_FORWARDED_HOST="evil.example")
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["vera@northwind.example"]
+    assert "evil.example" not in message.body
+    assert "vera.agent" in message.body
+    assert "within 60 minutes" in message.body
+    link_path(message)
+    event = AuditEvent.objects.get(action="password.reset_requested", subject=vera)
+    assert event.detail["destination"] == "v••••@northwind.example"
+
+
+def test_the_address_is_matched_without_regard_to_case(reset_on: Client, vera: User) -> None:
+    ask("  VERA@Northwind.EXAMPLE ")
+    assert [m.to for m in mail.outbox] == [["vera@northwind.example"]]
+
+
+def test_same_page_whether_or_not_the_account_exists(
+    reset_on: Client,
+    vera: User,
+    user_factory: Callable[..., User],
+    tenant_factory: Callable[..., Client],
+) -> None:
+    user_factory("agent", email="shared@northwind.example")
+    user_factory("agent", email="shared@northwind.example")
+    user_factory("agent", email="asleep@northwind.example", active=False)
+    closed = tenant_factory("Closed Co")
+    user_factory("agent", client=closed, email="closed@closed.example")
+    answers = {
+        address: without_csrf(ask(address))
+        for address in (
+            vera.email,
+            "nobody@northwind.example",
+            "shared@northwind.example",
+            "asleep@northwind.example",
+            "closed@closed.example",
+            "not-an-address",
+        )
+    }
+    assert len(set(answers.values())) == 1, answers.keys()
+    assert "If exactly one account uses that address" in page_text(ask("again@example.com"))
+    assert [m.to for m in mail.outbox] == [[vera.email]]
+
+
+def test_no_mail_when_accounts_share_the_address(
+    reset_on: Client,
+    user_factory: Callable[..., User],
+    other_tenant_with_reset: Client,
+) -> None:
+    user_factory("agent", username="kalle.agent", email="customer.service@northwind.example")
+    user_factory("agent", username="liisa.agent", email="Customer.Service@northwind.example")
+    user_factory("agent", username="pekka.agent", email="help@example.com")
+    user_factory(
+        "agent", username="olga.other", email="help@example.com", client=other_tenant_with_reset
+    )
+    ask("customer.service@northwind.example")
+    ask("help@example.com")
+    assert mail.outbox == []
+
+
+@pytest.fixture
+def other_tenant_with_reset(tenant_factory: Callable[..., Client]) -> Client:
+    other = tenant_factory("Contoso")
+    turn_reset(other, True)
+    return other
+
+
+def test_inactive_user_gets_no_mail(reset_on: Client, user_factory: Callable[..., User]) -> None:
+    user_factory("agent", email="asleep@northwind.example", active=False)
+    ask("asleep@northwind.example")
+    assert mail.outbox == []
+
+
+def test_link_works_once_and_never_signs_in(reset_on: Client, vera: User) -> None:
+    elsewhere = HttpClient()
+    sign_in(elsewhere, vera)
+    assert elsewhere.get("/account/").status_code == 200
+    ask(vera.email)
+    path = link_path(mail.outbox[0])
+    http = HttpClient()
+    form = http.get(path)
+    assert form.status_code == 200
+    assert "Choose a new password" in page_text(form)
+    done = choose(http, path)
+    assert done.status_code == 302
+    assert done["Location"] == "/signin/"
+    assert SESSION_KEY not in http.session
+    assert http.get("/account/").status_code == 302
+    assert "Your password is changed. Sign in with it now." in page_text(http.get("/signin/"))
+    vera.refresh_from_db()
+    assert vera.check_password(NEW_PASSWORD)
+    assert not vera.check_password(PASSWORD)
+    # Sessions opened with the old password end.
+    assert elsewhere.get("/account/").status_code == 302
+    # A second use of the link.
+    again = HttpClient()
+    used = again.get(path)
+    assert used.status_code == 400
+    assert "This link does not work" in page_text(used)
+    assert choose(again, path, "another fine long passphrase").status_code == 400
+    vera.refresh_from_db()
+    assert vera.check_password(NEW_PASSWORD)
+    # The new password signs in the normal way.
+    assert sign_in(HttpClient(), vera, NEW_PASSWORD)["Location"] == "/"
+
+
+def test_reset_of_an_mfa_user_leaves_the_code_owed(
+    reset_on: Client, user_factory: Callable[..., User]
+) -> None:
+    mia = user_factory("agent", "email", username="mia.mfa", email="mia@northwind.example")
+    ask(mia.email)
+    path = link_path(mail.outbox[-1])
+    http = HttpClient()
+    short = choose(http, path, "7 chars")
+    assert field_errors(short, "new_password")[0].startswith(
+        "Use at least 8 characters with MFA on (this one has 7)."
+    )
+    assert choose(http, path, "8 chars!").status_code == 302
+    assert SESSION_KEY not in http.session
+    after = sign_in(HttpClient(), mia, "8 chars!")
+    assert after.status_code == 302
+    assert after["Location"] == "/signin/code/"
+
+
+def test_new_password_rules_apply_to_a_reset(reset_on: Client, vera: User) -> None:
+    ask(vera.email)
+    path = link_path(mail.outbox[0])
+    http = HttpClient()
+    short = choose(http, path, "fourteen chars")
+    assert "Use at least 15 characters without MFA" in field_errors(short, "new_password")[0]
+    named = choose(http, path, "vera.agent forever and ever")
+    assert "must not contain your user name" in field_errors(named, "new_password")[0]
+    differ = http.post(path, {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD + "x"})
+    assert field_errors(differ, "confirm_password") == ["The two passwords are not the same."]
+    vera.refresh_from_db()
+    assert vera.check_password(PASSWORD)
+    assert choose(http, path).status_code == 302  # the link still works after refusals
+
+
+@pytest.mark.parametrize(("minutes", "works"), [(59, True), (61, False), (60 * 24, False)])
+def test_link_expires_after_an_hour(
+    monkeypatch: pytest.MonkeyPatch, reset_on: Client, vera: User, minutes: int, works: bool
+) -> None:
+    ask(vera.email)
+    path = link_path(mail.outbox[0])
+    later = datetime.now() + timedelta(minutes=minutes)  # noqa: DTZ005  # Django's token clock is naive
+    monkeypatch.setattr(PasswordResetTokenGenerator, "_now", lambda self: later)
+    assert HttpClient().get(path).status_code == (200 if works else 400)
+
+
+def test_link_stops_working_when_the_client_turns_reset_off(reset_on: Client, vera: User) -> None:
+    ask(vera.email)
+    path = link_path(mail.outbox[0])
+    turn_reset(reset_on, False)
+    assert HttpClient().get(path).status_code == 400
+
+
+def test_link_of_a_deactivated_user_does_not_work(reset_on: Client, vera: User) -> None:
+    ask(vera.email)
+    path = link_path(mail.outbox[0])
+    actions.set_user_active(vera, False, by=OPERATOR)
+    assert HttpClient().get(path).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/signin/reset/abc/def/",
+        "/signin/reset/MQ/not-a-token/",
+        "/signin/reset/%00/%00/",
+        "/signin/reset/OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5/1-2/",
+        "/signin/reset/LTE/x-y/",
+        "/signin/reset/" + "A" * 2000 + "/" + "b" * 2000 + "/",
+        "/signin/reset/8J-YgA/x/",
+    ],
+)
+def test_forged_links_are_refused_never_fail(reset_on: Client, vera: User, path: str) -> None:
+    http = HttpClient()
+    assert http.get(path).status_code == 400
+    assert choose(http, path).status_code == 400
+    vera.refresh_from_db()
+    assert vera.check_password(PASSWORD)
+
+
+def test_a_link_for_one_user_does_not_reset_another(
+    reset_on: Client, vera: User, user_factory: Callable[..., User]
+) -> None:
+    other = user_factory("agent", username="otto.agent", email="otto@northwind.example")
+    ask(vera.email)
+    path = link_path(mail.outbox[0])
+    token = path.rstrip("/").rsplit("/", 1)[1]
+    forged = f"/signin/reset/{urlsafe_base64_encode(force_bytes(other.pk))}/{token}/"
+    assert HttpClient().get(forged).status_code == 400
+
+
+def expire_cached_counters() -> None:
+    """Age every entry of the database cache past its expiry, as an hour passing would."""
+    cache = settings.CACHES["default"]
+    assert cache["BACKEND"].endswith("DatabaseCache"), "the tests run with the database cache"
+    past = connection.ops.adapt_datetimefield_value(timezone.now() - timedelta(seconds=1))
+    with connection.cursor() as cursor:
+        table = connection.ops.quote_name(cache["LOCATION"])
+        cursor.execute(f"UPDATE {table} SET expires = %s", [past])  # noqa: S608  # a setting
+
+
+def test_at_most_three_requests_per_address_per_hour(
+    reset_on: Client, vera: User, user_factory: Callable[..., User]
+) -> None:
+    pia = user_factory("agent", username="pia.agent", email="pia@northwind.example")
+    for typed in ("vera@northwind.example", "VERA@northwind.example", " Vera@Northwind.Example"):
+        ask(typed)
+    assert len(mail.outbox) == 3
+    fourth = ask(vera.email)
+    assert "Check your email" in page_text(fourth)  # the same answer, but no mail
+    assert len(mail.outbox) == 3
+    ask(pia.email)  # another address has its own allowance
+    assert len(mail.outbox) == 4
+    # An hour later the address has its allowance again: the counter expires in the cache.
+    expire_cached_counters()
+    ask(vera.email)
+    assert len(mail.outbox) == 5
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "\x00",
+        "a\x00@example.com",
+        "x" * 10_000,
+        "😀@😀.example",
+        "",
+        " ",
+        "@",
+    ],
+)
+def test_garbage_addresses_never_fail(reset_on: Client, vera: User, email: str) -> None:
+    response = HttpClient().post("/signin/reset/", {"email": email})
+    assert response.status_code == 200
+    assert mail.outbox == []
+
+
+@pytest.mark.filterwarnings("error::django.core.cache.backends.base.CacheKeyWarning")
+def test_any_typed_address_makes_a_valid_cache_key(reset_on: Client, vera: User) -> None:
+    for email in ("not an address", "a" * 240 + "@example.com"):
+        response = HttpClient().post("/signin/reset/", {"email": email})
+        assert response.status_code == 200
