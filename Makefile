@@ -14,7 +14,14 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-setup: $(STAMP)
+# The OpenID Connect provider the SSO tests sign in against (npm's oidc-provider).
+OIDC   := tests/oidc/node_modules/.package-lock.json
+$(OIDC): tests/oidc/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the SSO end-to-end tests will be skipped (apt-get install -y npm)"; fi
+
+setup: $(STAMP) $(OIDC)
 
 # The demo serves plain HTTP on loopback, so its cookies cannot carry the Secure flag;
 # production (DESKGATE_SECURE_COOKIES unset) always sets it.
@@ -29,11 +36,11 @@ run: $(STAMP)
 	exec $(BIN)/gunicorn deskgate.wsgi --bind 127.0.0.1:$(PORT) --workers $(WORKERS) \
 		--access-logfile - --forwarded-allow-ips ''
 
-test: $(STAMP)
+test: $(STAMP) $(OIDC)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-postgres: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/deskgate
-test-postgres: $(STAMP)
+test-postgres: $(STAMP) $(OIDC)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Figures, not pass/fail: see README "Performance". BENCH_DATABASE_URL picks PostgreSQL.

@@ -14,6 +14,7 @@ from deskgate.accounts import actions
 from deskgate.accounts.audit import OPERATOR
 from deskgate.accounts.models import Client, User
 from tests.harness.fixtures import kannel, slow_smtp_server, sms_gateway, smtp, smtp_server  # noqa: F401
+from tests.harness.oidc_fixtures import oidc_provider, oidc_provider_config  # noqa: F401
 
 PASSWORD = "correct horse battery staple"
 _seq = itertools.count(1)

@@ -266,6 +266,7 @@ class OidcProvider:
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=err,
+                    env={**os.environ, "OIDC_PROVIDER_EXIT_WITH_PARENT": "1"},
                     start_new_session=True,  # Ctrl-C on pytest reaches pytest, which stops it
                 )
             self._issuer = self._wait_ready()

@@ -2,14 +2,14 @@
 in Chromium on its development login page, the token exchange and the ID token's checks.
 
 Plain Python, no Django views: the "client" here is a tiny http.server that catches the
-redirect, urllib for the token endpoint (`requests` is not installed), Authlib for PKCE and
-for checking the ID token against the provider's JWKS.
+redirect and Authlib, as in the product: OAuth2Session (on `requests`) for the authorization
+URL with PKCE and the token exchange, authlib.jose for the ID token against the provider's
+JWKS. The token endpoint's error answers are checked with plain urllib.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import secrets
@@ -29,10 +29,6 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from authlib.oidc.core import CodeIDToken
 
 from tests.conftest import need
-
-# Until tests/conftest.py imports these (see oidc_fixtures.py); then delete this line, or
-# this module starts a second provider of its own.
-from tests.harness import oidc_fixtures
 from tests.harness.net import LOOPBACK, free_port
 from tests.harness.oidc import (
     CALLBACK_PATH,
@@ -40,12 +36,8 @@ from tests.harness.oidc import (
     TEST_CLIENT,
     OidcProvider,
     OidcProviderError,
+    oidc_missing,
 )
-
-oidc_provider = oidc_fixtures.oidc_provider
-oidc_provider_config = oidc_fixtures.oidc_provider_config
-
-pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -58,6 +50,12 @@ CHROMIUM_ARGS = [
 ]
 CLIENT_ID = TEST_CLIENT["client_id"]
 SECRET = TEST_CLIENT["client_secret"]
+
+
+def need_provider() -> None:
+    """For a test that starts a provider of its own."""
+    missing = oidc_missing()
+    need(missing is None, f"the OpenID Connect test provider ({missing})")
 
 
 # -- a relying party in a few lines -----------------------------------------------------------
@@ -230,40 +228,59 @@ def sign_in(page: Any, login: str) -> None:
     page.get_by_role("button", name="Sign-in").click()
 
 
-def browser_sign_in(
-    provider: OidcProvider, page: Any, callback: Callback, login: str
-) -> dict[str, Any]:
-    """The whole Authorization Code + PKCE flow; the checked ID token's claims."""
-    state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
-    verifier = secrets.token_urlsafe(48)
-    page.goto(
-        authorization_url(
-            provider, callback.redirect_uri, state=state, nonce=nonce, verifier=verifier
-        )
-    )
-    sign_in(page, login)
+def wait_for_callback(page: Any, callback: Callback, provider: OidcProvider) -> None:
+    from playwright.sync_api import Error
+
     try:
         page.wait_for_url(callback.redirect_uri + "?*")
-    except Exception:
-        print(page.url, page.content(), provider.stderr())
-        raise
+    except Error as error:
+        heading = page.locator("h1").all_inner_texts()
+        raise AssertionError(
+            f"no redirect to the callback; the tab is at {page.url} {heading}\n"
+            f"provider's stderr:\n{provider.stderr()}"
+        ) from error
+
+
+def browser_sign_in(
+    provider: OidcProvider,
+    page: Any,
+    callback: Callback,
+    login: str,
+    *,
+    auth_method: str = "client_secret_basic",
+) -> dict[str, Any]:
+    """The whole Authorization Code + PKCE flow, as Authlib's client does it; the checked
+    ID token's claims."""
+    from authlib.integrations.requests_client import OAuth2Session
+
+    nonce, verifier = secrets.token_urlsafe(16), secrets.token_urlsafe(48)
+    session = OAuth2Session(
+        CLIENT_ID,
+        SECRET,
+        scope="openid email profile",
+        redirect_uri=callback.redirect_uri,
+        code_challenge_method="S256",
+        token_endpoint_auth_method=auth_method,
+    )
+    url, state = session.create_authorization_url(
+        provider.discovery["authorization_endpoint"], nonce=nonce, code_verifier=verifier
+    )
+    page.goto(url)
+    sign_in(page, login)
+    wait_for_callback(page, callback, provider)
     (answer,) = callback.received
     assert answer["state"] == state
     assert answer["iss"] == provider.issuer  # RFC 9207
-    status, token = token_request(
-        provider,
-        {
-            "grant_type": "authorization_code",
-            "code": answer["code"],
-            "redirect_uri": callback.redirect_uri,
-            "code_verifier": verifier,
-        },
+    token = session.fetch_token(
+        provider.discovery["token_endpoint"],
+        code=answer["code"],
+        code_verifier=verifier,
+        timeout=5,
     )
-    assert status == 200, (token, provider.stderr())
     assert token["token_type"].lower() == "bearer"
     claims = check_id_token(provider, token["id_token"], nonce)
     # The code is single-use.
-    again, refused = token_request(
+    status, refused = token_request(
         provider,
         {
             "grant_type": "authorization_code",
@@ -272,7 +289,7 @@ def browser_sign_in(
             "code_verifier": verifier,
         },
     )
-    assert (again, refused["error"]) == (400, "invalid_grant")
+    assert (status, refused["error"]) == (400, "invalid_grant")
     return claims
 
 
@@ -300,6 +317,7 @@ def test_discovery(oidc_provider: OidcProvider) -> None:
     assert "d" not in keys[0]  # only the public half is published
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize(
     ("login", "email", "verified", "amr"),
     [
@@ -328,10 +346,9 @@ def test_code_flow_with_pkce_in_chromium(
     assert "acr" not in claims  # none of these accounts has one
 
 
+@pytest.mark.browser
 def test_amr_and_acr_of_an_added_account(callback: Callback, page: Any) -> None:
-    from tests.harness.oidc import oidc_missing
-
-    need(oidc_missing() is None, f"the OpenID Connect test provider ({oidc_missing()})")
+    need_provider()
     provider = OidcProvider([TEST_CLIENT])
     provider.add_account(
         "maria",
@@ -344,13 +361,16 @@ def test_amr_and_acr_of_an_added_account(callback: Callback, page: Any) -> None:
     with provider:
         assert provider.discovery["acr_values_supported"] == ["urn:example:loa:2"]
         # The login may be typed in another case (the page shows it in capitals anyway).
-        claims = browser_sign_in(provider, page, callback, "Maria")
+        claims = browser_sign_in(
+            provider, page, callback, "Maria", auth_method="client_secret_post"
+        )
     assert claims["sub"] == "0b6a1e2f"
     assert claims["amr"] == ["pwd", "otp"]
     assert claims["acr"] == "urn:example:loa:2"
     assert provider.returncode == 0
 
 
+@pytest.mark.browser
 def test_an_unknown_login_is_refused(
     oidc_provider: OidcProvider, page: Any, callback: Callback
 ) -> None:
@@ -361,13 +381,14 @@ def test_an_unknown_login_is_refused(
         )
     )
     sign_in(page, "nobody-at-all")
-    page.wait_for_url(callback.redirect_uri + "?*")
+    wait_for_callback(page, callback, oidc_provider)
     (answer,) = callback.received
     assert answer["error"] == "access_denied"
     assert answer["state"] == "s1"
     assert "code" not in answer
 
 
+@pytest.mark.browser
 def test_cancel_on_the_login_page(
     oidc_provider: OidcProvider, page: Any, callback: Callback
 ) -> None:
@@ -377,13 +398,14 @@ def test_cancel_on_the_login_page(
         )
     )
     page.get_by_role("link", name="[ Cancel ]").click()
-    page.wait_for_url(callback.redirect_uri + "?*")
+    wait_for_callback(page, callback, oidc_provider)
     assert callback.received[0]["error"] == "access_denied"
 
 
 def test_pkce_is_required(oidc_provider: OidcProvider) -> None:
     """Without a code_challenge the provider refuses before any login page."""
-    redirect_uri = f"http://{LOOPBACK}:{free_port()}{CALLBACK_PATH}"
+    # The live server's address: registered as http://localhost/..., any port matches.
+    redirect_uri = f"http://localhost:{free_port()}{CALLBACK_PATH}"
     url = authorization_url(oidc_provider, redirect_uri, state="s3", nonce="n3", verifier=None)
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -405,6 +427,8 @@ def test_pkce_is_required(oidc_provider: OidcProvider) -> None:
 def test_unregistered_redirect_uri_is_refused(oidc_provider: OidcProvider) -> None:
     for redirect_uri in (
         f"http://{LOOPBACK}:8000/elsewhere/",
+        "http://localhost:8000/signin/sso/callback",  # no trailing slash
+        "https://localhost:8000/signin/sso/callback/",
         "http://evil.example/signin/sso/callback/",
     ):
         url = authorization_url(
@@ -438,9 +462,7 @@ def test_client_authentication(oidc_provider: OidcProvider, method: str) -> None
 
 
 def test_harness_life_cycle(tmp_path: Path) -> None:
-    from tests.harness.oidc import oidc_missing
-
-    need(oidc_missing() is None, f"the OpenID Connect test provider ({oidc_missing()})")
+    need_provider()
     provider = OidcProvider(accounts=TEST_ACCOUNTS)
     provider.add_client("late", "late-secret-0123456789", ["http://127.0.0.1:1/cb"])
     with pytest.raises(OidcProviderError, match="not started"):
@@ -478,11 +500,10 @@ def test_harness_life_cycle(tmp_path: Path) -> None:
 
 def test_no_requests_to_the_internet(oidc_provider: OidcProvider) -> None:
     """The login page @imports a web font from the internet; the provider strips it."""
-    state = "s4"
     url = authorization_url(
         oidc_provider,
         f"http://{LOOPBACK}:{free_port()}{CALLBACK_PATH}",
-        state=state,
+        state="s4",
         nonce="n4",
         verifier="v" * 43,
     )
@@ -493,5 +514,3 @@ def test_no_requests_to_the_internet(oidc_provider: OidcProvider) -> None:
     assert 'name="login"' in html
     assert "https://" not in html and "@import" not in html
     assert "default-src 'self'" in csp
-    with contextlib.suppress(Exception):
-        opener.close()

@@ -29,7 +29,7 @@
 // unknown login ends the sign-in with error=access_denied at the client's redirect_uri.
 //
 // Prints "READY <issuer>" on stdout once it listens; errors go to stderr. SIGTERM or SIGINT
-// stops it (exit 0).
+// stops it (exit 0); with OIDC_PROVIDER_EXIT_WITH_PARENT=1, so does its parent's exit.
 
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -292,5 +292,14 @@ function stop(signal) {
 }
 process.once('SIGTERM', () => stop('SIGTERM'));
 process.once('SIGINT', () => stop('SIGINT'));
+
+// Started by the Python harness: if the test run is killed before it can stop this
+// process, this process notices it has a new parent and stops too (no orphan is left).
+if (process.env.OIDC_PROVIDER_EXIT_WITH_PARENT === '1') {
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) stop('parent exit');
+  }, 500).unref();
+}
 
 process.stdout.write(`READY ${issuer}\n`);

@@ -60,6 +60,11 @@ def check_message(answer: Answer) -> str:
     }.get(Check(answer.reason), "That code is not right.")
 
 
+def _offer_remember(pending: PendingSignIn) -> bool:
+    # Remembered devices play no part in SSO sign-ins (and the client may turn them off).
+    return pending.via != "sso" and devices.offered(pending.user)
+
+
 @never_cache
 def code_step(request: HttpRequest) -> HttpResponse:
     pending = pipeline.current(request)
@@ -86,7 +91,7 @@ def code_step(request: HttpRequest) -> HttpResponse:
         if answer.reason == Check.OK:
             pending.refresh_from_db()
             response = redirect(pipeline.advance(request, pending))
-            if form.cleaned_data.get("remember") and devices.offered(user):
+            if form.cleaned_data.get("remember") and _offer_remember(pending):
                 devices.remember(response, request, user)
             return response
         form.add_error("code", check_message(answer))
@@ -98,7 +103,7 @@ def code_step(request: HttpRequest) -> HttpResponse:
             "form": form,
             "pending": pending,
             "pending_user": user,
-            "offer_remember": devices.offered(user),
+            "offer_remember": _offer_remember(pending),
             "resend_wait": challenge.resend_wait(pending),
             "lifetime_minutes": challenge.policy().lifetime_minutes,
         },

@@ -222,7 +222,7 @@ def _user_for(client: Client, config: ProviderConfig, claims: dict[str, Any]) ->
     with transaction.atomic():
         known = (
             SsoIdentity.objects.select_for_update()
-            .filter(issuer=config.issuer, subject=subject)
+            .filter(client=client, issuer=config.issuer, subject=subject)
             .first()
         )
         mine = SsoIdentity.objects.select_for_update().filter(user=user).first()
@@ -237,7 +237,11 @@ def _user_for(client: Client, config: ProviderConfig, claims: dict[str, Any]) ->
             )
         if mine is None:
             SsoIdentity.objects.create(
-                user=user, issuer=config.issuer, subject=subject, last_used_at=timezone.now()
+                client=client,
+                user=user,
+                issuer=config.issuer,
+                subject=subject,
+                last_used_at=timezone.now(),
             )
         else:
             SsoIdentity.objects.filter(pk=mine.pk).update(last_used_at=timezone.now())

@@ -29,8 +29,13 @@ class ProviderConfig(models.Model):
 
 
 class SsoIdentity(models.Model):
-    """The provider's subject a user first signed in with; later sign-ins must match it."""
+    """The provider's subject a user first signed in with; later sign-ins must match it.
 
+    Namespaced by client: one person's subject at a shared issuer (Google) may stand for
+    accounts in two clients, never for two accounts in one.
+    """
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="sso_identities")
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="sso_identity")
     issuer = models.CharField(max_length=300)
     subject = models.CharField(max_length=255)
@@ -39,7 +44,9 @@ class SsoIdentity(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["issuer", "subject"], name="sso_identity_unique")
+            models.UniqueConstraint(
+                fields=["client", "issuer", "subject"], name="sso_identity_unique"
+            )
         ]
 
     def __str__(self) -> str:

@@ -1,8 +1,8 @@
 """Talking to an OpenID Connect provider: discovery, the authorization request, the token
 exchange and the ID token checks. Nothing here knows about users or pages.
 
-Built on Authlib: PKCE (S256), `state` and `nonce`, and the ID token's signature, issuer,
-audience, expiry and nonce are checked with `authlib.jose` and `CodeIDToken`.
+Built on Authlib (PKCE S256, `state`, `nonce`, the token exchange) and joserfc, the JOSE
+library Authlib now builds on, for the ID token's signature and claims.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from typing import Any
 
 import requests
 from authlib.integrations.requests_client import OAuth2Session
-from authlib.jose import JsonWebKey, jwt
-from authlib.jose.errors import JoseError
 from authlib.oauth2.rfc6749.errors import OAuth2Error
-from authlib.oidc.core import CodeIDToken
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 
 TIMEOUT = 5  # seconds for every call to the provider
 SCOPE = "openid email profile"
@@ -156,28 +156,34 @@ def exchange_code(
     return validate_id_token(endpoints, id_token, client_id=client_id, nonce=nonce)
 
 
+ID_TOKEN_ALGORITHMS = ["RS256", "PS256", "ES256"]  # what Entra ID, Google and others sign with
+
+
 def validate_id_token(
     endpoints: Endpoints, id_token: str, *, client_id: str, nonce: str
 ) -> dict[str, Any]:
+    """Check the ID token's signature against the provider's keys, then iss, aud, exp,
+    iat, sub and nonce (OpenID Connect Core 3.1.3.7)."""
+    registry = jwt.JWTClaimsRegistry(
+        leeway=60,
+        iss={"essential": True, "value": endpoints.issuer},
+        aud={"essential": True, "value": client_id},
+        exp={"essential": True},
+        iat={"essential": True},
+        sub={"essential": True},
+        nonce={"essential": True, "value": nonce},
+    )
     try:
         jwks = requests.get(endpoints.jwks_uri, timeout=TIMEOUT).json()
-        keys = JsonWebKey.import_key_set(jwks)
-        claims = jwt.decode(
-            id_token,
-            keys,
-            claims_cls=CodeIDToken,
-            claims_options={
-                "iss": {"essential": True, "value": endpoints.issuer},
-                "aud": {"essential": True, "value": client_id},
-                "exp": {"essential": True},
-                "nonce": {"essential": True},
-            },
-            claims_params={"nonce": nonce, "client_id": client_id},
-        )
-        claims.validate(leeway=60)
-    except (JoseError, ValueError, requests.RequestException) as exc:
+        token = jwt.decode(id_token, KeySet.import_key_set(jwks), algorithms=ID_TOKEN_ALGORITHMS)
+        registry.validate(token.claims)
+    except (JoseError, ValueError, TypeError, requests.RequestException) as exc:
         raise ProviderError(f"The provider's ID token did not check out ({exc}).") from None
-    return dict(claims)
+    claims = dict(token.claims)
+    audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+    if len(audiences) > 1 and claims.get("azp") != client_id:
+        raise ProviderError("The provider's ID token did not check out (azp).")
+    return claims
 
 
 def email_verified(claims: dict[str, Any]) -> bool:

@@ -13,6 +13,7 @@ from deskgate.accounts.models import Client
 from deskgate.signin import pipeline
 from deskgate.sso import flows, provider
 from deskgate.web.form_base import Form
+from deskgate.web.middleware import CSP_FORM_TO_PROVIDER
 
 NO_SSO = (
     "No SSO is set up for that company name. Check the name, or sign in with your user "
@@ -32,7 +33,9 @@ def _go(request: HttpRequest, client: Client) -> HttpResponse:
     except provider.ProviderError as exc:
         messages.error(request, f"SSO is not available right now: {exc}")
         return redirect("signin:password")
-    return redirect(url)
+    response = redirect(url)
+    response.headers["Content-Security-Policy"] = CSP_FORM_TO_PROVIDER
+    return response
 
 
 @never_cache
@@ -43,7 +46,9 @@ def choose_company(request: HttpRequest) -> HttpResponse:
         if client is not None and flows.config_for(client) is not None:
             return _go(request, client)
         form.add_error("company", NO_SSO)
-    return render(request, "sso/choose.html", {"form": form})
+    response = render(request, "sso/choose.html", {"form": form})
+    response.headers["Content-Security-Policy"] = CSP_FORM_TO_PROVIDER
+    return response
 
 
 @never_cache

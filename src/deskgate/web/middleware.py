@@ -13,10 +13,14 @@ from django.shortcuts import redirect
 
 from deskgate.accounts.models import UserSession
 
-CSP = (
+CSP_BASE = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    "frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
+CSP = f"{CSP_BASE}; form-action 'self'"
+# The SSO company form redirects to the company's identity provider, and browsers apply
+# form-action to a form's redirects too; that page alone lets a form lead elsewhere.
+CSP_FORM_TO_PROVIDER = CSP_BASE
 # Writing the session on every request would cost a database write per page; a minute
 # of precision is plenty for a 30-minute idle limit.
 TOUCH_EVERY = 60
