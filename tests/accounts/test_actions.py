@@ -842,3 +842,11 @@ def test_templates_are_unique_per_client(world: World) -> None:
     assert "already a template named Promo" in caught.value.message_dict["name"][0]
     actions.save_template(world.southwind, None, data, by=OPERATOR)
     assert MessageTemplate.objects.filter(name="Promo").count() == 2
+
+
+def test_client_slugs_stay_unique_when_names_slugify_alike(db) -> None:
+    from deskgate.accounts.audit import OPERATOR
+
+    names = ["Acme Oy", "Acme-Oy", "ACME OY!", "acme  oy?"]
+    slugs = [actions.create_client(n, "25.4", by=OPERATOR).slug for n in names]
+    assert slugs == ["acme-oy", "acme-oy-2", "acme-oy-3", "acme-oy-4"]

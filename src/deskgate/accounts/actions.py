@@ -91,9 +91,11 @@ def create_client(name: str, release: str, country: str = "FI", *, by: Actor) ->
         errors["country"] = [f"{country or 'An empty value'} is not a two-letter country code."]
     if errors:
         raise ValidationError(errors)
-    slug = slugify(name)[:90] or "client"
-    if Client.objects.filter(slug=slug).exists():
-        slug = f"{slug}-{Client.objects.count() + 1}"
+    base = slugify(name)[:90] or "client"
+    slug, n = base, 1
+    while Client.objects.filter(slug=slug).exists():  # "Acme" and "ACME!" both exist
+        n += 1
+        slug = f"{base}-{n}"
     with transaction.atomic():
         client = Client.objects.create(
             name=name, slug=slug, release=release, default_country=country
