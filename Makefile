@@ -6,7 +6,7 @@ PORT   ?= 8000
 WORKERS ?= 2
 PYTHON ?= python3
 
-.PHONY: setup run test test-postgres lint bench clean
+.PHONY: setup run sso-demo test test-postgres lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ run: $(STAMP)
 	@echo "Deskgate on http://127.0.0.1:$(PORT)/ (messages of the demo: http://127.0.0.1:$(PORT)/outbox/)"
 	exec $(BIN)/gunicorn deskgate.wsgi --bind 127.0.0.1:$(PORT) --workers $(WORKERS) \
 		--access-logfile - --forwarded-allow-ips ''
+
+# SSO in the demo without the internet: run beside `make run` (uses the demo's database).
+sso-demo: export DESKGATE_DEMO ?= 1
+sso-demo: $(STAMP) $(OIDC)
+	$(BIN)/python -m tests.harness.sso_demo
 
 test: $(STAMP) $(OIDC)
 	$(BIN)/pytest $(PYTEST_ARGS)
