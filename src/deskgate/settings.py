@@ -160,6 +160,10 @@ DESKGATE_CODE: dict[str, Any] = {
     "lock_after": 10,  # consecutive wrong codes, across resends, lock the user
     "lock_steps": [60, 300, 900, 3600],  # seconds; each further lock lasts longer
 }
+DESKGATE_PASSWORD_LOCK: dict[str, Any] = {
+    "after": 10,  # consecutive wrong passwords lock the password step...
+    "steps": [60, 300, 900, 3600],  # ...for this long (seconds), longer each time
+}
 DESKGATE_SEND_CAPS = {
     "user": CONFIG.code_cap_user,
     "client": CONFIG.code_cap_client,

@@ -29,18 +29,30 @@ def main() -> None:
     try:
         env = dict(os.environ, DESKGATE_SSO_SECRET=TEST_CLIENT["client_secret"])
         subprocess.run(  # noqa: S603  # our own console script, fixed arguments
-            [str(ROOT / ".venv/bin/deskgate"), "configure-sso", "--client", "Northwind Contact",
-             "--issuer", provider.issuer, "--client-id", TEST_CLIENT["client_id"]],
+            [
+                str(ROOT / ".venv/bin/deskgate"),
+                "configure-sso",
+                "--client",
+                "Northwind Contact",
+                "--issuer",
+                provider.issuer,
+                "--client-id",
+                TEST_CLIENT["client_id"],
+            ],
             check=True,
             env=env,
         )
         port = os.environ.get("PORT", "8000")
         print(f"\nOpenID Connect provider running at {provider.issuer} (Ctrl-C stops it).")
         print(f"Sign in with SSO: http://127.0.0.1:{port}/signin/sso/northwind-contact/")
-        print("At the provider's Sign-in page type a login, any password: "
-              + ", ".join(a["login"] for a in DEMO_ACCOUNTS))
-        print("aino.agent has Email MFA and sami.agent SMS MFA: through SSO neither is asked "
-              "for a code. 'stranger' has no account and is refused.")
+        print(
+            "At the provider's Sign-in page type a login, any password: "
+            + ", ".join(a["login"] for a in DEMO_ACCOUNTS)
+        )
+        print(
+            "aino.agent has Email MFA and sami.agent SMS MFA: through SSO neither is asked "
+            "for a code. 'stranger' has no account and is refused."
+        )
         sys.stdout.flush()
         while provider.running:
             time.sleep(0.5)

@@ -20,7 +20,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
-from deskgate.accounts import audit, contact, rules
+from deskgate.accounts import audit, contact, notify, rules
 from deskgate.accounts.audit import Actor
 from deskgate.accounts.models import (
     Client,
@@ -111,14 +111,35 @@ def create_client(name: str, release: str, country: str = "FI", *, by: Actor) ->
 
 
 def update_client_settings(
-    client: Client, *, by: Actor, password_reset_enabled: bool, remember_device_enabled: bool
+    client: Client,
+    *,
+    by: Actor,
+    password_reset_enabled: bool,
+    remember_device_enabled: bool,
+    sms_countries: str | None = None,
 ) -> Client:
+    """Save a client's sign-in settings; SMS countries are two-letter codes, empty for all."""
     _require_admin(by, client)
+    fields = ["password_reset_enabled", "remember_device_enabled"]
     with transaction.atomic():
         client = Client.objects.select_for_update().get(pk=client.pk)
+        if sms_countries is not None:
+            codes = sorted(set(sms_countries.replace(",", " ").upper().split()))
+            unknown = [c for c in codes if c not in contact.known_regions()]
+            if unknown:
+                raise ValidationError(
+                    {
+                        "sms_countries": [
+                            f"Not two-letter country codes: {', '.join(unknown)}. "
+                            "Use codes such as FI SE EE."
+                        ]
+                    }
+                )
+            client.sms_countries = " ".join(codes)
+            fields.append("sms_countries")
         client.password_reset_enabled = password_reset_enabled
         client.remember_device_enabled = remember_device_enabled
-        client.save(update_fields=["password_reset_enabled", "remember_device_enabled"])
+        client.save(update_fields=fields)
         audit.record(
             "client.settings_changed",
             client=client,
@@ -126,6 +147,7 @@ def update_client_settings(
             summary="Client settings changed",
             password_reset_enabled=password_reset_enabled,
             remember_device_enabled=remember_device_enabled,
+            sms_countries=client.sms_countries,
         )
     return client
 
@@ -286,6 +308,8 @@ def update_user(user: User, data: UserInput, *, by: Actor) -> UserSaved:
             _record_changes(user, before, changed, by=by)
             if {"email", "work_phone", "mfa_method"} & set(changed):
                 _void_factor_state(user)
+                if user.is_active:
+                    notify.sign_in_settings_changed(user, before, by=by)
             if "is_active" in changed and not user.is_active:
                 end_sessions(user)
     warnings = rules.user_template_warnings(client, state, user_label=user.label)

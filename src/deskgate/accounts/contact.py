@@ -95,6 +95,14 @@ def is_mobile(e164: str) -> bool:
     return phonenumbers.number_type(number) in _MOBILE_TYPES
 
 
+def region_of(e164: str) -> str:
+    """The two-letter country of a number ("FI"), or "" when it cannot be told."""
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None)) or ""
+    except phonenumbers.NumberParseException:
+        return ""
+
+
 def format_phone(e164: str) -> str:
     """The number grouped for reading, e.g. +358 40 1234567."""
     if not e164:

@@ -27,6 +27,8 @@ class Client(models.Model):
     remember_device_enabled = models.BooleanField(
         default=True, help_text="Offer 'Remember device for 30 days' at sign-in."
     )
+    # Against SMS pumping: the countries SMS codes may go to ("FI SE"); empty allows all.
+    sms_countries = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -40,6 +42,14 @@ class Client(models.Model):
     def release_major(self) -> int:
         head = self.release.split(".", 1)[0]
         return int(head) if head.isdigit() else 0
+
+    @property
+    def sms_country_list(self) -> list[str]:
+        return [c for c in self.sms_countries.replace(",", " ").upper().split() if c]
+
+    def sms_allowed_to(self, e164: str) -> bool:
+        allowed = self.sms_country_list
+        return not allowed or contact.region_of(e164) in allowed
 
     @property
     def supports_mfa(self) -> bool:

@@ -128,6 +128,13 @@ def _check_mfa(client: Client, state: UserState, errors: Errors) -> None:
                 f"{contact.format_phone(state.work_phone)} is not a mobile number, so it cannot "
                 "receive an SMS code. Enter a mobile number or choose Email."
             )
+        elif not client.sms_allowed_to(state.work_phone):
+            errors["work_phone"].append(
+                f"{client.name} sends SMS codes only to numbers in "
+                f"{', '.join(client.sms_country_list)}; {contact.format_phone(state.work_phone)} "
+                f"is a {contact.region_of(state.work_phone) or 'foreign'} number. Choose Email, "
+                "or ask an admin to allow that country under Settings."
+            )
 
 
 def _check_one_recipient(

@@ -30,6 +30,7 @@ class Issue(StrEnum):
     LOCKED = "locked"
     FAILED = "failed"  # the server or gateway did not take the message
     NOT_NEEDED = "not_needed"  # the code step of this sign-in is passed already
+    COUNTRY = "country"  # SMS to a country the client does not allow
 
 
 class Check(StrEnum):
@@ -125,6 +126,17 @@ def issue(pending_id: int, *, by: audit.Actor) -> Answer:
         wait = resend_wait(pending, now)
         if wait:
             return Answer(Issue.COOLDOWN, wait_seconds=wait)
+        if user.mfa_method == MfaMethod.SMS and not user.client.sms_allowed_to(user.work_phone):
+            # The number was saved before the client restricted the countries.
+            audit.record(
+                "code.refused_country",
+                client=user.client,
+                by=by,
+                subject=user,
+                summary=f"No SMS code for {user.label}: the number's country is not allowed",
+                destination=user.masked_mfa_destination(),
+            )
+            return Answer(Issue.COUNTRY)
         savepoint = transaction.savepoint()
         refused = caps.take_send(user, now)
         if refused:
@@ -257,10 +269,13 @@ def verify(pending_id: int, submitted: str, *, by: audit.Actor) -> Answer:
 
 
 def lock_state(user: User) -> SignInGuard | None:
+    """The user's guard while either step is locked, else None."""
     guard = SignInGuard.objects.filter(user=user).first()
-    if guard is None or not _locked(guard, timezone.now()):
+    now = timezone.now()
+    if guard is None:
         return None
-    return guard
+    password_locked = guard.password_locked_until is not None and guard.password_locked_until > now
+    return guard if _locked(guard, now) or password_locked else None
 
 
 def unlock(user: User, *, by: audit.Actor) -> bool:

@@ -29,6 +29,11 @@ def issue_message(answer: Answer, pending: PendingSignIn, *, resend: bool) -> tu
         return "success", where
     if answer.reason == Issue.NOT_NEEDED:
         return "info", "Your code is accepted already."
+    if answer.reason == Issue.COUNTRY:
+        return "error", (
+            "Your company does not send SMS codes to your number's country, so no code was "
+            "sent. Ask your admin to change your MFA settings."
+        )
     if answer.reason == Issue.COOLDOWN:
         return "info", f"Wait {answer.wait_seconds} seconds before asking for a new code."
     if answer.reason == Issue.CAPPED:

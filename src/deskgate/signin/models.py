@@ -43,7 +43,11 @@ class PendingSignIn(models.Model):
 
 
 class SignInGuard(models.Model):
-    """Per-user count of consecutive wrong codes and the lock they lead to (R7)."""
+    """Per-user counts of consecutive failures and the locks they lead to.
+
+    Wrong codes (R7) and wrong passwords are counted apart, so that guessing passwords
+    cannot spend someone's code tries, and each locks only its own step.
+    """
 
     user = models.OneToOneField(
         User, on_delete=models.CASCADE, primary_key=True, related_name="sign_in_guard"
@@ -51,6 +55,9 @@ class SignInGuard(models.Model):
     code_failures = models.PositiveIntegerField(default=0)
     locked_until = models.DateTimeField(null=True)
     lock_count = models.PositiveIntegerField(default=0)
+    password_failures = models.PositiveIntegerField(default=0)
+    password_locked_until = models.DateTimeField(null=True)
+    password_lock_count = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"guard of {self.user_id}"

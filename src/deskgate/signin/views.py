@@ -37,7 +37,9 @@ def password_step(request: HttpRequest) -> HttpResponse:
     form = PasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user, outcome = check_credentials(
-            form.cleaned_data["username"], form.cleaned_data["password"]
+            form.cleaned_data["username"],
+            form.cleaned_data["password"],
+            by=pipeline.actor_for(request),
         )
         if user is not None and outcome == PasswordOutcome.OK:
             pending = pipeline.begin(request, user)

@@ -161,3 +161,10 @@ class ClientSettingsForm(Form):
         required=False,
         help_text="Turn off where agents share workstations.",
     )
+    sms_countries = forms.CharField(
+        label="Countries SMS codes may go to",
+        max_length=200,
+        required=False,
+        help_text="Two-letter codes such as FI SE EE; empty allows every country. "
+        "Limits the cost of SMS pumping.",
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -15,7 +15,7 @@ from deskgate.accounts.models import AuditEvent
 from deskgate.signin import devices
 from deskgate.signin.pipeline import actor_for
 from deskgate.web.decorators import acting_user, admin_pages, admins_only
-from deskgate.web.forms import ClientSettingsForm
+from deskgate.web.forms import ClientSettingsForm, add_errors
 
 
 @login_required
@@ -67,6 +67,7 @@ def client_settings(request: HttpRequest) -> HttpResponse:
         initial={
             "password_reset_enabled": client.password_reset_enabled,
             "remember_device_enabled": client.remember_device_enabled,
+            "sms_countries": client.sms_countries,
         },
     )
     if request.method == "POST" and form.is_valid():
@@ -74,6 +75,8 @@ def client_settings(request: HttpRequest) -> HttpResponse:
             actions.update_client_settings(
                 client, by=actor_for(request, admin), **form.cleaned_data
             )
+        except ValidationError as exc:
+            add_errors(form, exc)
         except PermissionDenied as exc:
             form.add_error(None, str(exc))
         else:

@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from deskgate.accounts import access, actions, rules
@@ -141,6 +142,7 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
             "sso_mandatory": rules.sso_mandatory(user.client),
             "events": events,
             "lock": challenge.lock_state(user),
+            "now": timezone.now(),
             "devices": devices.active_for(user),
             "r5_warnings": [] if request.method == "POST" else _warnings_now(user),
         },
