@@ -1,7 +1,7 @@
 from django.urls import include, path
 
 from deskgate.delivery import views as delivery
-from deskgate.web.views import pages, sso_admin, templates, users
+from deskgate.web.views import account, pages, sso_admin, templates, users
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -9,6 +9,8 @@ urlpatterns = [
     path("signin/", include("deskgate.signin.urls")),
     path("account/", pages.account, name="account"),
     path("account/forget-devices/", pages.forget_devices, name="forget_devices"),
+    path("account/contact/", account.change_contact, name="contact_change"),
+    path("account/contact/confirm/", account.confirm_contact, name="contact_confirm"),
     path("users/", users.user_list, name="user_list"),
     path("users/create/", users.user_create, name="user_create"),
     path("users/bulk/", users.user_bulk, name="user_bulk"),

@@ -11,7 +11,7 @@ Refusals raise `django.core.exceptions.ValidationError` keyed by field name, or
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.contrib.auth import password_validation
@@ -295,12 +295,24 @@ def create_user(
 def update_user(user: User, data: UserInput, *, by: Actor) -> UserSaved:
     """Save an edit of a user's details, contact information, MFA and employment."""
     _require_may_manage(by, user.client, user.level, data.level)
+    return _write(user, by=by, build=lambda current: data, recheck=True)
+
+
+def _write(
+    user: User,
+    *,
+    by: Actor,
+    build: Callable[[User], UserInput],
+    recheck: bool,
+) -> UserSaved:
+    """The one place a user's row changes: lock, validate every rule, save, audit, void."""
     with transaction.atomic():
         client = _lock_client(user.client)
         user = User.objects.select_for_update().get(pk=user.pk, client=client)
-        # Again with the level as stored now: the caller's copy may predate a promotion.
-        _require_may_manage(by, client, user.level)
-        state = _validate(client, data, user_id=user.pk)
+        if recheck:
+            # Again with the level as stored now: the caller's copy may predate a promotion.
+            _require_may_manage(by, client, user.level)
+        state = _validate(client, build(user), user_id=user.pk)
         before = rules.UserState.of(user)
         changed = _apply(user, state)
         if changed:
@@ -314,6 +326,35 @@ def update_user(user: User, data: UserInput, *, by: Actor) -> UserSaved:
                 end_sessions(user)
     warnings = rules.user_template_warnings(client, state, user_label=user.label)
     return UserSaved(user, warnings)
+
+
+OWN_CONTACT_FIELDS = ("email", "work_phone")
+
+
+def check_own_contact(user: User, field: str, value: str) -> str:
+    """Validate a user's new Email or Work phone without saving; answer it cleaned."""
+    if field not in OWN_CONTACT_FIELDS:
+        raise ValidationError({field: ["Only Email and Work phone can be changed here."]})
+    data = UserInput.of(user)
+    setattr(data, field, value)
+    state = _validate(user.client, data, user_id=user.pk)
+    return str(getattr(state, field))
+
+
+def change_own_contact(user: User, field: str, value: str, *, by: Actor) -> UserSaved:
+    """A user changes their own Email or Work phone, after re-authenticating and
+    confirming the new destination with a code (the caller's flow proves both)."""
+    if by.user is None or by.user.pk != user.pk:
+        raise PermissionDenied("Only the user can change their own contact information here.")
+    if field not in OWN_CONTACT_FIELDS:
+        raise ValidationError({field: ["Only Email and Work phone can be changed here."]})
+
+    def build(current: User) -> UserInput:
+        data = UserInput.of(current)
+        setattr(data, field, value)
+        return data
+
+    return _write(user, by=by, build=build, recheck=False)
 
 
 def _change_fields(user: User, *, by: Actor, **changes: object) -> UserSaved:

@@ -18,26 +18,19 @@ from deskgate.accounts.rules import UserState
 log = logging.getLogger(__name__)
 
 
-def _destination(state: UserState) -> str:
-    if state.mfa_method == MfaMethod.EMAIL:
-        return state.email
-    if state.mfa_method == MfaMethod.SMS:
-        return state.work_phone
-    return ""
-
-
 def sign_in_settings_changed(user: User, before: UserState, *, by: audit.Actor) -> None:
-    """Queue the notice when the MFA method or its destination changed."""
+    """Queue the notice when the MFA method, its destination or a contact field changed
+    (the Email also receives password reset links)."""
     after = UserState.of(user)
-    if (before.mfa_method, _destination(before)) == (after.mfa_method, _destination(after)):
+    watched = ("mfa_method", "email", "work_phone")
+    if all(getattr(before, f) == getattr(after, f) for f in watched):
         return
-    if by.user is not None and by.user.pk == user.pk:
-        return  # the user made the change themselves, after re-authenticating
+    who = "you" if by.user is not None and by.user.pk == user.pk else by.label
     method = MfaMethod(after.mfa_method).label
     where = f" to {user.masked_mfa_destination()}" if after.mfa_method != MfaMethod.OFF else ""
     text = (
-        f"Deskgate: the sign-in settings of your account {user.username} were changed by "
-        f"{by.label}. MFA is now {method}{where}. If you did not expect this, contact your "
+        f"Deskgate: the MFA or contact information of your account {user.username} was "
+        f"changed by {who}. MFA is now {method}{where}. If you did not expect this, contact your "
         "admin at once."
     )
     if before.email:

@@ -91,3 +91,20 @@ class RememberedDevice(models.Model):
 
     def __str__(self) -> str:
         return f"device of {self.user_id}"
+
+
+class ContactChange(models.Model):
+    """A user's own change of Email or Work phone, waiting for the code sent to the new
+    destination. One per user: a new request replaces the previous one."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="contact_change")
+    field = models.CharField(max_length=16)  # "email" or "work_phone"
+    new_value = models.CharField(max_length=254)
+    code_hash = models.CharField(max_length=64)
+    token = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"contact change of {self.user_id}"

@@ -1,0 +1,96 @@
+"""A minimal browser for the benchmark: cookies, CSRF tokens from forms, an Origin on POST.
+
+Why not Locust, `requests` or `httpx`: on a 2-core machine the load client shares the cores
+with the server it measures, so every millisecond of client CPU shows up as lost server
+throughput. The standard library's `http.client` with a plain dict as cookie jar costs a
+fraction of `requests`' per-request CPU (no cookielib policy machinery, no adapters), needs
+no dependency, and threads are enough for 1-32 concurrent sign-ins (they spend their time
+blocked on sockets). Each `Browser` is one agent's browser: its own cookies, one request at
+a time; gunicorn's sync workers close every connection, so there is nothing to keep alive.
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+import time
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from urllib.parse import urlencode, urlsplit
+
+_CSRF = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+@dataclass
+class Response:
+    status: int
+    location: str
+    body: bytes
+    ms: float  # wall time of the request, connect to last byte
+
+    def csrf(self) -> str:
+        match = _CSRF.search(self.body)
+        if match is None:
+            raise ValueError(f"no csrfmiddlewaretoken in the page (HTTP {self.status})")
+        return match.group(1).decode()
+
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+@dataclass
+class Browser:
+    """One agent's browser. `base` is the node to talk to, e.g. http://127.0.0.1:8101."""
+
+    timeout: float = 30.0
+    cookies: dict[str, str] = field(default_factory=dict)
+    requests: int = 0
+
+    def get(self, base: str, path: str) -> Response:
+        return self._request(base, "GET", path, None)
+
+    def post(self, base: str, path: str, form: dict[str, str]) -> Response:
+        return self._request(base, "POST", path, form)
+
+    def _request(self, base: str, method: str, path: str, form: dict[str, str] | None) -> Response:
+        url = urlsplit(base)
+        assert url.hostname is not None
+        headers = {
+            "Host": url.netloc,
+            "User-Agent": "deskgate-bench/1",
+            "Accept": "text/html",
+        }
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        body = None
+        if form is not None:
+            body = urlencode(form).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            headers["Origin"] = f"{url.scheme}://{url.netloc}"  # as a browser sends on POST
+        t0 = time.perf_counter()
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=self.timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+            status = response.status
+            location = response.getheader("Location", "")
+            set_cookies = response.msg.get_all("Set-Cookie") or []
+        finally:
+            conn.close()
+        ms = (time.perf_counter() - t0) * 1000
+        self.requests += 1
+        for header in set_cookies:
+            self._store(header)
+        return Response(status, location, data, ms)
+
+    def _store(self, header: str) -> None:
+        jar: SimpleCookie = SimpleCookie()
+        jar.load(header)
+        for name, morsel in jar.items():
+            max_age = morsel["max-age"]
+            expired = max_age not in ("", None) and int(max_age) <= 0
+            if expired or "1970" in morsel["expires"]:
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = morsel.value

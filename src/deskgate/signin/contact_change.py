@@ -1,0 +1,108 @@
+"""A user changes their own Email or Work phone: re-authenticate with the password, then
+prove the new destination with a code sent there; only then is it saved (and used for
+MFA). The change goes through `actions.change_own_contact`, so every rule applies."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from deskgate.accounts import actions, audit, contact
+from deskgate.accounts.models import User
+from deskgate.delivery import channels
+from deskgate.signin import caps, codes
+from deskgate.signin.challenge import policy
+from deskgate.signin.models import ContactChange
+
+FIELD_LABELS = {"email": "Email", "work_phone": "Work phone"}
+
+
+@dataclass(frozen=True)
+class Started:
+    ok: bool
+    message: str
+
+
+def mask(field: str, value: str) -> str:
+    return contact.mask_email(value) if field == "email" else contact.mask_phone(value)
+
+
+def start(user: User, field: str, cleaned_value: str, *, by: audit.Actor) -> Started:
+    """Send a code to the new destination (the caller re-authenticated and validated it)."""
+    now = timezone.now()
+    code = codes.new_code()
+    token = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        savepoint = transaction.savepoint()
+        refused = caps.take_send(user, now)
+        if refused:
+            transaction.savepoint_rollback(savepoint)
+            return Started(False, caps.SCOPE_MESSAGES[refused])
+        ContactChange.objects.update_or_create(
+            user=user,
+            defaults={
+                "field": field,
+                "new_value": cleaned_value,
+                "code_hash": codes.code_hash(token, code),
+                "token": token,
+                "created_at": now,
+                "expires_at": now + timedelta(seconds=policy().lifetime),
+                "attempts": 0,
+            },
+        )
+    text = (
+        f"Your Deskgate confirmation code is {code}. Enter it to confirm this as your "
+        f"{FIELD_LABELS[field]}. It is valid for {policy().lifetime_minutes} minutes."
+    )
+    try:
+        if field == "email":
+            channels.send_email(cleaned_value, "Confirm your new Deskgate email address", text)
+        else:
+            channels.send_sms(cleaned_value, text)
+    except channels.DeliveryError:
+        ContactChange.objects.filter(user=user, token=token).delete()
+        return Started(
+            False,
+            "We could not send the confirmation code, so nothing changed. Try again in a moment.",
+        )
+    where = mask(field, cleaned_value)
+    audit.record(
+        "user.contact_confirmation_sent",
+        client=user.client,
+        by=by,
+        subject=user,
+        summary=f"Confirmation code for a new {FIELD_LABELS[field]} sent to {where}",
+        field=field,
+        destination=where,
+    )
+    return Started(True, f"We sent a code to {where}. Enter it to confirm the change.")
+
+
+def pending_for(user: User) -> ContactChange | None:
+    change = ContactChange.objects.filter(user=user).first()
+    if change is None or change.expires_at <= timezone.now():
+        return None
+    return change
+
+
+def confirm(user: User, submitted: str, *, by: audit.Actor) -> str | None:
+    """Apply the change if the code is right; answer None, or what is wrong."""
+    with transaction.atomic():
+        change = ContactChange.objects.select_for_update().filter(user=user).first()
+        if change is None or change.expires_at <= timezone.now():
+            return "This change expired or was not started. Start it again."
+        if change.attempts >= policy().max_attempts:
+            return "That was the last try for this code. Start the change again."
+        if not codes.matches(change.token, submitted, change.code_hash):
+            change.attempts += 1
+            change.save(update_fields=["attempts"])
+            left = policy().max_attempts - change.attempts
+            return f"That code is not right. {left} {'try' if left == 1 else 'tries'} left."
+        field, value = change.field, change.new_value
+        change.delete()
+    actions.change_own_contact(user, field, value, by=by)  # every rule checked again
+    return None
