@@ -15,7 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from deskgate.accounts import actions, audit, rules
-from deskgate.accounts.models import UserSession
+from deskgate.accounts.models import User, UserSession
 from deskgate.signin import pipeline, reset
 from deskgate.signin.credentials import PasswordOutcome, check_credentials
 from deskgate.signin.forms import (
@@ -72,19 +72,24 @@ def new_password_step(request: HttpRequest) -> HttpResponse:
         return redirect("signin:password")
     user = pending.user
     form = NewPasswordForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            actions.set_password(
-                user, form.cleaned_data["new_password"], by=pipeline.actor_for(request, user)
-            )
-        except ValidationError as exc:
-            for message in exc.messages:
-                form.add_error("new_password", message)
-        else:
+    if request.method == "POST" and form.is_valid() and _set_password(request, user, form):
             # The code step (if owed) came before this one: every stage is passed.
             pipeline.finish(request, user, via=pending.via)
             return redirect("home")
     return render(request, "signin/new_password.html", {"form": form, "pending_user": user})
+
+
+def _set_password(request: HttpRequest, user: User, form: NewPasswordForm) -> bool:
+    """Save the form's new password through the action; its refusals go on the field."""
+    try:
+        actions.set_password(
+            user, form.cleaned_data["new_password"], by=pipeline.actor_for(request, user)
+        )
+    except ValidationError as exc:
+        for message in exc.messages:
+            form.add_error("new_password", message)
+        return False
+    return True
 
 
 @require_POST
@@ -117,23 +122,19 @@ def change_password(request: HttpRequest) -> HttpResponse:
         return render(request, "signin/change_password.html", {"sso": True})
     form = ChangePasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if not user.check_password(form.cleaned_data["current_password"]):
+        # The same counter as the sign-in page: a stolen session cannot guess the password.
+        _, outcome = check_credentials(
+            user.username, form.cleaned_data["current_password"], by=pipeline.actor_for(request)
+        )
+        if outcome != PasswordOutcome.OK:
             form.add_error("current_password", "That is not your current password.")
-        else:
-            try:
-                actions.set_password(
-                    user, form.cleaned_data["new_password"], by=pipeline.actor_for(request, user)
-                )
-            except ValidationError as exc:
-                for message in exc.messages:
-                    form.add_error("new_password", message)
-            else:
-                update_session_auth_hash(request, user)
-                UserSession.objects.update_or_create(
-                    session_key=request.session.session_key, defaults={"user": user}
-                )
-                messages.success(request, "Your password is changed.")
-                return redirect("account")
+        elif _set_password(request, user, form):
+            update_session_auth_hash(request, user)
+            UserSession.objects.update_or_create(
+                session_key=request.session.session_key, defaults={"user": user}
+            )
+            messages.success(request, "Your password is changed.")
+            return redirect("account")
     return render(request, "signin/change_password.html", {"form": form})
 
 
@@ -153,15 +154,7 @@ def reset_confirm(request: HttpRequest, uidb64: str, token: str) -> HttpResponse
     if user is None:
         return render(request, "signin/reset_invalid.html", {}, status=400)
     form = NewPasswordForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            actions.set_password(
-                user, form.cleaned_data["new_password"], by=pipeline.actor_for(request, user)
-            )
-        except ValidationError as exc:
-            for message in exc.messages:
-                form.add_error("new_password", message)
-        else:
+    if request.method == "POST" and form.is_valid() and _set_password(request, user, form):
             actions.end_sessions(user)
             # A reset never signs in: the user signs in, code step included.
             messages.success(request, "Your password is changed. Sign in with it now.")
