@@ -63,13 +63,13 @@ def test_issuer_normalised(issuer, normalised) -> None:
     assert provider.normalise_issuer(issuer) == normalised
 
 
-def test_discovery_of_an_unreachable_issuer_says_so() -> None:
+def test_discovery_of_an_unreachable_issuer_says_so(db) -> None:
     from tests.harness.net import free_port
 
     with pytest.raises(provider.ProviderError, match="Could not reach the provider"):
         provider.discover(f"http://127.0.0.1:{free_port()}")
 
 
-def test_an_issuer_must_be_a_url() -> None:
+def test_an_issuer_must_be_a_url(db) -> None:
     with pytest.raises(provider.ProviderError, match="must start with https://"):
         provider.discover("accounts.google.com")

@@ -67,7 +67,7 @@ def configure(client: Client, data: SsoInput, *, by: audit.Actor) -> ProviderCon
         errors["secret"] = ["Enter the client secret from the provider."]
     endpoints = None
     try:
-        endpoints = provider.discover(issuer)
+        endpoints = provider.discover(issuer, fresh=True)
     except provider.ProviderError as exc:
         errors["issuer"] = [str(exc)]
     if not secret and existing is not None:
@@ -107,7 +107,7 @@ def configure(client: Client, data: SsoInput, *, by: audit.Actor) -> ProviderCon
 
 def check_connection(config: ProviderConfig) -> str:
     """Discovery and credentials as they are saved; answer what is fine, or raise."""
-    endpoints = provider.discover(config.issuer)
+    endpoints = provider.discover(config.issuer, fresh=True)
     secret = sealing.decrypt(config.secret_encrypted)
     if not secret:
         raise provider.ProviderError("The saved secret cannot be read any more: enter it again.")

@@ -7,6 +7,7 @@ library Authlib now builds on, for the ID token's signature and claims.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc6749.errors import OAuth2Error
+from django.core.cache import cache
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -46,7 +48,25 @@ def normalise_issuer(issuer: str) -> str:
     return issuer.strip().rstrip("/")
 
 
-def discover(issuer: str) -> Endpoints:
+CACHE_SECONDS = 600
+
+
+def _cache_key(kind: str, url: str) -> str:
+    return f"oidc:{kind}:{hashlib.sha256(url.encode()).hexdigest()}"
+
+
+def discover(issuer: str, *, fresh: bool = False) -> Endpoints:
+    """The provider's endpoints, from cache or its /.well-known/openid-configuration."""
+    key = _cache_key("discovery", normalise_issuer(issuer))
+    cached = None if fresh else cache.get(key)
+    if isinstance(cached, Endpoints):
+        return cached
+    endpoints = _discover(issuer)
+    cache.set(key, endpoints, CACHE_SECONDS)
+    return endpoints
+
+
+def _discover(issuer: str) -> Endpoints:
     """Read the provider's /.well-known/openid-configuration and check it is the issuer."""
     issuer = normalise_issuer(issuer)
     if not issuer.startswith(("https://", "http://")):
@@ -159,6 +179,23 @@ def exchange_code(
 ID_TOKEN_ALGORITHMS = ["RS256", "PS256", "ES256"]  # what Entra ID, Google and others sign with
 
 
+def _keys(endpoints: Endpoints, *, fresh: bool) -> KeySet:
+    key = _cache_key("jwks", endpoints.jwks_uri)
+    jwks = None if fresh else cache.get(key)
+    if not isinstance(jwks, dict):
+        jwks = requests.get(endpoints.jwks_uri, timeout=TIMEOUT).json()
+        cache.set(key, jwks, CACHE_SECONDS)
+    return KeySet.import_key_set(jwks)  # type: ignore[arg-type]  # JSON of the JWKS shape
+
+
+def _decode(endpoints: Endpoints, id_token: str) -> jwt.Token:
+    try:
+        return jwt.decode(id_token, _keys(endpoints, fresh=False), algorithms=ID_TOKEN_ALGORITHMS)
+    except JoseError:
+        # The provider may have rotated its keys since they were cached: fetch them once more.
+        return jwt.decode(id_token, _keys(endpoints, fresh=True), algorithms=ID_TOKEN_ALGORITHMS)
+
+
 def validate_id_token(
     endpoints: Endpoints, id_token: str, *, client_id: str, nonce: str
 ) -> dict[str, Any]:
@@ -174,8 +211,7 @@ def validate_id_token(
         nonce={"essential": True, "value": nonce},
     )
     try:
-        jwks = requests.get(endpoints.jwks_uri, timeout=TIMEOUT).json()
-        token = jwt.decode(id_token, KeySet.import_key_set(jwks), algorithms=ID_TOKEN_ALGORITHMS)
+        token = _decode(endpoints, id_token)
         registry.validate(token.claims)
     except (JoseError, ValueError, TypeError, requests.RequestException) as exc:
         raise ProviderError(f"The provider's ID token did not check out ({exc}).") from None
