@@ -292,7 +292,10 @@ def test_remember_device_skips_the_step_until_the_method_changes(
     message = sms.wait_for(to=agent.work_phone)
     enter_code(page, code_in(message.text))
     expect_signed_in(page, agent)
-    assert len(mail.messages) == 1
+    # No new email code; the one new email is the notice of the change, to the old address.
+    assert len(mail.messages) == 2
+    assert "sign-in code" not in mail.messages[1].body
+    assert "changed by operator" in mail.messages[1].body
 
 
 @pytest.mark.parametrize("case", ["11.x", "mfa-off"])
