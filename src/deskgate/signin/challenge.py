@@ -82,8 +82,7 @@ def policy() -> CodePolicy:
 
 
 def _guard(user: User) -> SignInGuard:
-    SignInGuard.objects.get_or_create(user=user)
-    return SignInGuard.objects.select_for_update().get(user=user)
+    return SignInGuard.objects.locked_for(user)
 
 
 def _locked(guard: SignInGuard, now: datetime) -> bool:

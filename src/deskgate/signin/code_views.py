@@ -65,6 +65,22 @@ def check_message(answer: Answer) -> str:
     }.get(Check(answer.reason), "That code is not right.")
 
 
+def _reload(pending: PendingSignIn) -> None:
+    # The code's state only: the user and client loaded with the row stay as they are.
+    pending.refresh_from_db(
+        fields=[
+            "code_passed",
+            "code_hash",
+            "code_channel",
+            "code_destination",
+            "code_issued_at",
+            "code_expires_at",
+            "code_attempts",
+            "codes_sent",
+        ]
+    )
+
+
 def _offer_remember(pending: PendingSignIn) -> bool:
     # Remembered devices play no part in SSO sign-ins (and the client may turn them off).
     return pending.via != "sso" and devices.offered(pending.user)
@@ -87,20 +103,20 @@ def code_step(request: HttpRequest) -> HttpResponse:
     form = CodeForm(request.POST if request.POST.get("action") == "verify" else None)
     if request.method == "POST" and request.POST.get("action") == "resend":
         answer = challenge.issue(pending.pk, by=by)
-        pending.refresh_from_db()
+        _reload(pending)
         level, text = issue_message(answer, pending, resend=pending.codes_sent > 1)
         getattr(messages, level)(request, text)
         return redirect("signin:code")
     if request.method == "POST" and form.is_valid():
         answer = challenge.verify(pending.pk, form.cleaned_data["code"], by=by)
         if answer.reason == Check.OK:
-            pending.refresh_from_db()
+            _reload(pending)
             response = redirect(pipeline.advance(request, pending))
             if form.cleaned_data.get("remember") and _offer_remember(pending):
                 devices.remember(response, request, user)
             return response
         form.add_error("code", check_message(answer))
-    pending.refresh_from_db()
+    _reload(pending)
     return render(
         request,
         "signin/code.html",

@@ -31,8 +31,7 @@ class PasswordOutcome(StrEnum):
 
 
 def _lock_guard(user: User) -> SignInGuard:
-    SignInGuard.objects.get_or_create(user=user)
-    return SignInGuard.objects.select_for_update().get(user=user)
+    return SignInGuard.objects.locked_for(user)
 
 
 def check_credentials(

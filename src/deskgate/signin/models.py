@@ -6,7 +6,7 @@ all web processes share, and changes through atomic updates.
 
 from __future__ import annotations
 
-from django.db import models
+from django.db import IntegrityError, models, transaction
 
 from deskgate.accounts.models import User
 
@@ -42,6 +42,20 @@ class PendingSignIn(models.Model):
         return f"pending sign-in of {self.user_id}"
 
 
+class SignInGuardManager(models.Manager["SignInGuard"]):
+    def locked_for(self, user: User) -> SignInGuard:
+        """The user's guard row, locked for this transaction (created on first use)."""
+        guard = self.select_for_update().filter(user=user).first()
+        if guard is not None:
+            return guard
+        try:
+            with transaction.atomic():
+                self.create(user=user)
+        except IntegrityError:
+            pass  # created by a parallel request a moment ago
+        return self.select_for_update().get(user=user)
+
+
 class SignInGuard(models.Model):
     """Per-user counts of consecutive failures and the locks they lead to.
 
@@ -58,6 +72,8 @@ class SignInGuard(models.Model):
     password_failures = models.PositiveIntegerField(default=0)
     password_locked_until = models.DateTimeField(null=True)
     password_lock_count = models.PositiveIntegerField(default=0)
+
+    objects = SignInGuardManager()
 
     def __str__(self) -> str:
         return f"guard of {self.user_id}"

@@ -117,11 +117,12 @@ def finish(request: HttpRequest, user: User, *, via: str) -> User:
     now = timezone.now()
     request.session["deskgate.signed_in_at"] = now.timestamp()
     request.session["deskgate.last_seen"] = now.timestamp()
-    request.session.save()
-    UserSession.objects.update_or_create(
-        session_key=request.session.session_key,
-        defaults={"user": user, "ip": client_ip(request)},
-    )
+    # login() created the new session row already; the middleware saves these keys.
+    key = request.session.session_key or ""
+    if not key:  # a session backend that creates lazily
+        request.session.save()
+        key = request.session.session_key or ""
+    UserSession.objects.create(session_key=key, user=user, ip=client_ip(request))
     audit.record(
         "signin.success",
         client=user.client,

@@ -73,9 +73,9 @@ def new_password_step(request: HttpRequest) -> HttpResponse:
     user = pending.user
     form = NewPasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid() and _set_password(request, user, form):
-            # The code step (if owed) came before this one: every stage is passed.
-            pipeline.finish(request, user, via=pending.via)
-            return redirect("home")
+        # The code step (if owed) came before this one: every stage is passed.
+        pipeline.finish(request, user, via=pending.via)
+        return redirect("home")
     return render(request, "signin/new_password.html", {"form": form, "pending_user": user})
 
 
@@ -155,8 +155,8 @@ def reset_confirm(request: HttpRequest, uidb64: str, token: str) -> HttpResponse
         return render(request, "signin/reset_invalid.html", {}, status=400)
     form = NewPasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid() and _set_password(request, user, form):
-            actions.end_sessions(user)
-            # A reset never signs in: the user signs in, code step included.
-            messages.success(request, "Your password is changed. Sign in with it now.")
-            return redirect(reverse("signin:password"))
+        actions.end_sessions(user)
+        # A reset never signs in: the user signs in, code step included.
+        messages.success(request, "Your password is changed. Sign in with it now.")
+        return redirect(reverse("signin:password"))
     return render(request, "signin/reset_confirm.html", {"form": form, "reset_user": user})
