@@ -389,20 +389,21 @@ def bulk_change_mfa_method(
     """R8: set the method for many users; say per user what was applied or refused and why."""
     outcomes: list[BulkOutcome] = []
     label = MfaMethod(method).label if method in MfaMethod.values else method
-    for user in users:
-        if user.client_id != client.pk:
-            continue  # never touch another client's users; the caller filtered already
-        if user.mfa_method == method:
-            outcomes.append(BulkOutcome(user, True, f"Already {label}."))
-            continue
-        try:
-            saved = change_mfa_method(user, method, by=by)
-        except ValidationError as exc:
-            outcomes.append(BulkOutcome(user, False, " ".join(exc.messages)))
-        except PermissionDenied as exc:
-            outcomes.append(BulkOutcome(user, False, str(exc)))
-        else:
-            outcomes.append(BulkOutcome(saved.user, True, f"MFA set to {label}."))
+    with notify.batched():  # the users' notices go out together at the end
+        for user in users:
+            if user.client_id != client.pk:
+                continue  # never touch another client's users; the caller filtered already
+            if user.mfa_method == method:
+                outcomes.append(BulkOutcome(user, True, f"Already {label}."))
+                continue
+            try:
+                saved = change_mfa_method(user, method, by=by)
+            except ValidationError as exc:
+                outcomes.append(BulkOutcome(user, False, " ".join(exc.messages)))
+            except PermissionDenied as exc:
+                outcomes.append(BulkOutcome(user, False, str(exc)))
+            else:
+                outcomes.append(BulkOutcome(saved.user, True, f"MFA set to {label}."))
     applied = sum(o.applied for o in outcomes)
     audit.record(
         "user.bulk_mfa",

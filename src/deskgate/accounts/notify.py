@@ -8,6 +8,10 @@ notice is audited and never undoes the change.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 
 from django.db import transaction
 
@@ -34,38 +38,86 @@ def sign_in_settings_changed(user: User, before: UserState, *, by: audit.Actor) 
         "admin at once."
     )
     if before.email:
-        channel, to, masked = "email", before.email, contact.mask_email(before.email)
+        notice = Notice("email", before.email, contact.mask_email(before.email), text, user, by)
     elif before.mfa_method == MfaMethod.SMS and before.work_phone:
-        channel, to, masked = "sms", before.work_phone, contact.mask_phone(before.work_phone)
+        masked = contact.mask_phone(before.work_phone)
+        notice = Notice("sms", before.work_phone, masked, text, user, by)
     else:
         return  # nowhere to send it
+    transaction.on_commit(lambda: _send_or_collect(notice))
 
-    def send() -> None:
-        from deskgate.delivery import channels
 
+SUBJECT = "Your Deskgate sign-in settings changed"
+
+
+@dataclass(frozen=True)
+class Notice:
+    channel: str
+    to: str
+    masked: str
+    text: str
+    user: User
+    by: audit.Actor
+
+
+_batch: ContextVar[list[Notice] | None] = ContextVar("deskgate_notice_batch", default=None)
+
+
+@contextmanager
+def batched() -> Iterator[None]:
+    """Collect the notices of many changes (a bulk action) and send them at the end, the
+    emails over one SMTP connection, instead of one by one inside the loop."""
+    collected: list[Notice] = []
+    token = _batch.set(collected)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+        _deliver(collected)
+
+
+def _send_or_collect(notice: Notice) -> None:
+    collected = _batch.get()
+    if collected is None:
+        _deliver([notice])
+    else:
+        collected.append(notice)
+
+
+def _deliver(notices: list[Notice]) -> None:
+    from deskgate.delivery import channels
+
+    emails = [n for n in notices if n.channel == "email"]
+    failed: dict[int, str] = {}
+    if emails:
         try:
-            if channel == "email":
-                channels.send_email(to, "Your Deskgate sign-in settings changed", text)
-            else:
-                channels.send_sms(to, text)
+            channels.send_emails([(n.to, SUBJECT, n.text) for n in emails])
         except channels.DeliveryError as exc:
+            failed.update({id(n): str(exc) for n in emails})
+    for n in notices:
+        if n.channel != "sms":
+            continue
+        try:
+            channels.send_sms(n.to, n.text)
+        except channels.DeliveryError as exc:
+            failed[id(n)] = str(exc)
+    for n in notices:
+        if id(n) in failed:
             audit.record(
                 "user.notice_failed",
-                client=user.client,
-                by=by,
-                subject=user,
-                summary=f"Notice of changed sign-in settings not delivered to {masked}",
-                error=str(exc),
+                client=n.user.client,
+                by=n.by,
+                subject=n.user,
+                summary=f"Notice of changed sign-in settings not delivered to {n.masked}",
+                error=failed[id(n)],
             )
-            return
-        audit.record(
-            "user.notified",
-            client=user.client,
-            by=by,
-            subject=user,
-            summary=f"{user.label} told at {masked} that their sign-in settings changed",
-            channel=channel,
-            destination=masked,
-        )
-
-    transaction.on_commit(send)
+        else:
+            audit.record(
+                "user.notified",
+                client=n.user.client,
+                by=n.by,
+                subject=n.user,
+                summary=f"{n.user.label} told at {n.masked} that their sign-in settings changed",
+                channel=n.channel,
+                destination=n.masked,
+            )

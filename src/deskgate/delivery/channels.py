@@ -14,7 +14,7 @@ import urllib.request
 from typing import Protocol
 
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMessage, get_connection
 
 from deskgate.conf import KannelConfig
 from deskgate.delivery.models import OutboxMessage
@@ -90,6 +90,18 @@ def send_email(to: str, subject: str, text: str) -> None:
         raise DeliveryError(
             f"the mail server did not accept the message ({type(exc).__name__})"
         ) from None
+
+
+def send_emails(messages: list[tuple[str, str, str]]) -> None:
+    """Send (to, subject, text) messages over one connection to the mail server."""
+    try:
+        with get_connection(fail_silently=False) as connection:
+            connection.send_messages(
+                [EmailMessage(subject, text, None, [to]) for to, subject, text in messages]
+            )
+    except Exception as exc:  # smtplib, socket and TLS errors all mean "not sent"
+        reason = type(exc).__name__
+        raise DeliveryError(f"the mail server did not accept the messages ({reason})") from None
 
 
 def send_sms(to: str, text: str) -> None:
