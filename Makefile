@@ -4,6 +4,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 PORT   ?= 8000
 WORKERS ?= 2
+# Threads: a slow mail server or SMS gateway holds a thread, not a whole worker.
+THREADS ?= 4
+# The path without its query string: searches carry phone numbers and addresses.
+ACCESS_LOG := %(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms
 PYTHON ?= python3
 
 .PHONY: setup run sso-demo test test-postgres lint bench clean
@@ -34,7 +38,8 @@ run: $(STAMP)
 	@if [ "$$DESKGATE_DEMO" = "1" ]; then $(BIN)/deskgate load-demo; fi
 	@echo "Deskgate on http://127.0.0.1:$(PORT)/ (messages of the demo: http://127.0.0.1:$(PORT)/outbox/)"
 	exec $(BIN)/gunicorn deskgate.wsgi --bind 127.0.0.1:$(PORT) --workers $(WORKERS) \
-		--access-logfile - --forwarded-allow-ips ''
+		--worker-class gthread --threads $(THREADS) --forwarded-allow-ips '' \
+		--access-logfile - --access-logformat '$(ACCESS_LOG)'
 
 # SSO in the demo without the internet: run beside `make run` (uses the demo's database).
 sso-demo: export DESKGATE_DEMO ?= 1
@@ -49,11 +54,23 @@ test-postgres: $(STAMP) $(OIDC)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Figures, not pass/fail: see README "Performance". BENCH_DATABASE_URL picks PostgreSQL.
+# The storm starts gunicorn (BENCH_WORKERS), the harness's SMTP server and Kannel, and uses
+# Redis (BENCH_CACHE_URL, default redis://127.0.0.1:6379/7); STORM_ARGS (default --profile:
+# a py-spy profile of the workers) go to the one-node run. About 6 minutes on 2 cores.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/deskgate_bench
+BENCH_WORKERS ?= 2
+# Threads: a slow mail server or SMS gateway holds a thread, not a whole worker.
+THREADS ?= 4
+# The path without its query string: searches carry phone numbers and addresses.
+ACCESS_LOG := %(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms
+STORM_ARGS ?= --profile
 bench: $(STAMP)
 	$(BIN)/python -m bench.userlist --users 10000
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench.userlist --users 10000
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench.userlist --users 100000
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench.bulk --agents 5000
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench.storm --workers $(BENCH_WORKERS) $(STORM_ARGS)
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench.storm --nodes 2 --workers 1 --reuse-data --time-limit 240
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -118,9 +118,12 @@ def _split(name: str, raw: str, schemes: set[str]) -> SplitResult:
     try:
         parts = urlsplit(raw)
         _ = parts.port  # raises ValueError on a bad port
-    except ValueError as exc:
+    except ValueError:
+        # urlsplit's own words may quote part of the password: not repeated here.
         raise ConfigError(
-            name, f"cannot read {_without_password(raw)!r} as a URL ({exc})"
+            name,
+            f"cannot read {_without_password(raw)!r} as a URL: check the port, and "
+            "percent-encode / ? # @ : in the user name and password",
         ) from None
     if parts.scheme not in schemes:
         allowed = ", ".join(sorted(f"{s}://" for s in schemes))
@@ -224,8 +227,12 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         raise ConfigError("DESKGATE_HOSTS", "name at least one host name")
     port = _int(env, "PORT", 8000, 1, 65535)
     base_url = env.get("DESKGATE_BASE_URL") or f"http://127.0.0.1:{port}"
-    base = urlsplit(base_url)
-    if base.scheme not in {"http", "https"} or not base.hostname or base.path not in {"", "/"}:
+    try:
+        base = urlsplit(base_url)
+        host = base.hostname
+    except ValueError:
+        host = None
+    if host is None or base.scheme not in {"http", "https"} or base.path not in {"", "/"}:
         raise ConfigError(
             "DESKGATE_BASE_URL",
             f"expected the site's address like https://deskgate.example.com, got {base_url!r}",

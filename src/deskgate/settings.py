@@ -210,7 +210,24 @@ WHITENOISE_USE_FINDERS = True
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"no_query_strings": {"()": "deskgate.logfilters.DropQueryStrings"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["no_query_strings"],
+        }
+    },
+    "loggers": {
+        # Request lines carry what people typed into searches (phone numbers, addresses).
+        "django.server": {
+            "handlers": ["console"],
+            "filters": ["no_query_strings"],
+            "level": "INFO",
+            "propagate": False,
+        },
+        "django.request": {"filters": ["no_query_strings"]},
+    },
     "root": {"handlers": ["console"], "level": "INFO"},
 }

@@ -338,6 +338,29 @@ def check_own_contact(user: User, field: str, value: str) -> str:
     data = UserInput.of(user)
     setattr(data, field, value)
     state = _validate(user.client, data, user_id=user.pk)
+    phone = state.work_phone
+    if field == "work_phone" and phone:
+        # The new number is confirmed by SMS: it must be able to take one, and the client's
+        # SMS countries bound what a user can make Deskgate send (SMS pumping).
+        if not contact.is_mobile(phone):
+            raise ValidationError(
+                {
+                    field: [
+                        f"{contact.format_phone(phone)} is not a mobile number; a new Work "
+                        "phone is confirmed with a code by SMS. Ask your admin to enter a "
+                        "landline."
+                    ]
+                }
+            )
+        if not user.client.sms_allowed_to(phone):
+            raise ValidationError(
+                {
+                    field: [
+                        f"{user.client.name} sends SMS only to numbers in "
+                        f"{', '.join(user.client.sms_country_list)}: ask your admin."
+                    ]
+                }
+            )
     return str(getattr(state, field))
 
 

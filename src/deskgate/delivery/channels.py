@@ -7,6 +7,7 @@ raises `DeliveryError` when the message was not accepted.
 
 from __future__ import annotations
 
+import http.client
 import logging
 import urllib.error
 import urllib.parse
@@ -70,6 +71,9 @@ class KannelGateway:
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise DeliveryError(f"the SMS gateway did not answer ({reason})") from None
+        except http.client.HTTPException as exc:  # it answered, but not in HTTP
+            name = type(exc).__name__
+            raise DeliveryError(f"the SMS gateway answered nonsense ({name})") from None
         # Kannel answers 202 "0: Accepted for delivery" (or 200 "Sent.") when it takes it.
         if status not in (200, 202):
             raise DeliveryError(f"the SMS gateway refused the message (HTTP {status})")

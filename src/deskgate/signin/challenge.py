@@ -52,6 +52,25 @@ class Answer:
     capped_scope: str = ""
     detail: str = ""
 
+    def as_dict(self) -> dict[str, Any]:
+        """For the session, between the password step and the code page."""
+        return {
+            "reason": self.reason,
+            "locked_until": self.locked_until.isoformat() if self.locked_until else None,
+            "wait_seconds": self.wait_seconds,
+            "capped_scope": self.capped_scope,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Answer:
+        until = data.get("locked_until")
+        return cls(
+            reason=str(data.get("reason", "")),
+            locked_until=datetime.fromisoformat(until) if until else None,
+            wait_seconds=int(data.get("wait_seconds") or 0),
+            capped_scope=str(data.get("capped_scope", "")),
+        )
+
 
 @dataclass(frozen=True)
 class CodePolicy:
@@ -114,8 +133,11 @@ def issue(pending_id: int, *, by: audit.Actor) -> Answer:
         pending = (
             PendingSignIn.objects.select_for_update()
             .select_related("user", "user__client")
-            .get(pk=pending_id)
+            .filter(pk=pending_id)
+            .first()
         )
+        if pending is None:  # finished or voided by a parallel request
+            return Answer(Issue.NOT_NEEDED)
         user = pending.user
         if pending.code_passed:
             return Answer(Issue.NOT_NEEDED)
@@ -208,8 +230,11 @@ def verify(pending_id: int, submitted: str, *, by: audit.Actor) -> Answer:
         pending = (
             PendingSignIn.objects.select_for_update()
             .select_related("user", "user__client")
-            .get(pk=pending_id)
+            .filter(pk=pending_id)
+            .first()
         )
+        if pending is None:  # finished or voided by a parallel request
+            return Answer(Check.NO_CODE)
         user = pending.user
         guard = _guard(user)
         if _locked(guard, now):
@@ -227,10 +252,11 @@ def verify(pending_id: int, submitted: str, *, by: audit.Actor) -> Answer:
             pending.code_hash = ""  # single use
             pending.previous_code_hash = ""
             pending.save(update_fields=["code_passed", "code_hash", "previous_code_hash"])
-            guard.code_failures = 0
-            guard.lock_count = 0
-            guard.locked_until = None
-            guard.save(update_fields=["code_failures", "lock_count", "locked_until"])
+            if guard.code_failures or guard.lock_count or guard.locked_until:
+                guard.code_failures = 0
+                guard.lock_count = 0
+                guard.locked_until = None
+                guard.save(update_fields=["code_failures", "lock_count", "locked_until"])
             return Answer(Check.OK)
         if codes.matches(pending.token, submitted, pending.previous_code_hash):
             return Answer(Check.REPLACED)

@@ -65,20 +65,33 @@ def check_message(answer: Answer) -> str:
     }.get(Check(answer.reason), "That code is not right.")
 
 
-def _reload(pending: PendingSignIn) -> None:
+def _reload(pending: PendingSignIn) -> bool:
+    """Fresh code state; False when the sign-in is gone (finished by a parallel request,
+    or voided by a change of the user's settings)."""
     # The code's state only: the user and client loaded with the row stay as they are.
-    pending.refresh_from_db(
-        fields=[
-            "code_passed",
-            "code_hash",
-            "code_channel",
-            "code_destination",
-            "code_issued_at",
-            "code_expires_at",
-            "code_attempts",
-            "codes_sent",
-        ]
-    )
+    try:
+        pending.refresh_from_db(fields=CODE_STATE)
+    except PendingSignIn.DoesNotExist:
+        return False
+    return True
+
+
+CODE_STATE = [
+    "code_passed",
+    "code_hash",
+    "code_channel",
+    "code_destination",
+    "code_issued_at",
+    "code_expires_at",
+    "code_attempts",
+    "codes_sent",
+]
+
+
+def _gone(request: HttpRequest) -> HttpResponse:
+    pipeline.abandon(request)
+    messages.info(request, "This sign-in is over. Sign in again if you are not signed in.")
+    return redirect("signin:password")
 
 
 def _offer_remember(pending: PendingSignIn) -> bool:
@@ -97,26 +110,29 @@ def code_step(request: HttpRequest) -> HttpResponse:
     user = pending.user
     by = pipeline.actor_for(request, user)
     first = request.session.pop(pipeline.FIRST_SEND_KEY, None)
-    if first and first != Issue.SENT:  # a sent code is said by the page itself
-        level, text = issue_message(Answer(first), pending, resend=False)
+    if isinstance(first, dict):  # the first send did not go out: say why
+        level, text = issue_message(Answer.from_dict(first), pending, resend=False)
         getattr(messages, level)(request, text)
     form = CodeForm(request.POST if request.POST.get("action") == "verify" else None)
     if request.method == "POST" and request.POST.get("action") == "resend":
         answer = challenge.issue(pending.pk, by=by)
-        _reload(pending)
+        if not _reload(pending):
+            return _gone(request)
         level, text = issue_message(answer, pending, resend=pending.codes_sent > 1)
         getattr(messages, level)(request, text)
         return redirect("signin:code")
     if request.method == "POST" and form.is_valid():
         answer = challenge.verify(pending.pk, form.cleaned_data["code"], by=by)
         if answer.reason == Check.OK:
-            _reload(pending)
+            if not _reload(pending):
+                return _gone(request)
             response = redirect(pipeline.advance(request, pending))
             if form.cleaned_data.get("remember") and _offer_remember(pending):
                 devices.remember(response, request, user)
             return response
         form.add_error("code", check_message(answer))
-    _reload(pending)
+    if not _reload(pending):
+        return _gone(request)
     return render(
         request,
         "signin/code.html",

@@ -72,7 +72,8 @@ def begin(
 ) -> PendingSignIn:
     """The first factor passed: remember that server-side, and only a token in the session."""
     pending = create_pending(user, via=via, ip=client_ip(request), idp_did_mfa=idp_did_mfa)
-    request.session.cycle_key()
+    if request.session.session_key is not None:
+        request.session.cycle_key()  # a new key for the new privilege; none yet: new anyway
     request.session[SESSION_KEY] = pending.token
     return pending
 
@@ -110,8 +111,19 @@ def stage_url(stage: Stage) -> str:
     return reverse(STAGE_URLS[stage]) if stage in STAGE_URLS else reverse("home")
 
 
-def finish(request: HttpRequest, user: User, *, via: str) -> User:
-    """Every stage passed: open the session (a new key) and record it."""
+def finish(
+    request: HttpRequest, user: User, *, via: str, pending: PendingSignIn | None = None
+) -> bool:
+    """Every stage passed: open the session (a new key) and record it.
+
+    The pending sign-in is claimed by deleting it: of parallel requests carrying the same
+    passed attempt, exactly one deletes the row and gets a session.
+    """
+    if pending is not None:
+        claimed, _ = PendingSignIn.objects.filter(pk=pending.pk).delete()
+        if not claimed:
+            request.session.pop(SESSION_KEY, None)
+            return False
     abandon(request)
     login(request, user, backend=BACKEND)  # rotates the session key
     now = timezone.now()
@@ -131,7 +143,7 @@ def finish(request: HttpRequest, user: User, *, via: str) -> User:
         summary=f"{user.label} signed in ({via})",
         method=via,
     )
-    return user
+    return True
 
 
 def advance(request: HttpRequest, pending: PendingSignIn) -> str:
@@ -152,8 +164,10 @@ def advance(request: HttpRequest, pending: PendingSignIn) -> str:
     stage = next_stage(pending)
     if stage == Stage.CODE and pending.codes_sent == 0:
         answer = challenge.issue(pending.pk, by=actor_for(request, user))
-        request.session[FIRST_SEND_KEY] = answer.reason
+        if answer.reason != challenge.Issue.SENT:  # a sent code is said by the page itself
+            request.session[FIRST_SEND_KEY] = answer.as_dict()
     if stage == Stage.DONE:
-        finish(request, pending.user, via=pending.via)
+        if not finish(request, pending.user, via=pending.via, pending=pending):
+            return reverse("signin:password")
         return reverse("home")
     return stage_url(stage)

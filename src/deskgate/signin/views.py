@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.contrib import messages
-from django.contrib.auth import logout, update_session_auth_hash
+from django.contrib.auth import logout, password_validation, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -24,6 +24,7 @@ from deskgate.signin.forms import (
     PasswordForm,
     ResetRequestForm,
 )
+from deskgate.signin.models import PendingSignIn
 from deskgate.web.decorators import acting_user
 
 log = logging.getLogger(__name__)
@@ -72,11 +73,25 @@ def new_password_step(request: HttpRequest) -> HttpResponse:
         return redirect("signin:password")
     user = pending.user
     form = NewPasswordForm(request.POST or None)
-    if request.method == "POST" and form.is_valid() and _set_password(request, user, form):
-        # The code step (if owed) came before this one: every stage is passed.
-        pipeline.finish(request, user, via=pending.via)
-        return redirect("home")
+    if request.method == "POST" and form.is_valid() and _password_acceptable(user, form):
+        # Claim the sign-in before the change (which voids pending sign-ins): of parallel
+        # requests, one goes on. The code step (if owed) came before this one.
+        claimed, _ = PendingSignIn.objects.filter(pk=pending.pk).delete()
+        if claimed and _set_password(request, user, form):
+            pipeline.finish(request, user, via=pending.via)
+            return redirect("home")
+        return redirect("signin:password")
     return render(request, "signin/new_password.html", {"form": form, "pending_user": user})
+
+
+def _password_acceptable(user: User, form: NewPasswordForm) -> bool:
+    try:
+        password_validation.validate_password(form.cleaned_data["new_password"], user)
+    except ValidationError as exc:
+        for message in exc.messages:
+            form.add_error("new_password", message)
+        return False
+    return True
 
 
 def _set_password(request: HttpRequest, user: User, form: NewPasswordForm) -> bool:

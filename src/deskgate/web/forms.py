@@ -47,7 +47,7 @@ class UserForm(Form):
         strip=False,
         required=False,
         help_text="A temporary password the user must change at the first sign-in.",
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}, render_value=True),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),  # never sent back
     )
 
     def __init__(

@@ -39,6 +39,9 @@ class ContentSecurityPolicyMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", CSP)
+        # Pages hold people's data and forms: no copy in any cache, the browser's included.
+        # (Static files are answered by WhiteNoise before this middleware.)
+        response.headers.setdefault("Cache-Control", "no-store, private")
         return response
 
 
