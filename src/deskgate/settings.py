@@ -132,7 +132,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "deskgate.accounts.passwords.ContextWordsValidator"},
 ]
 
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# With Redis, sessions live there (shared by every process, no database write per page);
+# without it, in the database.
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cache"
+    if CONFIG.cache_url
+    else "django.contrib.sessions.backends.db"
+)
 SESSION_COOKIE_AGE = int(timedelta(hours=12).total_seconds())  # absolute lifetime
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from importlib import import_module
 
+from django.conf import settings
 from django.contrib.auth import password_validation
-from django.contrib.sessions.models import Session
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
@@ -508,7 +509,9 @@ def _void_factor_state(user: User) -> None:
 def end_sessions(user: User) -> int:
     """End every session of `user` on the server (sign-out everywhere, deactivation)."""
     keys = list(UserSession.objects.filter(user=user).values_list("session_key", flat=True))
-    Session.objects.filter(session_key__in=keys).delete()
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    for key in keys:  # whichever backend holds them: the database, or Redis
+        store(session_key=key).delete()
     UserSession.objects.filter(user=user).delete()
     return len(keys)
 

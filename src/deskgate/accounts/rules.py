@@ -73,9 +73,10 @@ def _others(client: Client, user_id: int | None):  # type: ignore[no-untyped-def
 
 
 def sso_mandatory(client: Client) -> bool:
-    from deskgate.sso.models import ProviderConfig  # SSO builds on accounts, not the reverse
-
-    return ProviderConfig.objects.filter(client=client, mandatory=True).exists()
+    """The client signs in only through SSO (its SSO settings say so)."""
+    # Reverse one-to-one: no query when the client was loaded with select_related("sso").
+    config = getattr(client, "sso", None)
+    return bool(config is not None and config.mandatory)
 
 
 def check_user(client: Client, state: UserState, *, user_id: int | None = None) -> Errors:

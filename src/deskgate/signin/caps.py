@@ -9,8 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import connection
 
 from deskgate.accounts.models import User
 from deskgate.signin.models import SendCounter
@@ -24,25 +23,28 @@ SCOPE_MESSAGES = {
 }
 
 
+_TABLE = SendCounter._meta.db_table
+_UPSERT = f"""
+INSERT INTO {_TABLE} (scope, "window", count) VALUES (%s, %s, 1)
+ON CONFLICT (scope, "window") DO UPDATE SET count = {_TABLE}.count + 1
+WHERE {_TABLE}.count < %s
+RETURNING count
+"""  # noqa: S608  # the table name is ours; the values are parameters
+
+
 def _take(scope: str, window: datetime, cap: int) -> bool:
-    taken = SendCounter.objects.filter(scope=scope, window=window, count__lt=cap).update(
-        count=F("count") + 1
-    )
-    if taken:
-        return True
-    if SendCounter.objects.filter(scope=scope, window=window).exists():
-        return False  # the cap is reached
-    try:
-        with transaction.atomic():
-            SendCounter.objects.create(scope=scope, window=window, count=1)
-        return True
-    except IntegrityError:
-        # Another request created the row first: take from it like everyone else.
-        return bool(
-            SendCounter.objects.filter(scope=scope, window=window, count__lt=cap).update(
-                count=F("count") + 1
-            )
-        )
+    """Count one against the scope's window unless it is at the cap: one statement.
+
+    INSERT ... ON CONFLICT DO UPDATE ... WHERE is atomic on PostgreSQL and SQLite (3.35+):
+    the first send of the hour creates the row, later ones add to it while under the cap,
+    and a capped attempt returns no row.
+    """
+    if cap < 1:
+        return False
+    with connection.cursor() as cursor:
+        stamp = connection.ops.adapt_datetimefield_value(window)
+        cursor.execute(_UPSERT, [scope, stamp, cap])
+        return cursor.fetchone() is not None
 
 
 def take_send(user: User, now: datetime) -> str | None:

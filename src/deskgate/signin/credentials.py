@@ -15,10 +15,9 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
-from deskgate.accounts import audit
+from deskgate.accounts import audit, rules
 from deskgate.accounts.models import User
 from deskgate.signin.models import SignInGuard
-from deskgate.sso.models import ProviderConfig
 
 
 class PasswordOutcome(StrEnum):
@@ -43,7 +42,11 @@ def check_credentials(
     user and a wrong password cost the same time.
     """
     name = username.strip()
-    user = User.objects.select_related("client").filter(username__iexact=name).first()
+    user = (
+        User.objects.select_related("client", "client__sso")
+        .filter(username__iexact=name)
+        .first()
+    )
     if user is None:
         make_password(password)  # the same work as a real check
         return None, PasswordOutcome.UNKNOWN_USER
@@ -82,6 +85,6 @@ def check_credentials(
             guard.save(update_fields=["password_failures", "password_lock_count"])
     if not user.is_active:
         return user, PasswordOutcome.INACTIVE
-    if ProviderConfig.objects.filter(client_id=user.client_id, mandatory=True).exists():
+    if rules.sso_mandatory(user.client):
         return user, PasswordOutcome.SSO_ONLY
     return user, PasswordOutcome.OK
