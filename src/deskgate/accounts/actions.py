@@ -19,11 +19,13 @@ from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
 from deskgate.accounts import audit, contact, notify, rules
 from deskgate.accounts.audit import Actor
 from deskgate.accounts.models import (
+    AuditEvent,
     Client,
     Level,
     MessageTemplate,
@@ -203,9 +205,19 @@ def _clean(client: Client, data: UserInput) -> tuple[rules.UserState, dict[str, 
     return state, errors
 
 
-def _validate(client: Client, data: UserInput, *, user_id: int | None) -> rules.UserState:
+def _validate(
+    client: Client,
+    data: UserInput,
+    *,
+    user_id: int | None,
+    stored_username: str | None = None,
+    directory: rules.Directory | None = None,
+) -> rules.UserState:
     state, errors = _clean(client, data)
-    for name, messages in rules.check_user(client, state, user_id=user_id).items():
+    found = rules.check_user(
+        client, state, user_id=user_id, stored_username=stored_username, directory=directory
+    )
+    for name, messages in found.items():
         # A field that did not parse has said what is wrong with it already.
         if name not in errors:
             errors[name] = messages
@@ -313,7 +325,7 @@ def _write(
         if recheck:
             # Again with the level as stored now: the caller's copy may predate a promotion.
             _require_may_manage(by, client, user.level)
-        state = _validate(client, build(user), user_id=user.pk)
+        state = _validate(client, build(user), user_id=user.pk, stored_username=user.username)
         before = rules.UserState.of(user)
         changed = _apply(user, state)
         if changed:
@@ -410,24 +422,49 @@ def set_user_active(user: User, active: bool, *, by: Actor) -> UserSaved:
 def bulk_change_mfa_method(
     client: Client, users: Iterable[User], method: str, *, by: Actor
 ) -> list[BulkOutcome]:
-    """R8: set the method for many users; say per user what was applied or refused and why."""
+    """R8: set the method for many users; say per user what was applied or refused and why.
+
+    One transaction with the client locked: each user is checked against every rule in
+    turn (a user accepted earlier in the batch counts for the next checks, since R4 looks
+    at every active user's destination whatever their method), then the accepted users
+    are written, audited and their codes and devices voided together.
+    """
     outcomes: list[BulkOutcome] = []
     label = MfaMethod(method).label if method in MfaMethod.values else method
-    with notify.batched():  # the users' notices go out together at the end
-        for user in users:
-            if user.client_id != client.pk:
-                continue  # never touch another client's users; the caller filtered already
+    wanted = [u.pk for u in users if u.client_id == client.pk]  # never another client's
+    with notify.batched(), transaction.atomic():  # notices go out together at the end
+        client = _lock_client(client)
+        rows = User.objects.select_for_update().select_related("client")
+        stored = {u.pk: u for u in rows.filter(client=client, pk__in=wanted)}
+        directory = rules.Directory.snapshot(client)  # R4's data, read once for the batch
+        accepted: list[tuple[User, rules.UserState]] = []
+        for pk in wanted:
+            user = stored.get(pk)
+            if user is None:
+                continue
+            user.client = client  # one client object: its SSO settings are read once
             if user.mfa_method == method:
                 outcomes.append(BulkOutcome(user, True, f"Already {label}."))
                 continue
+            data = UserInput.of(user)
+            data.mfa_method = method
             try:
-                saved = change_mfa_method(user, method, by=by)
+                _require_may_manage(by, client, user.level)
+                state = _validate(
+                    client, data, user_id=pk, stored_username=user.username, directory=directory
+                )
             except ValidationError as exc:
                 outcomes.append(BulkOutcome(user, False, " ".join(exc.messages)))
+                continue
             except PermissionDenied as exc:
                 outcomes.append(BulkOutcome(user, False, str(exc)))
-            else:
-                outcomes.append(BulkOutcome(saved.user, True, f"MFA set to {label}."))
+                continue
+            before = rules.UserState.of(user)
+            _apply(user, state)
+            directory.record(pk, user.label, before, state)
+            accepted.append((user, before))
+            outcomes.append(BulkOutcome(user, True, f"MFA set to {label}."))
+        _write_many(accepted, by=by)
     applied = sum(o.applied for o in outcomes)
     audit.record(
         "user.bulk_mfa",
@@ -441,22 +478,56 @@ def bulk_change_mfa_method(
     return outcomes
 
 
+def _write_many(accepted: list[tuple[User, rules.UserState]], *, by: Actor) -> None:
+    """Save users whose MFA method changed, already checked, in a few statements."""
+    if not accepted:
+        return
+    from deskgate.signin import state as signin_state  # the sign-in app owns codes
+
+    now = timezone.now()
+    changed = [user for user, _ in accepted]
+    for user in changed:
+        user.updated_at = now
+    by_method: dict[str, list[int]] = {}
+    for user in changed:
+        by_method.setdefault(user.mfa_method, []).append(user.pk)
+    try:
+        with transaction.atomic():
+            for method, ids in by_method.items():  # only the method changes: one UPDATE
+                User.objects.filter(pk__in=ids).update(mfa_method=method, updated_at=now)
+    except IntegrityError as exc:
+        raise ValidationError(
+            "Someone else changed these users at the same moment; reload and try again."
+        ) from exc
+    AuditEvent.objects.bulk_create(
+        [_mfa_event(user, before, by=by) for user, before in accepted], batch_size=500
+    )
+    signin_state.void_factor_state_many(changed)
+    for user, before in accepted:
+        if user.is_active:
+            notify.sign_in_settings_changed(user, before, by=by)
+
+
+def _mfa_event(user: User, before: rules.UserState, *, by: Actor) -> AuditEvent:
+    return audit.build(
+        "user.mfa_changed",
+        client=user.client,
+        by=by,
+        subject=user,
+        summary=(
+            f"MFA of {user.label} changed from {MfaMethod(before.mfa_method).label} "
+            f"to {MfaMethod(user.mfa_method).label}"
+        ),
+        before=before.mfa_method,
+        after=user.mfa_method,
+        destination=user.masked_mfa_destination(),
+    )
+
+
 def _record_changes(user: User, before: rules.UserState, changed: list[str], *, by: Actor) -> None:
     client = user.client
     if "mfa_method" in changed:
-        audit.record(
-            "user.mfa_changed",
-            client=client,
-            by=by,
-            subject=user,
-            summary=(
-                f"MFA of {user.label} changed from {MfaMethod(before.mfa_method).label} "
-                f"to {MfaMethod(user.mfa_method).label}"
-            ),
-            before=before.mfa_method,
-            after=user.mfa_method,
-            destination=user.masked_mfa_destination(),
-        )
+        _mfa_event(user, before, by=by).save()
     contact_changes = {}
     if "email" in changed:
         contact_changes["email"] = {

@@ -37,7 +37,22 @@ def record(
     summary: str,
     **detail: Any,
 ) -> AuditEvent:
-    return AuditEvent.objects.create(
+    event = build(action, client=client, by=by, subject=subject, summary=summary, **detail)
+    event.save()
+    return event
+
+
+def build(
+    action: str,
+    *,
+    client: Client | None,
+    by: Actor,
+    subject: User | None = None,
+    summary: str,
+    **detail: Any,
+) -> AuditEvent:
+    """An event not yet saved, for writers that save many at once (bulk actions)."""
+    return AuditEvent(
         client=client,
         at=timezone.now(),
         action=action,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from deskgate.accounts import audit, contact
-from deskgate.accounts.models import MfaMethod, User
+from deskgate.accounts.models import AuditEvent, MfaMethod, User
 from deskgate.accounts.rules import UserState
 
 log = logging.getLogger(__name__)
@@ -101,9 +101,9 @@ def _deliver(notices: list[Notice]) -> None:
             channels.send_sms(n.to, n.text)
         except channels.DeliveryError as exc:
             failed[id(n)] = str(exc)
-    for n in notices:
-        if id(n) in failed:
-            audit.record(
+    AuditEvent.objects.bulk_create(
+        [
+            audit.build(
                 "user.notice_failed",
                 client=n.user.client,
                 by=n.by,
@@ -111,8 +111,8 @@ def _deliver(notices: list[Notice]) -> None:
                 summary=f"Notice of changed sign-in settings not delivered to {n.masked}",
                 error=failed[id(n)],
             )
-        else:
-            audit.record(
+            if id(n) in failed
+            else audit.build(
                 "user.notified",
                 client=n.user.client,
                 by=n.by,
@@ -121,3 +121,7 @@ def _deliver(notices: list[Notice]) -> None:
                 channel=n.channel,
                 destination=n.masked,
             )
+            for n in notices
+        ],
+        batch_size=500,
+    )

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 from deskgate.accounts import contact
 from deskgate.accounts.models import (
@@ -67,9 +68,84 @@ def _names(users: Iterable[User]) -> str:
     return ", ".join(u.label for u in users)
 
 
-def _others(client: Client, user_id: int | None):  # type: ignore[no-untyped-def]
-    qs = User.objects.filter(client=client, is_active=True)
-    return qs.exclude(pk=user_id) if user_id else qs
+@dataclass(frozen=True)
+class Holder:
+    """Another active user holding an address or number, and what they use it for."""
+
+    pk: int
+    label: str
+    mfa_method: str
+
+
+HOLDERS_SHOWN = 50  # enough to find the one that uses it for MFA among those who share it
+
+
+class Directory:
+    """Who among a client's active users has an Email or Work phone (the data R4 needs).
+
+    By default each question is one indexed query. `Directory.snapshot` answers from one
+    read of the client's active users instead, for checking many users in one transaction
+    (bulk); `record` keeps it true as the batch accepts changes.
+    """
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self._emails: dict[str, dict[int, Holder]] | None = None
+        self._phones: dict[str, dict[int, Holder]] | None = None
+
+    @classmethod
+    def snapshot(cls, client: Client) -> Directory:
+        directory = cls(client)
+        directory._emails, directory._phones = defaultdict(dict), defaultdict(dict)
+        rows = User.objects.filter(client=client, is_active=True).values_list(
+            "pk", "full_name", "username", "email", "work_phone", "mfa_method"
+        )
+        for pk, full_name, username, email, phone, method in rows:
+            directory._file(pk, f"{full_name} ({username})", email, phone, method)
+        return directory
+
+    def _file(self, pk: int, label: str, email: str, phone: str, method: str) -> None:
+        assert self._emails is not None and self._phones is not None  # noqa: S101
+        holder = Holder(pk, label, method)
+        if email:
+            self._emails[email.lower()][pk] = holder
+        if phone:
+            self._phones[phone][pk] = holder
+
+    def record(self, pk: int, label: str, before: UserState, after: UserState) -> None:
+        """A change the batch accepted: the snapshot answers as the database will."""
+        if self._emails is None or self._phones is None:
+            return
+        self._emails.get(before.email.lower(), {}).pop(pk, None)
+        self._phones.get(before.work_phone, {}).pop(pk, None)
+        if after.is_active:
+            self._file(pk, label, after.email, after.work_phone, after.mfa_method)
+
+    def with_email(self, email: str, *, exclude: int | None) -> list[Holder]:
+        if self._emails is not None:
+            found = self._emails.get(email.lower(), {})
+            return [h for pk, h in sorted(found.items()) if pk != exclude][:HOLDERS_SHOWN]
+        # Lower(email) = lower(...) so the (lower(email), client) index serves it.
+        rows = self._others(exclude).annotate(email_lower=Lower("email"))
+        return self._holders(rows.filter(email_lower=email.lower()))
+
+    def with_phone(self, phone: str, *, exclude: int | None) -> list[Holder]:
+        if self._phones is not None:
+            found = self._phones.get(phone, {})
+            return [h for pk, h in sorted(found.items()) if pk != exclude][:HOLDERS_SHOWN]
+        return self._holders(self._others(exclude).filter(work_phone=phone))
+
+    def _others(self, exclude: int | None):  # type: ignore[no-untyped-def]
+        rows = User.objects.filter(client=self.client, is_active=True)
+        return rows.exclude(pk=exclude) if exclude else rows
+
+    @staticmethod
+    def _holders(rows) -> list[Holder]:  # type: ignore[no-untyped-def]
+        values = rows.order_by("pk").values_list("pk", "full_name", "username", "mfa_method")
+        return [
+            Holder(pk, f"{name} ({username})", m)
+            for pk, name, username, m in values[:HOLDERS_SHOWN]
+        ]
 
 
 def sso_mandatory(client: Client) -> bool:
@@ -79,8 +155,18 @@ def sso_mandatory(client: Client) -> bool:
     return bool(config is not None and config.mandatory)
 
 
-def check_user(client: Client, state: UserState, *, user_id: int | None = None) -> Errors:
-    """Every rule a user's state must meet; an empty answer means the write may go ahead."""
+def check_user(
+    client: Client,
+    state: UserState,
+    *,
+    user_id: int | None = None,
+    stored_username: str | None = None,
+    directory: Directory | None = None,
+) -> Errors:
+    """Every rule a user's state must meet; an empty answer means the write may go ahead.
+
+    `stored_username`: the user's name as saved; when unchanged it need not be looked up.
+    """
     errors: Errors = defaultdict(list)
     if not state.full_name.strip():
         errors["full_name"].append("Full name is mandatory.")
@@ -92,7 +178,7 @@ def check_user(client: Client, state: UserState, *, user_id: int | None = None) 
         errors["email"].append(
             f"Email is mandatory: {client.name} signs in through SSO, which finds users by Email."
         )
-    if state.username:
+    if state.username and state.username != stored_username:
         taken = User.objects.filter(username__iexact=state.username)
         if user_id:
             taken = taken.exclude(pk=user_id)
@@ -103,7 +189,7 @@ def check_user(client: Client, state: UserState, *, user_id: int | None = None) 
             )
     _check_mfa(client, state, errors)
     if state.is_active:
-        _check_one_recipient(client, state, user_id, errors)
+        _check_one_recipient(directory or Directory(client), state, user_id, errors)
     return dict(errors)
 
 
@@ -139,43 +225,47 @@ def _check_mfa(client: Client, state: UserState, errors: Errors) -> None:
 
 
 def _check_one_recipient(
-    client: Client, state: UserState, user_id: int | None, errors: Errors
+    directory: Directory, state: UserState, user_id: int | None, errors: Errors
 ) -> None:
     """R4 from both sides: this user's destination, and the destinations others use."""
-    others = _others(client, user_id)
     if state.email:
-        same_email = others.filter(email__iexact=state.email)
+        holders = directory.with_email(state.email, exclude=user_id)
         if state.mfa_method == MfaMethod.EMAIL:
-            clash = list(same_email[:5])
-            if clash:
+            if holders:
                 errors["email"].append(
                     f"A code must reach exactly one person, but {state.email} is also the Email "
-                    f"of {_names(clash)}. Give this user an address of their own, or choose SMS."
+                    f"of {_labels(holders)}. Give this user an address of their own, or choose "
+                    "SMS."
                 )
         else:
-            users = list(same_email.filter(mfa_method=MfaMethod.EMAIL)[:5])
+            users = [h for h in holders if h.mfa_method == MfaMethod.EMAIL]
             if users:
                 errors["email"].append(
-                    f"{state.email} receives the Email MFA codes of {_names(users)}; a code must "
-                    "reach exactly one person. Use another address."
+                    f"{state.email} receives the Email MFA codes of {_labels(users)}; a code "
+                    "must reach exactly one person. Use another address."
                 )
     if state.work_phone:
-        same_phone = others.filter(work_phone=state.work_phone)
+        holders = directory.with_phone(state.work_phone, exclude=user_id)
         shown = contact.format_phone(state.work_phone)
         if state.mfa_method == MfaMethod.SMS:
-            clash = list(same_phone[:5])
-            if clash:
+            if holders:
                 errors["work_phone"].append(
                     f"A code must reach exactly one person, but {shown} is also the Work phone "
-                    f"of {_names(clash)}. Give this user a number of their own, or choose Email."
+                    f"of {_labels(holders)}. Give this user a number of their own, or choose "
+                    "Email."
                 )
         else:
-            users = list(same_phone.filter(mfa_method=MfaMethod.SMS)[:5])
+            users = [h for h in holders if h.mfa_method == MfaMethod.SMS]
             if users:
                 errors["work_phone"].append(
-                    f"{shown} receives the SMS MFA codes of {_names(users)}; a code must reach "
+                    f"{shown} receives the SMS MFA codes of {_labels(users)}; a code must reach "
                     "exactly one person. Use another number."
                 )
+
+
+def _labels(holders: list[Holder]) -> str:
+    shown = ", ".join(h.label for h in holders[:5])
+    return shown + (f" and {len(holders) - 5} more" if len(holders) > 5 else "")
 
 
 # --- R5: template tags read the very fields MFA uses -------------------------------------

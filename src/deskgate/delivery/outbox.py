@@ -12,11 +12,16 @@ from deskgate.delivery.models import OutboxMessage
 
 class OutboxEmailBackend(BaseEmailBackend):
     def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
-        for message in email_messages:
-            OutboxMessage.objects.create(
-                channel="email",
-                to=", ".join(message.to),
-                subject=str(message.subject),
-                body=str(message.body),
-            )
+        OutboxMessage.objects.bulk_create(
+            [
+                OutboxMessage(
+                    channel="email",
+                    to=", ".join(message.to),
+                    subject=str(message.subject),
+                    body=str(message.body),
+                )
+                for message in email_messages
+            ],
+            batch_size=500,
+        )
         return len(email_messages)

@@ -43,9 +43,7 @@ def check_credentials(
     """
     name = username.strip()
     user = (
-        User.objects.select_related("client", "client__sso")
-        .filter(username__iexact=name)
-        .first()
+        User.objects.select_related("client", "client__sso").filter(username__iexact=name).first()
     )
     if user is None:
         make_password(password)  # the same work as a real check

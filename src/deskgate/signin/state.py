@@ -11,3 +11,10 @@ def void_factor_state(user: User) -> None:
     devices are void, and any sign-in in progress starts over."""
     PendingSignIn.objects.filter(user=user).delete()
     RememberedDevice.objects.filter(user=user).delete()
+
+
+def void_factor_state_many(users: list[User]) -> None:
+    """The same for many users at once (bulk actions)."""
+    ids = [u.pk for u in users]
+    PendingSignIn.objects.filter(user_id__in=ids).delete()
+    RememberedDevice.objects.filter(user_id__in=ids).delete()
