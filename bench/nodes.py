@@ -22,7 +22,7 @@ class NodeError(RuntimeError):
 
 
 class Node:
-    """One server ("machine"): a gunicorn master and its sync workers on 127.0.0.1:port."""
+    """One server ("machine"): a gunicorn master and its workers on 127.0.0.1:port."""
 
     def __init__(self, name: str, port: int, workers: int, env: dict[str, str], log: Path):
         self.name = name
@@ -46,6 +46,11 @@ class Node:
             f"127.0.0.1:{self.port}",
             "--workers",
             str(self.workers),
+            # As `make run`: threads, so a slow mail server holds a thread, not a worker.
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "4",
             "--forwarded-allow-ips",
             "",
             "--timeout",
@@ -67,13 +72,17 @@ class Node:
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
-                raise NodeError(f"gunicorn {self.name} exited ({self.proc.returncode}):\n{self.tail()}")
+                raise NodeError(
+                    f"gunicorn {self.name} exited ({self.proc.returncode}):\n{self.tail()}"
+                )
             with contextlib.suppress(OSError):
                 if Browser(timeout=5).get(self.base, "/signin/").status == 200:
                     break
             if time.monotonic() > deadline:
                 self.stop()
-                raise NodeError(f"gunicorn {self.name} not ready in {timeout:.0f} s:\n{self.tail()}")
+                raise NodeError(
+                    f"gunicorn {self.name} not ready in {timeout:.0f} s:\n{self.tail()}"
+                )
             time.sleep(0.1)
         # Every worker up (the master answers through whichever is ready first).
         while len(self.worker_pids()) < self.workers and time.monotonic() < deadline:

@@ -334,3 +334,19 @@ def test_garbage_search_never_fails(
 
 def test_null_byte_is_ignored_in_a_search(admin_http: HttpClient, people: dict[str, User]) -> None:
     assert listed_users(search(admin_http, q="virta\x00")) == ["Väinö Virtanen"]
+
+
+def test_a_broad_search_counts_up_to_a_cap(admin_http, tenant, settings, monkeypatch) -> None:
+    from deskgate.web.views import users as views
+
+    monkeypatch.setattr(views, "SEARCH_COUNT_CAP", 3)
+    from deskgate.accounts import actions
+    from deskgate.accounts.audit import OPERATOR
+
+    for i in range(5):
+        actions.create_user(
+            tenant, actions.UserInput(f"mira{i}", f"Mira Number{i}", "agent"), by=OPERATOR
+        )
+    page = admin_http.get("/users/?q=mira&partial=1").content.decode()
+    assert "More than 3 users match “mira”: type more to narrow the search." in page
+    assert page.count(">Mira Number") == 5  # the first page still lists them all

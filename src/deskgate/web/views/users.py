@@ -11,6 +11,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.views.decorators.http import require_POST
 
 from deskgate.accounts import access, actions, rules
@@ -21,6 +22,27 @@ from deskgate.web.decorators import acting_user, admin_pages
 from deskgate.web.forms import BulkMfaForm, UserForm, add_errors
 
 PAGE_SIZE = 50
+SEARCH_COUNT_CAP = 1000
+
+
+class CappedPaginator(Paginator):
+    """Counts a search's matches up to a cap: counting 10,000 matches of two typed letters
+    costs more than showing the first page; past the cap the page says to narrow it."""
+
+    @cached_property
+    def count(self) -> int:
+        head = self.object_list[: SEARCH_COUNT_CAP + 1]
+        return int(head.count())  # type: ignore[attr-defined]  # a QuerySet here
+
+    @property
+    def capped(self) -> bool:
+        return self.count > SEARCH_COUNT_CAP
+
+    @property
+    def cap(self) -> int:
+        return SEARCH_COUNT_CAP
+
+
 STATUS_FILTERS = {"active": True, "inactive": False}
 
 
@@ -48,7 +70,10 @@ def user_list(request: HttpRequest) -> HttpResponse:
         users = users.filter(level=level)
     if status in STATUS_FILTERS:
         users = users.filter(is_active=STATUS_FILTERS[status])
-    page = Paginator(users.order_by("full_name", "id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    paginator_class = CappedPaginator if q else Paginator
+    page = paginator_class(users.order_by("full_name", "id"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     context: dict[str, Any] = {
         "page": page,
         "q": q,
