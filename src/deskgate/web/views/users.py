@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -41,6 +41,12 @@ class CappedPaginator(Paginator):
     @property
     def cap(self) -> int:
         return SEARCH_COUNT_CAP
+
+    def page(self, number: Any) -> Page:
+        # Whole pages even when the count stopped at the cap.
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        return self._get_page(self.object_list[bottom : bottom + self.per_page], number, self)
 
 
 STATUS_FILTERS = {"active": True, "inactive": False}
