@@ -15,12 +15,16 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher, Type
 
+from bench import procstat
+
 
 @dataclass(frozen=True)
 class Floor:
     processes: int
     verifications: int
-    per_second: float  # all processes together
+    per_second: float  # all processes together, measured
+    ceiling: float  # processes x 1000 / CPU ms per verification: with the cores all ours
+    other_cores: float  # cores other processes kept busy meanwhile (noise on the measure)
     cpu_ms_per_verify: float  # CPU time of one verification, measured in-process
     memory_kib: int
     time_cost: int
@@ -51,13 +55,19 @@ def measure(memory_kib: int, time_cost: int, parallelism: int, seconds: float = 
     # spawn: the benchmark may have threads running (SMTP server, Kannel reader) by now.
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(processes) as pool:
+        busy0 = procstat.machine_busy()
         results = pool.map(_run, [(memory_kib, time_cost, parallelism, seconds)] * processes)
+        busy = procstat.machine_busy() - busy0
     count = sum(r[0] for r in results)
+    cpu_ms = sum(r[1] for r in results) / count * 1000
+    wall = max(r[2] for r in results)
     return Floor(
         processes=processes,
         verifications=count,
         per_second=sum(r[0] / r[2] for r in results),
-        cpu_ms_per_verify=sum(r[1] for r in results) / count * 1000,
+        ceiling=processes * 1000 / cpu_ms,
+        other_cores=max(0.0, busy - sum(r[1] for r in results)) / wall,
+        cpu_ms_per_verify=cpu_ms,
         memory_kib=memory_kib,
         time_cost=time_cost,
         parallelism=parallelism,

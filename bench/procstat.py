@@ -92,3 +92,12 @@ def self_cpu() -> float:
     """CPU seconds of this process, every thread (the load client and the message sinks)."""
     t = os.times()
     return t.user + t.system
+
+
+def machine_busy() -> float:
+    """CPU seconds every core of the machine spent busy so far (user, system, interrupts)."""
+    with (PROC / "stat").open() as f:
+        fields = f.readline().split()
+    # cpu user nice system idle iowait irq softirq steal ...
+    user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in fields[1:8])
+    return (user + nice + system + irq + softirq) / TICK

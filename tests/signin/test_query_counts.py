@@ -28,8 +28,7 @@ def test_a_two_step_sign_in_stays_within_its_query_budget(user_factory) -> None:
     with CaptureQueriesContext(connection) as code_step:
         response = http.post("/signin/code/", {"action": "verify", "code": last_code(user)})
     assert response["Location"] == "/"
-    counts = (len(password_step), len(code_page), len(code_step))
-    print("queries: password step %d, code page %d, code step %d" % counts)
-    assert len(password_step) <= 30, [q["sql"] for q in password_step.captured_queries]
-    assert len(code_page) <= 10, [q["sql"] for q in code_page.captured_queries]
-    assert len(code_step) <= 25, [q["sql"] for q in code_step.captured_queries]
+    # Statements as the test database counts them (savepoints included); 21, 3 and 22 now.
+    assert len(password_step) <= 24, [q["sql"] for q in password_step.captured_queries]
+    assert len(code_page) <= 5, [q["sql"] for q in code_page.captured_queries]
+    assert len(code_step) <= 24, [q["sql"] for q in code_step.captured_queries]

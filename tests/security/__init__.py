@@ -1,0 +1,1 @@
+"""Attacks on the running product through HTTP (issue 5); see SECURITY.md."""

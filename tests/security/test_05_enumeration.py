@@ -1,0 +1,129 @@
+"""5. Enumeration at the password step: unknown, existing (wrong password), inactive,
+SSO-only and locked users get the same status, the same body and similar timing.
+
+Django CVE-2024-39329 (timing of unusable passwords, typical for SSO users), authentik
+GHSA-vmf9-6pcv-xr87, Keycloak BruteForceTest (the right password while locked gets the
+generic answer).
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from deskgate.signin.models import SignInGuard
+from deskgate.sso.models import ProviderConfig
+from tests.conftest import PASSWORD
+from tests.security.conftest import comparable, signed_in_users
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# The product's default cost (deskgate.conf: OWASP's argon2id minimum), not the tests' cheap one.
+PRODUCTION_HASH = {"memory_cost": 19456, "time_cost": 2, "parallelism": 1}
+ROUNDS = 30
+WARM_UP = 3
+BOUND_SHARE = 0.25  # of the overall median...
+BOUND_FLOOR = 0.015  # ...or 15 ms, whichever is larger
+
+
+def cases(user_factory, tenant_factory) -> dict[str, tuple[str, str]]:
+    """(user name, password) for each kind of account; the password is the right one
+    wherever that makes the refusal more telling."""
+    sso_client = tenant_factory()
+    ProviderConfig.objects.create(
+        client=sso_client,
+        issuer="http://127.0.0.1:9",
+        oidc_client_id="x",
+        secret_encrypted="x",
+        mandatory=True,
+    )
+    existing = user_factory("agent", "email")
+    inactive = user_factory("agent", "email", active=False)
+    sso_with_password = user_factory("agent", "off", client=sso_client)
+    sso_only = user_factory("agent", "off", client=sso_client, password=None)
+    locked = user_factory("agent", "email")
+    SignInGuard.objects.update_or_create(
+        user=locked,
+        defaults={
+            "password_locked_until": timezone.now() + timedelta(hours=1),
+            "password_lock_count": 1,
+        },
+    )
+    return {
+        "unknown": ("nobody.at.all", PASSWORD),
+        "existing, wrong password": (existing.username, "not the right password"),
+        "inactive, right password": (inactive.username, PASSWORD),
+        "SSO-only, right password": (sso_with_password.username, PASSWORD),
+        "SSO-only, no password": (sso_only.username, PASSWORD),
+        "locked, right password": (locked.username, PASSWORD),
+    }
+
+
+def test_every_refusal_at_the_password_step_looks_the_same(
+    browser, user_factory, tenant_factory
+) -> None:
+    b = browser()
+    answers = {}
+    for kind, (username, password) in cases(user_factory, tenant_factory).items():
+        response = b.sign_in(username, password)
+        answers[kind] = (
+            response.status_code,
+            comparable(response, username),
+            sorted(c.name for c in response.cookies),
+            sorted(k for k in response.headers if k.lower() not in ("date", "content-length")),
+        )
+    reference = answers["unknown"]
+    assert reference[0] == 200
+    assert "The user name or password is not right." in reference[1]
+    for kind, answer in answers.items():
+        assert answer == reference, kind
+    assert signed_in_users() == []
+
+
+def test_timing_of_refusals_stays_within_the_bound(
+    browser, user_factory, tenant_factory, settings, record_property
+) -> None:
+    """Medians over 30 tries of each kind, with argon2id at the production cost.
+
+    Measured on the 2-core CI machine: every median about 40-60 ms and the largest
+    difference between two kinds 1-6 ms (SQLite and PostgreSQL alike), so the bound is
+    max(25% of the overall median, 15 ms).
+    """
+    settings.DESKGATE_PASSWORD_HASH = PRODUCTION_HASH  # before any password is hashed
+    settings.DESKGATE_PASSWORD_LOCK = {"after": 10**6, "steps": [60]}  # guesses never lock
+    kinds = cases(user_factory, tenant_factory)
+    b = browser()
+    token = b.csrf_token("/signin/")
+    timings: dict[str, list[float]] = {kind: [] for kind in kinds}
+    order = list(kinds)
+    rng = random.Random(5)  # noqa: S311  # shuffling the order, not a secret
+    for n in range(WARM_UP + ROUNDS):
+        rng.shuffle(order)
+        for kind in order:
+            username, password = kinds[kind]
+            started = time.perf_counter()
+            response = b.post("/signin/", {"username": username, "password": password}, csrf=token)
+            elapsed = time.perf_counter() - started
+            assert response.status_code == 200, kind
+            if n >= WARM_UP:
+                timings[kind].append(elapsed)
+    medians = {kind: statistics.median(values) for kind, values in timings.items()}
+    overall = statistics.median(v for values in timings.values() for v in values)
+    bound = max(BOUND_SHARE * overall, BOUND_FLOOR)
+    spread = max(medians.values()) - min(medians.values())
+    summary = ", ".join(f"{k}: {v * 1000:.1f} ms" for k, v in medians.items())
+    record_property("password_step_medians", summary)
+    print(
+        f"\npassword step medians: {summary}; spread {spread * 1000:.1f} ms, "
+        f"bound {bound * 1000:.1f} ms"
+    )
+    # The cost was the production one: hashing dominates every kind.
+    assert overall > 0.010, f"argon2 at production cost should take >10 ms, got {summary}"
+    assert spread <= bound, (
+        f"spread {spread * 1000:.1f} ms > bound {bound * 1000:.1f} ms: {summary}"
+    )
