@@ -217,3 +217,16 @@ def test_new_sign_in_during_a_lock_says_when_the_lock_ends(browser, user_factory
     page = visible_text(start(browser(), user).code_page())
     assert LOCKED in page
     assert f"You can try again after {until:%H:%M} UTC" in page
+
+
+def test_admin_unlock_ends_a_password_lock_too(browser, user_factory, admin_user) -> None:
+    user = user_factory("agent", "off")
+    attacker = browser()
+    for i in range(10):
+        attacker.sign_in(user.username, f"guess number {i}")
+    assert guard(user).password_locked_until is not None
+    admin = full_sign_in(browser(), admin_user)
+    assert "Password sign-in locked" in visible_text(admin.get(f"/users/{user.pk}/"))
+    admin.post(f"/users/{user.pk}/unlock/", {}, form=f"/users/{user.pk}/")
+    assert "was not locked" not in visible_text(admin.get(f"/users/{user.pk}/"))
+    full_sign_in(browser(), user)  # the right password works again

@@ -88,11 +88,14 @@ def test_every_refusal_at_the_password_step_looks_the_same(
 def test_timing_of_refusals_stays_within_the_bound(
     browser, user_factory, tenant_factory, settings, record_property
 ) -> None:
-    """Medians over 30 tries of each kind, with argon2id at the production cost.
+    """Medians over 30 tries of each kind (interleaved in a shuffled order, after 3
+    warm-up rounds), with argon2id at the production cost.
 
-    Measured on the 2-core CI machine: every median about 40-60 ms and the largest
-    difference between two kinds 1-6 ms (SQLite and PostgreSQL alike), so the bound is
-    max(25% of the overall median, 15 ms).
+    Measured on the 2-core machine (live server, TCP_NODELAY): every median 24-37 ms, the
+    unknown user's the lowest (no database write), the largest difference between two kinds
+    3.5-5.7 ms on SQLite and PostgreSQL alike. The bound is max(25% of the overall median,
+    15 ms), i.e. 15 ms here: about three times the spread seen, and far below the ~25 ms an
+    unknown user would save if the hash were skipped (the test fails then: spread 21 ms).
     """
     settings.DESKGATE_PASSWORD_HASH = PRODUCTION_HASH  # before any password is hashed
     settings.DESKGATE_PASSWORD_LOCK = {"after": 10**6, "steps": [60]}  # guesses never lock

@@ -350,7 +350,10 @@ def test_codes_are_stored_only_as_keyed_hashes_bound_to_the_attempt(browser, use
     # The session holds the attempt's token only: no password, no code, no user id.
     session = Session.objects.get(session_key=b.session_key).get_decoded()
     assert PASSWORD not in json.dumps(session) and code not in json.dumps(session)
-    assert "_auth_user_id" not in session and str(user.pk) not in json.dumps(session)
+    assert "_auth_user_id" not in session
+    # Only the opaque token of the attempt (and what the first send said): no user id.
+    assert set(session) <= {"deskgate.pending", "deskgate.first-send"}, session
+    assert session["deskgate.pending"] == row.token
 
     # A confirmation code for a new Email is stored the same way.
     b.submit_code(code)
@@ -397,9 +400,9 @@ def _garbage_gateway() -> tuple[socket.socket, threading.Thread]:
     return server, thread
 
 
-def test_error_page_and_log_of_a_crash_leak_nothing(
-    browser, user_factory, settings, every_log_record
-) -> None:
+def test_gateway_failure_leaks_nothing(browser, user_factory, settings, every_log_record) -> None:
+    """A gateway that answers nonsense: the page, the audit row and the logs name neither
+    the gateway's password, nor the number, nor the user's password."""
     server, _ = _garbage_gateway()
     secret = "gw-secret-5150-zz"
     settings.DESKGATE_SMS = KannelConfig(
@@ -414,11 +417,42 @@ def test_error_page_and_log_of_a_crash_leak_nothing(
         user = user_factory("agent", "sms")
         b = browser()
         b.sign_in(user.username)
+        b.code_page()
     finally:
         server.close()
     secrets = Secrets()
     secrets.passwords |= {PASSWORD, secret}
     secrets.phones.add(user.work_phone)
+    assert_nothing_leaked(secrets, every_log_record, browser.seen)
+
+
+def test_server_error_page_and_its_log_leak_nothing(
+    browser, user_factory, monkeypatch, every_log_record
+) -> None:
+    """A programming error while a code goes out (the gateway raises something nobody
+    expected): the 500 page is Django's bare one, and the logged traceback carries no
+    code, password or number (production settings: DEBUG off, no locals)."""
+    from deskgate.delivery import channels
+
+    sent: list[str] = []
+
+    def broken_gateway(to: str, text: str) -> None:
+        sent.append(text)
+        raise RuntimeError("the gateway module has a bug")
+
+    monkeypatch.setattr(channels, "send_sms", broken_gateway)
+    user = user_factory("agent", "sms")
+    b = browser()
+    response = b.sign_in(user.username)
+    crashed = response.status_code == 500 or b.code_page().status_code == 500
+    secrets = Secrets()
+    secrets.codes |= {CODE_RE.search(text).group(1) for text in sent}
+    secrets.passwords.add(PASSWORD)
+    secrets.phones.add(user.work_phone)
+    assert sent and secrets.codes
+    assert crashed, "expected a server error from a gateway that raises RuntimeError"
+    assert any(x.status_code == 500 for x in browser.seen)
+    assert any("Traceback" in text for _, text in every_log_record)
     assert_nothing_leaked(secrets, every_log_record, browser.seen)
 
 

@@ -8,16 +8,18 @@ Twilio Verify Geo Permissions, GitLab MR 257995, privacyIDEA #933.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from datetime import timedelta
 
 import pytest
 
+from deskgate.accounts import contact
 from deskgate.accounts.models import AuditEvent, Client
 from deskgate.delivery.models import OutboxMessage
 from deskgate.signin.models import PendingSignIn, SendCounter, SignInGuard
 from tests.conftest import PASSWORD
-from tests.security.conftest import full_sign_in, last_code, parallel, visible_text
+from tests.security.conftest import full_sign_in, last_code, messages_to, parallel, visible_text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -224,3 +226,47 @@ def test_code_counter_rows_never_exceed_caps_after_the_attack(browser, user_fact
     assert sms_count() == 2
     assert Counter(SendCounter.objects.values_list("count", flat=True))[2] >= 1
     assert last_code(user)
+
+
+def reset_request(tab, email: str, csrf: str | None = None):
+    return tab.post("/signin/reset/", {"email": email}, csrf=csrf)
+
+
+RESET_LIMIT_BUG = (
+    "BUG: the reset limit (3 links per address and hour, signin/reset.py) is a "
+    "cache.add() + cache.incr() pair; with the default cache (DatabaseCache, no CACHE_URL) "
+    "BaseCache.incr() is a get then a set, "
+)
+
+
+def test_reset_mails_per_address_hold_under_parallel_requests(
+    browser, user_factory, tenant
+) -> None:
+    """Email pumping through the reset form: at most 3 links per address and hour, also
+    when the requests come in parallel."""
+    Client.objects.filter(pk=tenant.pk).update(password_reset_enabled=True)
+    users = [user_factory("agent", "email") for _ in range(3)]
+    tabs = [browser() for _ in range(90)]
+    tokens = [tab.csrf_token("/signin/reset/") for tab in tabs]
+    pages = parallel(
+        90, lambda i: reset_request(tabs[i], users[i % 3].email, tokens[i]).status_code
+    )
+    assert set(pages) == {200}
+    assert [len(messages_to(u.email)) for u in users] == [3, 3, 3]
+
+
+def test_reset_mails_per_address_hold_for_the_whole_hour(browser, user_factory, tenant) -> None:
+    """The allowance is counted per clock hour in the database (like the code caps), not
+    by a cache entry whose expiry restarts with each request."""
+    from deskgate.signin.models import SendCounter
+
+    Client.objects.filter(pk=tenant.pk).update(password_reset_enabled=True)
+    user = user_factory("agent", "email")
+    b = browser()
+    for _ in range(6):
+        reset_request(b, user.email)
+    assert len(messages_to(user.email)) == 3
+    digest = hashlib.sha256(contact.email_key(user.email).encode()).hexdigest()[:32]
+    counter = SendCounter.objects.get(scope=f"reset:{digest}")
+    assert counter.count == 3
+    assert (counter.window.minute, counter.window.second) == (0, 0)  # the whole clock hour

@@ -47,6 +47,11 @@ def _take(scope: str, window: datetime, cap: int) -> bool:
         return cursor.fetchone() is not None
 
 
+def take(scope: str, now: datetime, cap: int) -> bool:
+    """Count one against `scope` in the current clock hour, unless it is at `cap`."""
+    return _take(scope, now.replace(minute=0, second=0, microsecond=0), cap)
+
+
 def take_send(user: User, now: datetime) -> str | None:
     """Count one code against every cap; answer the scope that refused, or None.
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from deskgate.accounts import audit
@@ -304,12 +305,14 @@ def lock_state(user: User) -> SignInGuard | None:
 
 
 def unlock(user: User, *, by: audit.Actor) -> bool:
-    """An admin ends a lock early; answer whether there was one."""
+    """An admin ends a lock early, of the code step or the password step; answer whether
+    there was one."""
+    now = timezone.now()
     with transaction.atomic():
-        updated = SignInGuard.objects.filter(user=user, locked_until__gt=timezone.now()).update(
-            locked_until=None, code_failures=0
-        )
-        SignInGuard.objects.filter(user=user).update(code_failures=0)
+        updated = SignInGuard.objects.filter(
+            Q(locked_until__gt=now) | Q(password_locked_until__gt=now), user=user
+        ).update(locked_until=None, password_locked_until=None)
+        SignInGuard.objects.filter(user=user).update(code_failures=0, password_failures=0)
         if updated:
             audit.record(
                 "user.unlocked",

@@ -11,14 +11,15 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
-from django.core.cache import cache
 from django.core.mail import send_mail
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from deskgate.accounts import audit, contact, rules
 from deskgate.accounts.models import User
+from deskgate.signin import caps
 
 log = logging.getLogger(__name__)
 REQUESTS_PER_HOUR = 3
@@ -29,10 +30,10 @@ def request_reset(email: str, *, by: audit.Actor) -> None:
     key = contact.email_key(email)
     if not key:
         return
-    # A digest: the typed address may hold spaces or be long, which cache keys may not.
-    counter = f"reset-requests:{hashlib.sha256(key.encode()).hexdigest()}"
-    cache.add(counter, 0, timeout=3600)
-    if cache.incr(counter) > REQUESTS_PER_HOUR:
+    # Counted in the database like the code caps: atomic under parallel requests, and
+    # per clock hour (a cache counter's expiry would restart with every request).
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    if not caps.take(f"reset:{digest}", timezone.now(), REQUESTS_PER_HOUR):
         return
     matches = list(
         User.objects.select_related("client").filter(email__iexact=email.strip(), is_active=True)[
