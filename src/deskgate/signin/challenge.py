@@ -127,16 +127,19 @@ def resend_wait(pending: PendingSignIn, now: datetime | None = None) -> int:
     return max(0, int((pending.code_issued_at + cooldown - now).total_seconds() + 0.999))
 
 
+def _locked_pending(pending_id: int) -> PendingSignIn | None:
+    """The sign-in attempt's row, locked for this transaction; None once it is gone."""
+    # of=("self",): lock the attempt only, not its user's and client's rows as well, so
+    # sign-ins of one client never queue behind each other or behind an admin's edit.
+    rows = PendingSignIn.objects.select_for_update(of=("self",))
+    return rows.select_related("user", "user__client").filter(pk=pending_id).first()
+
+
 def issue(pending_id: int, *, by: audit.Actor) -> Answer:
     """Send a new code for this sign-in, voiding the previous one, within every limit."""
     now = timezone.now()
     with transaction.atomic():
-        pending = (
-            PendingSignIn.objects.select_for_update()
-            .select_related("user", "user__client")
-            .filter(pk=pending_id)
-            .first()
-        )
+        pending = _locked_pending(pending_id)
         if pending is None:  # finished or voided by a parallel request
             return Answer(Issue.NOT_NEEDED)
         user = pending.user
@@ -228,12 +231,7 @@ def verify(pending_id: int, submitted: str, *, by: audit.Actor) -> Answer:
     conf = policy()
     now = timezone.now()
     with transaction.atomic():
-        pending = (
-            PendingSignIn.objects.select_for_update()
-            .select_related("user", "user__client")
-            .filter(pk=pending_id)
-            .first()
-        )
+        pending = _locked_pending(pending_id)
         if pending is None:  # finished or voided by a parallel request
             return Answer(Check.NO_CODE)
         user = pending.user
