@@ -32,12 +32,6 @@ def need(available: bool, what: str) -> None:
     pytest.skip(f"needs {what}")
 
 
-def on_postgres() -> bool:
-    from django.db import connection
-
-    return connection.vendor == "postgresql"
-
-
 @pytest.fixture(autouse=True)
 def _cheap_password_hashing(settings: Any) -> None:
     # The product's cost is argon2id at 19 MiB; the tests check behaviour, not cost.

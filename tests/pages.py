@@ -63,10 +63,6 @@ def listed_users(response: Any) -> list[str]:
     return [html.unescape(name) for _, name in _USER_ROW.findall(content(response))]
 
 
-def listed_user_ids(response: Any) -> list[int]:
-    return [int(pk) for pk, _ in _USER_ROW.findall(content(response))]
-
-
 @dataclass
 class Controls:
     """Form controls on a page: what a browser would submit, and what it shows."""

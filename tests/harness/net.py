@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import time
 
 LOOPBACK = "127.0.0.1"
 
@@ -36,14 +35,4 @@ def port_open(port: int, host: str = LOOPBACK, timeout: float = 0.2) -> bool:
     """True if something accepts TCP connections on host:port."""
     with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=timeout):
         return True
-    return False
-
-
-def wait_for_port(port: int, timeout: float, host: str = LOOPBACK) -> bool:
-    """Wait until host:port accepts connections; False if it did not within timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if port_open(port, host):
-            return True
-        time.sleep(0.02)
     return False

@@ -9,13 +9,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core import mail
-from django.db import connection
 from django.test import Client as HttpClient
-from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
@@ -295,16 +292,6 @@ def test_a_link_for_one_user_does_not_reset_another(
     token = path.rstrip("/").rsplit("/", 1)[1]
     forged = f"/signin/reset/{urlsafe_base64_encode(force_bytes(other.pk))}/{token}/"
     assert HttpClient().get(forged).status_code == 400
-
-
-def expire_cached_counters() -> None:
-    """Age every entry of the database cache past its expiry, as an hour passing would."""
-    cache = settings.CACHES["default"]
-    assert cache["BACKEND"].endswith("DatabaseCache"), "the tests run with the database cache"
-    past = connection.ops.adapt_datetimefield_value(timezone.now() - timedelta(seconds=1))
-    with connection.cursor() as cursor:
-        table = connection.ops.quote_name(cache["LOCATION"])
-        cursor.execute(f"UPDATE {table} SET expires = %s", [past])  # noqa: S608  # a setting
 
 
 def test_at_most_three_requests_per_address_per_hour(

@@ -7,7 +7,6 @@ notice is audited and never undoes the change.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -18,8 +17,6 @@ from django.db import transaction
 from deskgate.accounts import audit, contact
 from deskgate.accounts.models import AuditEvent, MfaMethod, User
 from deskgate.accounts.rules import UserState
-
-log = logging.getLogger(__name__)
 
 
 def sign_in_settings_changed(user: User, before: UserState, *, by: audit.Actor) -> None:

@@ -7,7 +7,6 @@ same answer whether or not anything was sent; a reset never signs anyone in.
 from __future__ import annotations
 
 import hashlib
-import logging
 
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
@@ -21,7 +20,6 @@ from deskgate.accounts import audit, contact, rules
 from deskgate.accounts.models import User
 from deskgate.signin import caps
 
-log = logging.getLogger(__name__)
 REQUESTS_PER_HOUR = 3
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from django.contrib import messages
 from django.contrib.auth import logout, password_validation, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
@@ -27,7 +25,6 @@ from deskgate.signin.forms import (
 from deskgate.signin.models import PendingSignIn
 from deskgate.web.decorators import acting_user
 
-log = logging.getLogger(__name__)
 WRONG_CREDENTIALS = "The user name or password is not right. Check them and try again."
 
 

@@ -39,10 +39,6 @@ def config_for(client: Client) -> ProviderConfig | None:
     return ProviderConfig.objects.filter(client=client).first()
 
 
-def is_mandatory(client: Client) -> bool:
-    return ProviderConfig.objects.filter(client=client, mandatory=True).exists()
-
-
 @dataclass
 class SsoInput:
     issuer: str
