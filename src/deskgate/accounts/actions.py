@@ -1,6 +1,6 @@
 """The named actions through which every write of clients, users and templates goes.
 
-Web pages, the JSON API, the command line and bulk actions call these; none of them saves
+Web pages, the command line and bulk actions call these; none of them saves
 a model itself. Each action checks the rules (`deskgate.accounts.rules`) inside the
 transaction that writes, with the client's row locked so that concurrent writes for one
 client are serialised (R4 holds under concurrency), and records the audit event (R9).
