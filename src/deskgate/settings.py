@@ -99,7 +99,9 @@ else:
 if CONFIG.cache_url:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Redis errors answer "not cached" (and log once) instead of failing the
+            # request: nothing Deskgate needs lives only in the cache.
+            "BACKEND": "deskgate.cache.ForgivingRedisCache",
             "LOCATION": CONFIG.cache_url,
             "KEY_PREFIX": "deskgate",
         }
@@ -132,10 +134,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "deskgate.accounts.passwords.ContextWordsValidator"},
 ]
 
-# With Redis, sessions live there (shared by every process, no database write per page);
-# without it, in the database.
+# Sessions live in the database; with Redis, a copy in front of it saves the read of each
+# request (`cached_db`). A Redis restart or outage then signs nobody out: a session the
+# cache lacks is read from the database. Every session save is one database write either way.
 SESSION_ENGINE = (
-    "django.contrib.sessions.backends.cache"
+    "django.contrib.sessions.backends.cached_db"
     if CONFIG.cache_url
     else "django.contrib.sessions.backends.db"
 )

@@ -27,3 +27,6 @@ urlpatterns = [
     path("settings/sso/", sso_admin.sso_settings, name="sso_settings"),
     path("outbox/", delivery.outbox, name="outbox"),
 ]
+
+# An unreachable database or cache answers 503 "briefly unavailable", anything else 500.
+handler500 = "deskgate.web.views.errors.server_error"

@@ -271,14 +271,14 @@ def other_code(code: str) -> str:
 def signed_in_users() -> list[int]:
     """The users of every authenticated session (one entry per session).
 
-    With the database session engine (no CACHE_URL, as the tests run) every session row
+    With sessions in the database (always: with CACHE_URL they are `cached_db`) every row
     is read, so a session the product did not record anywhere is found too. With the
     cache engine (Redis) sessions cannot be listed: the UserSession records are read.
     """
     from django.conf import settings
 
     found = []
-    if settings.SESSION_ENGINE == "django.contrib.sessions.backends.db":
+    if settings.SESSION_ENGINE.rsplit(".", 1)[1] in ("db", "cached_db"):  # rows in the database
         for session in Session.objects.filter(expire_date__gt=timezone.now()):
             user_id = session.get_decoded().get("_auth_user_id")
             if user_id is not None:

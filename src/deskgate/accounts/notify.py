@@ -2,7 +2,9 @@
 
 NIST SP 800-63B-4 asks for a notice through a channel independent of the change: the old
 Email (or, without one, the old SMS number). Sent after the change commits; a failed
-notice is audited and never undoes the change.
+notice is audited and never undoes the change. Notices pass the same send caps and SMS
+country allow-list as codes (`deskgate.delivery.caps`); a capped or refused one is
+dropped and audited. A batch (a bulk action) tells each person once.
 """
 
 from __future__ import annotations
@@ -10,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import transaction
 
 from deskgate.accounts import audit, contact
 from deskgate.accounts.models import AuditEvent, MfaMethod, User
 from deskgate.accounts.rules import UserState
+from deskgate.delivery import caps
 
 
 def sign_in_settings_changed(user: User, before: UserState, *, by: audit.Actor) -> None:
@@ -81,44 +84,90 @@ def _send_or_collect(notice: Notice) -> None:
         collected.append(notice)
 
 
+def recipient_of(user: User) -> caps.Recipient:
+    """The user as the send caps see them: whose allowance, which SMS countries."""
+    return caps.Recipient(user.pk, user.client_id, tuple(user.client.sms_country_list))
+
+
+def _one_per_person(notices: list[Notice]) -> list[Notice]:
+    """A person changed several times in one batch gets one notice: at the destination
+    they had before the first change, telling the state after the last."""
+    first: dict[int, Notice] = {}
+    last: dict[int, Notice] = {}
+    for n in notices:
+        first.setdefault(n.user.pk, n)
+        last[n.user.pk] = n
+    return [replace(n, text=last[pk].text) for pk, n in first.items()]
+
+
+def _refused(n: Notice, why: caps.Refusal) -> AuditEvent:
+    if why == caps.Refusal.COUNTRY:
+        return audit.build(
+            "user.notice_refused_country",
+            client=n.user.client,
+            by=n.by,
+            subject=n.user,
+            summary=f"Notice of changed sign-in settings not sent to {n.masked}: the number's "
+            "country is not allowed for SMS",
+            destination=n.masked,
+        )
+    return audit.build(
+        "user.notice_capped",
+        client=n.user.client,
+        by=n.by,
+        subject=n.user,
+        summary=f"Notice of changed sign-in settings not sent to {n.masked}: hourly limit "
+        f"({why.value}) reached",
+        scope=why.value,
+        destination=n.masked,
+    )
+
+
 def _deliver(notices: list[Notice]) -> None:
     from deskgate.delivery import channels
 
-    emails = [n for n in notices if n.channel == "email"]
+    events: list[AuditEvent] = []
+    admitted: list[tuple[Notice, caps.Permit]] = []
+    for n in _one_per_person(notices):
+        # The same caps and SMS countries as codes: a notice is a message like any other.
+        answer = caps.admit(recipient_of(n.user), n.channel, n.to)
+        if isinstance(answer, caps.Refusal):
+            events.append(_refused(n, answer))  # dropped and audited, never raised
+        else:
+            admitted.append((n, answer))
+    emails = [(n, p) for n, p in admitted if n.channel == "email"]
     failed: dict[int, str] = {}
     if emails:
         try:
-            channels.send_emails([(n.to, SUBJECT, n.text) for n in emails])
+            channels.send_emails([(p, SUBJECT, n.text) for n, p in emails])
         except channels.DeliveryError as exc:
-            failed.update({id(n): str(exc) for n in emails})
-    for n in notices:
+            failed.update({id(n): str(exc) for n, _ in emails})
+    for n, permit in admitted:
         if n.channel != "sms":
             continue
         try:
-            channels.send_sms(n.to, n.text)
+            channels.send_sms(permit, n.text)
         except channels.DeliveryError as exc:
             failed[id(n)] = str(exc)
-    AuditEvent.objects.bulk_create(
-        [
-            audit.build(
-                "user.notice_failed",
-                client=n.user.client,
-                by=n.by,
-                subject=n.user,
-                summary=f"Notice of changed sign-in settings not delivered to {n.masked}",
-                error=failed[id(n)],
-            )
-            if id(n) in failed
-            else audit.build(
-                "user.notified",
-                client=n.user.client,
-                by=n.by,
-                subject=n.user,
-                summary=f"{n.user.label} told at {n.masked} that their sign-in settings changed",
-                channel=n.channel,
-                destination=n.masked,
-            )
-            for n in notices
-        ],
-        batch_size=500,
-    )
+    events += [
+        audit.build(
+            "user.notice_failed",
+            client=n.user.client,
+            by=n.by,
+            subject=n.user,
+            summary=f"Notice of changed sign-in settings not delivered to {n.masked}",
+            error=failed[id(n)],
+        )
+        if id(n) in failed
+        else audit.build(
+            "user.notified",
+            client=n.user.client,
+            by=n.by,
+            subject=n.user,
+            summary=f"{n.user.label} told at {n.masked} that their sign-in settings changed",
+            channel=n.channel,
+            destination=n.masked,
+        )
+        for n, _ in admitted
+    ]
+    AuditEvent.objects.bulk_create(events, batch_size=500)

@@ -2,7 +2,9 @@
 
 `SmsGateway` is the small interface an SMS transport implements (Kannel's sendsms HTTP
 interface first; SMPP or a provider's API can follow). Every transport has a timeout and
-raises `DeliveryError` when the message was not accepted.
+raises `DeliveryError` when the message was not accepted. Every send takes a `Permit` from
+`deskgate.delivery.caps.admit`: the send caps and the SMS country allow-list hold for every
+message, whoever sends it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
 from deskgate.conf import KannelConfig
+from deskgate.delivery.caps import Permit
 from deskgate.delivery.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -87,7 +90,16 @@ def sms_gateway() -> SmsGateway:
     return KannelGateway(config, timeout=settings.DESKGATE_SMS_TIMEOUT)
 
 
-def send_email(to: str, subject: str, text: str) -> None:
+def _check(permit: Permit, channel: str) -> str:
+    # Only `caps.admit` makes a valid permit: no message leaves without passing the caps.
+    if not permit.valid or permit.channel != channel:
+        raise ValueError(f"a {channel} message needs a permit from deskgate.delivery.caps.admit")
+    return permit.to
+
+
+def send_email(permit: Permit, subject: str, text: str) -> None:
+    """Send one email to the permit's address, or raise DeliveryError."""
+    to = _check(permit, "email")
     try:
         EmailMessage(subject, text, None, [to]).send(fail_silently=False)
     except Exception as exc:  # smtplib, socket and TLS errors all mean "not sent"
@@ -96,17 +108,20 @@ def send_email(to: str, subject: str, text: str) -> None:
         ) from None
 
 
-def send_emails(messages: list[tuple[str, str, str]]) -> None:
-    """Send (to, subject, text) messages over one connection to the mail server."""
+def send_emails(messages: list[tuple[Permit, str, str]]) -> None:
+    """Send (permit, subject, text) messages over one connection to the mail server."""
+    built = [
+        EmailMessage(subject, text, None, [_check(permit, "email")])
+        for permit, subject, text in messages
+    ]
     try:
         with get_connection(fail_silently=False) as connection:
-            connection.send_messages(
-                [EmailMessage(subject, text, None, [to]) for to, subject, text in messages]
-            )
+            connection.send_messages(built)
     except Exception as exc:  # smtplib, socket and TLS errors all mean "not sent"
         reason = type(exc).__name__
         raise DeliveryError(f"the mail server did not accept the messages ({reason})") from None
 
 
-def send_sms(to: str, text: str) -> None:
-    sms_gateway().send(to, text)
+def send_sms(permit: Permit, text: str) -> None:
+    """Send one SMS to the permit's number, or raise DeliveryError."""
+    sms_gateway().send(_check(permit, "sms"), text)

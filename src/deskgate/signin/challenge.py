@@ -17,10 +17,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from deskgate.accounts import audit
+from deskgate.accounts import audit, notify
 from deskgate.accounts.models import MfaMethod, User
-from deskgate.delivery import channels
-from deskgate.signin import caps, codes
+from deskgate.delivery import caps, channels
+from deskgate.signin import codes
 from deskgate.signin.models import PendingSignIn, SignInGuard
 
 
@@ -151,7 +151,11 @@ def issue(pending_id: int, *, by: audit.Actor) -> Answer:
         wait = resend_wait(pending, now)
         if wait:
             return Answer(Issue.COOLDOWN, wait_seconds=wait)
-        if user.mfa_method == MfaMethod.SMS and not user.client.sms_allowed_to(user.work_phone):
+        # The caps and the SMS countries, as for every message (a refusal counts nothing).
+        permit = caps.admit(
+            notify.recipient_of(user), user.mfa_method, user.mfa_destination(), now=now
+        )
+        if permit == caps.Refusal.COUNTRY:
             # The number was saved before the client restricted the countries.
             audit.record(
                 "code.refused_country",
@@ -162,20 +166,16 @@ def issue(pending_id: int, *, by: audit.Actor) -> Answer:
                 destination=user.masked_mfa_destination(),
             )
             return Answer(Issue.COUNTRY)
-        savepoint = transaction.savepoint()
-        refused = caps.take_send(user, now)
-        if refused:
-            transaction.savepoint_rollback(savepoint)
+        if isinstance(permit, caps.Refusal):
             audit.record(
                 "code.capped",
                 client=user.client,
                 by=by,
                 subject=user,
-                summary=f"Code for {user.label} not sent: hourly limit ({refused}) reached",
-                scope=refused,
+                summary=f"Code for {user.label} not sent: hourly limit ({permit}) reached",
+                scope=permit.value,
             )
-            return Answer(Issue.CAPPED, capped_scope=refused)
-        transaction.savepoint_commit(savepoint)
+            return Answer(Issue.CAPPED, capped_scope=permit.value)
         code = codes.new_code()
         lifetime = timedelta(seconds=policy().lifetime)
         pending.previous_code_hash = pending.code_hash
@@ -187,15 +187,14 @@ def issue(pending_id: int, *, by: audit.Actor) -> Answer:
         pending.code_attempts = 0  # per code; the user's consecutive count stays in the guard
         pending.codes_sent += 1
         pending.save()
-        destination = user.mfa_destination()
         channel = user.mfa_method
     # Deliver outside the transaction: a slow server must not hold the locks.
     subject, text = _message(user, code)
     try:
         if channel == MfaMethod.SMS:
-            channels.send_sms(destination, text)
+            channels.send_sms(permit, text)
         else:
-            channels.send_email(destination, subject, text)
+            channels.send_email(permit, subject, text)
     except channels.DeliveryError as exc:
         # Not sent: the code is void and the user may try again at once.
         PendingSignIn.objects.filter(pk=pending_id, code_hash=pending.code_hash).update(

@@ -11,10 +11,10 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from deskgate.accounts import actions, audit, contact
+from deskgate.accounts import actions, audit, contact, notify
 from deskgate.accounts.models import User
-from deskgate.delivery import channels
-from deskgate.signin import caps, codes
+from deskgate.delivery import caps, channels
+from deskgate.signin import codes
 from deskgate.signin.challenge import policy
 from deskgate.signin.models import ContactChange
 
@@ -37,11 +37,14 @@ def start(user: User, field: str, cleaned_value: str, *, by: audit.Actor) -> Sta
     code = codes.new_code()
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
-        savepoint = transaction.savepoint()
-        refused = caps.take_send(user, now)
-        if refused:
-            transaction.savepoint_rollback(savepoint)
-            return Started(False, caps.SCOPE_MESSAGES[refused])
+        channel = "email" if field == "email" else "sms"
+        # The caps and the SMS countries, as for every message (the new number was checked
+        # against the countries already; the gate checks again).
+        permit = caps.admit(notify.recipient_of(user), channel, cleaned_value, now=now)
+        if permit == caps.Refusal.COUNTRY:
+            return Started(False, "SMS to that number's country is not allowed: ask your admin.")
+        if isinstance(permit, caps.Refusal):
+            return Started(False, caps.SCOPE_MESSAGES[permit.value])
         ContactChange.objects.update_or_create(
             user=user,
             defaults={
@@ -60,9 +63,9 @@ def start(user: User, field: str, cleaned_value: str, *, by: audit.Actor) -> Sta
     )
     try:
         if field == "email":
-            channels.send_email(cleaned_value, "Confirm your new Deskgate email address", text)
+            channels.send_email(permit, "Confirm your new Deskgate email address", text)
         else:
-            channels.send_sms(cleaned_value, text)
+            channels.send_sms(permit, text)
     except channels.DeliveryError:
         ContactChange.objects.filter(user=user, token=token).delete()
         return Started(

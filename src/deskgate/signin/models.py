@@ -1,4 +1,4 @@
-"""Server-side state of sign-ins in progress, codes, locks, caps and remembered devices.
+"""Server-side state of sign-ins in progress, codes, locks and remembered devices.
 
 The session holds only an opaque token; every counter lives here, in the database that
 all web processes share, and changes through atomic updates.
@@ -9,6 +9,9 @@ from __future__ import annotations
 from django.db import IntegrityError, models, transaction
 
 from deskgate.accounts.models import User
+
+# The send caps' counters live in delivery now; the old import path keeps working.
+from deskgate.delivery.models import SendCounter  # noqa: F401
 
 
 class PendingSignIn(models.Model):
@@ -77,22 +80,6 @@ class SignInGuard(models.Model):
 
     def __str__(self) -> str:
         return f"guard of {self.user_id}"
-
-
-class SendCounter(models.Model):
-    """Codes sent per scope (a user, a client, the platform) in one hourly window."""
-
-    scope = models.CharField(max_length=80)
-    window = models.DateTimeField()
-    count = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["scope", "window"], name="send_counter_unique")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.scope}@{self.window:%Y-%m-%d %H}: {self.count}"
 
 
 class RememberedDevice(models.Model):

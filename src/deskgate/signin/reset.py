@@ -10,15 +10,14 @@ import hashlib
 
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
-from django.core.mail import send_mail
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
-from deskgate.accounts import audit, contact, rules
+from deskgate.accounts import audit, contact, notify, rules
 from deskgate.accounts.models import User
-from deskgate.signin import caps
+from deskgate.delivery import caps, channels
 
 REQUESTS_PER_HOUR = 3
 
@@ -50,21 +49,45 @@ def request_reset(email: str, *, by: audit.Actor) -> None:
     # The link is built from a fixed setting, never from the request's Host header.
     link = settings.DESKGATE_BASE_URL + reverse("signin:reset_confirm", args=[uid, token])
     minutes = settings.PASSWORD_RESET_TIMEOUT // 60
-    send_mail(
-        "Reset your Deskgate password",
-        f"Hello {user.full_name},\n\nSomeone asked to reset the password of your Deskgate account "
-        f"{user.username}. To choose a new password, open this link within {minutes} minutes:\n\n"
-        f"{link}\n\nIf it was not you, ignore this message; your password stays as it is.\n",
-        None,
-        [user.email],
-    )
+    masked = contact.mask_email(user.email)
+    # A reset link is a message like a code: the same hourly caps.
+    permit = caps.admit(notify.recipient_of(user), "email", user.email)
+    if isinstance(permit, caps.Refusal):
+        audit.record(
+            "password.reset_capped",
+            client=user.client,
+            by=by,
+            subject=user,
+            summary=f"Password reset link not sent to {masked}: hourly limit ({permit}) reached",
+            scope=permit.value,
+        )
+        return
+    try:
+        channels.send_email(
+            permit,
+            "Reset your Deskgate password",
+            f"Hello {user.full_name},\n\nSomeone asked to reset the password of your Deskgate "
+            f"account {user.username}. To choose a new password, open this link within "
+            f"{minutes} minutes:\n\n{link}\n\nIf it was not you, ignore this message; your "
+            "password stays as it is.\n",
+        )
+    except channels.DeliveryError as exc:
+        audit.record(
+            "password.reset_send_failed",
+            client=user.client,
+            by=by,
+            subject=user,
+            summary=f"Password reset link could not be sent to {masked}",
+            error=str(exc),
+        )
+        return
     audit.record(
         "password.reset_requested",
         client=user.client,
         by=by,
         subject=user,
-        summary=f"Password reset link sent to {contact.mask_email(user.email)}",
-        destination=contact.mask_email(user.email),
+        summary=f"Password reset link sent to {masked}",
+        destination=masked,
     )
 
 

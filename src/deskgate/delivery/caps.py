@@ -1,0 +1,135 @@
+"""Hourly caps on messages sent, per user, per client and for the platform, and the
+client's SMS country allow-list: the one gate every message Deskgate sends passes.
+
+`admit(recipient, channel, to)` answers a `Permit` or the `Refusal`; the channels
+(`deskgate.delivery.channels`) send only with a permit, so a sender cannot forget the caps.
+Codes, contact confirmations, notices of changed settings and password reset links all
+count against the same caps.
+
+Each cap is a counter row per hourly window, taken with one conditional UPSERT, so
+parallel requests on any number of processes cannot exceed it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+import phonenumbers
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from deskgate.delivery.models import SendCounter
+
+
+class Refusal(StrEnum):
+    """Why a message may not be sent: a cap's scope, or the SMS country."""
+
+    USER = "user"
+    CLIENT = "client"
+    PLATFORM = "platform"
+    COUNTRY = "country"
+
+
+SCOPE_MESSAGES = {
+    "user": "Too many codes were sent to you in the last hour. Try again later, or ask your "
+    "admin for help.",
+    "client": "Your company has reached its limit of codes per hour. Try again later, or ask "
+    "your admin.",
+    "platform": "Deskgate is sending too many codes right now. Try again in a few minutes.",
+}
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Whom a message is for, as the caps see it: the user, their client and its SMS
+    countries (two-letter codes; empty allows every country)."""
+
+    user_id: int
+    client_id: int
+    sms_countries: tuple[str, ...] = ()
+
+    def sms_allowed_to(self, e164: str) -> bool:
+        if not self.sms_countries:
+            return True
+        try:
+            region = phonenumbers.region_code_for_number(phonenumbers.parse(e164, None))
+        except phonenumbers.NumberParseException:
+            return False
+        return region in self.sms_countries
+
+
+_ADMITTED = object()
+
+
+@dataclass(frozen=True)
+class Permit:
+    """One message admitted by `admit`: the channel and the destination it may go to."""
+
+    channel: str  # "email" or "sms"
+    to: str
+    _seal: object = field(default=None, repr=False, compare=False)
+
+    @property
+    def valid(self) -> bool:
+        return self._seal is _ADMITTED
+
+
+_TABLE = SendCounter._meta.db_table
+_UPSERT = f"""
+INSERT INTO {_TABLE} (scope, "window", count) VALUES (%s, %s, 1)
+ON CONFLICT (scope, "window") DO UPDATE SET count = {_TABLE}.count + 1
+WHERE {_TABLE}.count < %s
+RETURNING count
+"""  # noqa: S608  # the table name is ours; the values are parameters
+
+
+def _take(scope: str, window: datetime, cap: int) -> bool:
+    """Count one against the scope's window unless it is at the cap: one statement.
+
+    INSERT ... ON CONFLICT DO UPDATE ... WHERE is atomic on PostgreSQL and SQLite (3.35+):
+    the first send of the hour creates the row, later ones add to it while under the cap,
+    and a capped attempt returns no row.
+    """
+    if cap < 1:
+        return False
+    with connection.cursor() as cursor:
+        stamp = connection.ops.adapt_datetimefield_value(window)
+        cursor.execute(_UPSERT, [scope, stamp, cap])
+        return cursor.fetchone() is not None
+
+
+def _hour(now: datetime) -> datetime:
+    return now.replace(minute=0, second=0, microsecond=0)
+
+
+def take(scope: str, now: datetime, cap: int) -> bool:
+    """Count one against `scope` in the current clock hour, unless it is at `cap`."""
+    return _take(scope, _hour(now), cap)
+
+
+def admit(
+    recipient: Recipient, channel: str, to: str, *, now: datetime | None = None
+) -> Permit | Refusal:
+    """Count one message to `recipient` against every cap; a permit to send it, or why not.
+
+    An SMS to a country the client does not allow is refused before anything is counted.
+    A refusal by one scope undoes what the others counted (a savepoint inside a caller's
+    transaction), so a refused message costs nobody's allowance.
+    """
+    if channel == "sms" and not recipient.sms_allowed_to(to):
+        return Refusal.COUNTRY
+    caps = settings.DESKGATE_SEND_CAPS
+    window = _hour(now or timezone.now())
+    with transaction.atomic():
+        for scope, key in (
+            (Refusal.USER, f"user:{recipient.user_id}"),
+            (Refusal.CLIENT, f"client:{recipient.client_id}"),
+            (Refusal.PLATFORM, "platform"),
+        ):
+            if not _take(key, window, int(caps[scope.value])):
+                transaction.set_rollback(True)
+                return scope
+    return Permit(channel, to, _ADMITTED)
