@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from deskgate.accounts import audit, contact, notify, rules
+from deskgate.accounts import access, audit, contact, notify, rules
 from deskgate.accounts.audit import Actor
 from deskgate.accounts.models import (
     AuditEvent,
@@ -122,7 +122,7 @@ def update_client_settings(
     sms_countries: str | None = None,
 ) -> Client:
     """Save a client's sign-in settings; SMS countries are two-letter codes, empty for all."""
-    _require_admin(by, client)
+    access.require(by.user, client.pk, admin_only=True)
     fields = ["password_reset_enabled", "remember_device_enabled"]
     with transaction.atomic():
         client = Client.objects.select_for_update().get(pk=client.pk)
@@ -158,22 +158,23 @@ def update_client_settings(
 # --- permissions ---------------------------------------------------------------------------
 
 
-def _require_admin(by: Actor, client: Client) -> None:
+def _require_may_manage(by: Actor, client: Client, *levels: str) -> None:
+    """Admins manage every user of their client; managers all but admins (R10).
+
+    The one check of the action layer: `access.refusal` decides, for every path.
+    """
+    access.require(by.user, client.pk, levels=levels)
+
+
+def _require_may_manage_now(by: Actor, client: Client, *levels: str) -> None:
+    """The same check with the actor as stored now, inside the write with the client's row
+    locked: a demotion or deactivation of the actor since their page loaded counts."""
     if by.user is None:
         return
-    if by.user.client_id != client.pk or by.user.level != Level.ADMIN or not by.user.is_active:
-        raise PermissionDenied("Only an admin of this client can do that.")
-
-
-def _require_may_manage(by: Actor, client: Client, *levels: str) -> None:
-    """Admins manage every user of their client; managers all but admins (R10)."""
-    actor = by.user
-    if actor is None:
-        return  # the operator at the command line
-    if actor.client_id != client.pk or not actor.can_open_admin_pages:
-        raise PermissionDenied("You can only manage users of your own company.")
-    if actor.level == Level.MANAGER and Level.ADMIN in levels:
-        raise PermissionDenied("Only an admin can create or change an admin.")
+    stored = User.objects.filter(pk=by.user.pk).first()
+    if stored is None:
+        raise PermissionDenied(access.Refusal.NO_ADMIN_PAGES.value)
+    access.require(stored, client.pk, levels=levels)
 
 
 # --- users ---------------------------------------------------------------------------------
@@ -311,6 +312,25 @@ def update_user(user: User, data: UserInput, *, by: Actor) -> UserSaved:
     return _write(user, by=by, build=lambda current: data, recheck=True)
 
 
+def unlock_user(user: User, *, by: Actor) -> bool:
+    """End a user's sign-in lock early (R7); answer whether there was one."""
+    from deskgate.signin import challenge  # the sign-in app owns locks
+
+    _require_may_manage(by, user.client, user.level)
+    return challenge.unlock(user, by=by)
+
+
+def revoke_devices(user: User, *, by: Actor) -> int:
+    """Forget every remembered device of a user: their next sign-in asks for a code.
+
+    A user may forget their own devices from their account page; anyone else is checked."""
+    from deskgate.signin import devices  # the sign-in app owns remembered devices
+
+    if by.user is None or by.user.pk != user.pk:
+        _require_may_manage(by, user.client, user.level)
+    return devices.revoke_all(user, by=by)
+
+
 def _write(
     user: User,
     *,
@@ -322,10 +342,12 @@ def _write(
     with transaction.atomic():
         client = _lock_client(user.client)
         user = User.objects.select_for_update().get(pk=user.pk, client=client)
+        data = build(user)
         if recheck:
-            # Again with the level as stored now: the caller's copy may predate a promotion.
-            _require_may_manage(by, client, user.level)
-        state = _validate(client, build(user), user_id=user.pk, stored_username=user.username)
+            # Again with both as stored now: the caller's copies may predate a promotion of
+            # the user, or a demotion of the actor.
+            _require_may_manage_now(by, client, user.level, data.level)
+        state = _validate(client, data, user_id=user.pk, stored_username=user.username)
         before = rules.UserState.of(user)
         changed = _apply(user, state)
         if changed:

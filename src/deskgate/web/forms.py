@@ -51,11 +51,21 @@ class UserForm(Form):
     )
 
     def __init__(
-        self, *args: Any, client: Client, acting: User, user: User | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        client: Client,
+        acting: User,
+        user: User | None = None,
+        read_only: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.client = client
         self.user = user
+        self.read_only = read_only
+        if read_only:  # shown to someone who may see this user but not change them
+            for name in self.fields:
+                self.fields[name].disabled = True
         level = self.fields["level"]
         if acting.level != Level.ADMIN and isinstance(level, forms.ChoiceField):
             level.choices = [c for c in Level.choices if c[0] != Level.ADMIN]
