@@ -349,6 +349,11 @@ def _write(
             _require_may_manage_now(by, client, user.level, data.level)
         state = _validate(client, data, user_id=user.pk, stored_username=user.username)
         before = rules.UserState.of(user)
+        errors = rules.check_keeps_an_admin(
+            client, before, state, user_id=user.pk, label=user.label
+        )
+        if errors:
+            raise ValidationError(errors)
         changed = _apply(user, state)
         if changed:
             _save(user, changed)

@@ -193,6 +193,32 @@ def check_user(
     return dict(errors)
 
 
+def check_keeps_an_admin(
+    client: Client, before: UserState, after: UserState, *, user_id: int, label: str
+) -> Errors:
+    """A client keeps an active admin: only admins change admins and the settings, so a
+    write that deactivates or demotes the last one would leave nobody able to.
+
+    Call it inside the write's transaction with the client's row locked: every write of a
+    user of the client waits for that lock, so two admins stepping down at the same moment
+    are counted one after the other (and the second is refused).
+    """
+    was_admin = before.is_active and before.level == Level.ADMIN
+    if not was_admin or (after.is_active and after.level == Level.ADMIN):
+        return {}
+    others = User.objects.filter(client=client, level=Level.ADMIN, is_active=True)
+    if others.exclude(pk=user_id).exists():
+        return {}
+    field = "employment" if not after.is_active else "level"
+    return {
+        field: [
+            f"{client.name} would have no active admin left: {label} is the last one, and "
+            "only an admin can change admins and the company's settings. Make another user "
+            "an admin first."
+        ]
+    }
+
+
 def _check_mfa(client: Client, state: UserState, errors: Errors) -> None:
     method = state.mfa_method
     if method not in MfaMethod.values:
