@@ -81,8 +81,13 @@ class BulkOutcome:
 def create_client(name: str, release: str, country: str = "FI", *, by: Actor) -> Client:
     """Create a client (tenant) on a release such as 25.4 or 11.8."""
     errors: dict[str, list[str]] = {}
-    name = name.strip()
-    if not name:
+    try:
+        name = rules.clean_name(name, "The client's name", 100)
+    except ValidationError as exc:
+        errors["name"] = list(exc.messages)
+    if errors:
+        pass
+    elif not name:
         errors["name"] = ["Enter the client's name."]
     elif Client.objects.filter(name__iexact=name).exists():
         errors["name"] = [f"A client named {name} already exists."]
@@ -192,10 +197,10 @@ def _clean(client: Client, data: UserInput) -> tuple[rules.UserState, dict[str, 
 
     state = rules.UserState(
         username=cleaned("username", contact.clean_username, data.username),
-        full_name=" ".join(data.full_name.split())[:200],
+        full_name=cleaned("full_name", rules.clean_full_name, data.full_name),
         level=data.level,
         is_active=data.is_active,
-        email=cleaned("email", contact.clean_email, data.email),
+        email=cleaned("email", rules.clean_email, data.email),
         work_phone=cleaned(
             "work_phone",
             lambda raw: contact.clean_work_phone(raw, client.default_country),
@@ -667,8 +672,14 @@ def save_template(
     """Create or edit a message template; answer with the R5 warnings it raises."""
     _require_may_manage(by, client)
     errors: dict[str, list[str]] = {}
-    name = " ".join(data.name.split())
-    if not name:
+    name = ""
+    try:
+        name = rules.clean_name(data.name, "The template's name", 100)
+    except ValidationError as exc:
+        errors["name"] = list(exc.messages)
+    if "name" in errors:
+        pass
+    elif not name:
         errors["name"] = ["Enter a name for the template."]
     else:
         same = MessageTemplate.objects.filter(client=client, name__iexact=name)
@@ -703,7 +714,12 @@ def save_template(
         ("subject", "The subject", data.subject),
         ("body", "The message", data.body),
     ):
-        problems = rules.check_template_text(text, label)
+        # A subject is one line of plain text; a message keeps its lines, and may need
+        # bidi marks or emoji joiners, but no control characters.
+        problems = rules.check_text(
+            text, label, line_breaks=fname == "body", formats=fname != "body"
+        )
+        problems += rules.check_template_text(text, label)
         if problems:
             errors.setdefault(fname, []).extend(problems)
     if errors:

@@ -25,7 +25,9 @@ def add_errors(form: forms.Form, exc: ValidationError) -> None:
 
 class UserForm(Form):
     username = forms.CharField(label="User name", max_length=200)
-    full_name = forms.CharField(label="Full name", max_length=200)
+    # Its length and characters are the rules' (rules.clean_full_name), the same words here
+    # as at the command line.
+    full_name = forms.CharField(label="Full name")
     level = forms.ChoiceField(label="Level", choices=Level.choices)
     employment = forms.ChoiceField(label="Employment", choices=EMPLOYMENT_CHOICES)
     email = forms.CharField(
@@ -141,7 +143,7 @@ class BulkMfaForm(Form):
 
 
 class TemplateForm(Form):
-    name = forms.CharField(label="Name", max_length=100)
+    name = forms.CharField(label="Name")  # length and characters: rules.clean_name
     channel = forms.ChoiceField(label="Channel", choices=Channel.choices)
     sender = forms.CharField(
         label="Sender",
