@@ -357,6 +357,8 @@ def _write(
         errors = rules.check_keeps_an_admin(
             client, before, state, user_id=user.pk, label=user.label
         )
+        if recheck and by.user is not None and by.user.pk == user.pk:
+            errors |= rules.check_own_sign_in_settings(before, state)
         if errors:
             raise ValidationError(errors)
         changed = _apply(user, state)
@@ -485,6 +487,10 @@ def bulk_change_mfa_method(
                 state = _validate(
                     client, data, user_id=pk, stored_username=user.username, directory=directory
                 )
+                if by.user is not None and by.user.pk == pk:
+                    own = rules.check_own_sign_in_settings(rules.UserState.of(user), state)
+                    if own:
+                        raise ValidationError(own)
             except ValidationError as exc:
                 outcomes.append(BulkOutcome(user, False, " ".join(exc.messages)))
                 continue
@@ -630,7 +636,13 @@ def _check_password(user: User, raw: str) -> None:
 
 
 def set_password(user: User, raw: str, *, by: Actor, temporary: bool = False) -> None:
-    """Set a password: temporary when an admin sets it, final when the user chooses it."""
+    """Set a password: temporary when an admin sets it, final when the user chooses it.
+
+    A user's own password is set by their own pages (after the current one, or a reset
+    link), never as a temporary one through the admin pages: a stolen session would do it.
+    """
+    if by.user is not None and by.user.pk == user.pk and temporary:
+        raise ValidationError({"password": [rules.OWN_PASSWORD_REFUSAL]})
     if by.user is not None and by.user.pk != user.pk:
         _require_may_manage(by, user.client, user.level)
     _check_password(user, raw)

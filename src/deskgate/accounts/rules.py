@@ -324,6 +324,38 @@ def check_keeps_an_admin(
     }
 
 
+OWN_SIGN_IN_SETTINGS = {
+    "email": (
+        "Change your own Email under Your account > Change Email or Work phone: it asks for "
+        "your password and confirms the new address with a code."
+    ),
+    "work_phone": (
+        "Change your own Work phone under Your account > Change Email or Work phone: it asks "
+        "for your password and confirms the new number with a code."
+    ),
+    "mfa_method": (
+        "Change your own MFA method through another admin: how you prove who you are "
+        "cannot be changed from your own signed-in session alone."
+    ),
+}
+
+
+def check_own_sign_in_settings(before: UserState, after: UserState) -> Errors:
+    """An admin or manager editing themselves through the admin pages (or bulk) may not
+    change what proves who they are: a stolen session would take the account over. Their
+    own pages change those after the current password and a code to the new destination."""
+    return {
+        name: [message]
+        for name, message in OWN_SIGN_IN_SETTINGS.items()
+        if getattr(before, name) != getattr(after, name)
+    }
+
+
+OWN_PASSWORD_REFUSAL = (
+    "Change your own password on Your account > Change password: it asks for the current one."
+)
+
+
 def _check_mfa(client: Client, state: UserState, errors: Errors) -> None:
     method = state.mfa_method
     if method not in MfaMethod.values:

@@ -11,6 +11,7 @@ from deskgate.accounts.actions import TemplateInput, UserInput
 from deskgate.accounts.models import Channel, Client, Level, MfaMethod, User
 from deskgate.web.form_base import Form
 
+OWN_SIGN_IN_FIELDS = ("email", "work_phone", "mfa_method", "password")
 EMPLOYMENT_CHOICES = [("active", "Active"), ("inactive", "Inactive")]
 
 
@@ -67,6 +68,12 @@ class UserForm(Form):
         self.read_only = read_only
         if read_only:  # shown to someone who may see this user but not change them
             for name in self.fields:
+                self.fields[name].disabled = True
+        self.own = user is not None and user.pk == acting.pk
+        if self.own:
+            # What proves who one is changes on one's own pages (password, then a code to
+            # the new destination), never here: a stolen session would take the account.
+            for name in OWN_SIGN_IN_FIELDS:
                 self.fields[name].disabled = True
         level = self.fields["level"]
         if acting.level != Level.ADMIN and isinstance(level, forms.ChoiceField):
