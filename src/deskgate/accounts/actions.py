@@ -642,7 +642,7 @@ def set_password(user: User, raw: str, *, by: Actor, temporary: bool = False) ->
     link), never as a temporary one through the admin pages: a stolen session would do it.
     """
     if by.user is not None and by.user.pk == user.pk and temporary:
-        raise ValidationError({"password": [rules.OWN_PASSWORD_REFUSAL]})
+        raise ValidationError({"password": [rules.NOT_ON_ONESELF_HERE]})
     if by.user is not None and by.user.pk != user.pk:
         _require_may_manage(by, user.client, user.level)
     _check_password(user, raw)

@@ -351,7 +351,7 @@ def check_own_sign_in_settings(before: UserState, after: UserState) -> Errors:
     }
 
 
-OWN_PASSWORD_REFUSAL = (
+NOT_ON_ONESELF_HERE = (
     "Change your own password on Your account > Change password: it asks for the current one."
 )
 
