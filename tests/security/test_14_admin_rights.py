@@ -143,3 +143,109 @@ def test_the_action_layer_refuses_the_admin_path_on_oneself(user_factory) -> Non
     with pytest.raises(ValidationError, match="own MFA"):
         actions.change_mfa_method(me, "off", by=by)
     assert account_of(me) == before
+
+
+# --- SSO finds people by Email: a manager must not make an admin's sign-in ambiguous -----
+
+
+@pytest.fixture
+def sso_client(tenant):
+    from deskgate.sso.models import ProviderConfig
+
+    ProviderConfig.objects.create(
+        client=tenant,
+        issuer="https://idp.northwind.example",
+        oidc_client_id="deskgate",
+        secret_encrypted="not used here",
+        mandatory=False,  # the manager signs in with a password here; the rule is the same
+    )
+    return tenant
+
+
+def test_a_manager_cannot_lock_an_admin_out_of_sso(browser, sso_client, user_factory) -> None:
+    admin = user_factory(
+        "admin", username="anna.admin", full_name="Anna Admin", email="anna@n.example"
+    )
+    manager = user_factory("manager", username="mikko.manager", email="mikko@n.example")
+    spare = user_factory("agent", username="spare.agent", email="spare@n.example")
+    dormant = user_factory("agent", username="dormant.agent", email="ANNA@n.example", active=False)
+    m = full_sign_in(browser(), manager)
+    says = "anna@n.example is already the Email of Anna Admin (anna.admin)"
+    users_before = list(User.objects.order_by("pk").values())
+
+    # Create an agent with the admin's address (any case).
+    page = m.get("/users/create/")
+    form = form_fields(page.text) | {
+        "username": "evil.twin",
+        "full_name": "Evil Twin",
+        "level": "agent",
+        "employment": "active",
+        "email": "Anna@N.example",
+        "mfa_method": "off",
+    }
+    response = m.post("/users/create/", form)
+    assert response.status_code == 200
+    # As typed (the domain in lower case, as stored), naming whose address it is.
+    assert "Anna@n.example is already the Email of Anna Admin (anna.admin)" in visible_text(
+        response
+    )
+
+    # Edit an agent's Email to it.
+    page = m.get(f"/users/{spare.pk}/")
+    response = m.post(f"/users/{spare.pk}/", form_fields(page.text) | {"email": "anna@n.example"})
+    assert response.status_code == 200 and says in visible_text(response)
+
+    # Make active an agent who already has it.
+    page = m.get(f"/users/{dormant.pk}/")
+    response = m.post(f"/users/{dormant.pk}/", form_fields(page.text) | {"employment": "active"})
+    assert response.status_code == 200
+    assert "ANNA@n.example is already the Email of Anna Admin (anna.admin)" in visible_text(
+        response
+    )
+    assert list(User.objects.order_by("pk").values()) == users_before
+    assert admin.is_active
+
+
+def test_sso_email_clash_is_refused_at_the_command_line(sso_client, user_factory, monkeypatch):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    user_factory("admin", username="anna.admin", full_name="Anna Admin", email="anna@n.example")
+    monkeypatch.setenv("DESKGATE_PASSWORD", "a temporary passphrase for now")
+    with pytest.raises(CommandError, match="already the Email of Anna Admin"):
+        call_command(
+            "create_user",
+            "--client=Northwind",
+            "--username=evil.twin",
+            "--full-name=Evil Twin",
+            "--level=agent",
+            "--email=anna@n.example",
+        )
+    assert not User.objects.filter(username="evil.twin").exists()
+
+
+def test_duplicates_from_before_sso_do_not_block_other_edits(tenant, user_factory) -> None:
+    """SSO set up where two users already share an address: configuring does not fail, and
+    their other fields can still be edited; the shared address cannot spread further."""
+    from django.core.exceptions import ValidationError
+
+    from deskgate.accounts import actions
+    from deskgate.accounts.audit import OPERATOR
+    from deskgate.sso.models import ProviderConfig
+
+    kalle = user_factory("agent", username="kalle.agent", email="shared@n.example")
+    user_factory("agent", username="liisa.agent", email="shared@n.example")
+    ProviderConfig.objects.create(
+        client=tenant, issuer="https://idp.example", oidc_client_id="x", secret_encrypted="x"
+    )
+    data = actions.UserInput.of(kalle)
+    data.full_name = "Kalle Renamed"
+    actions.update_user(kalle, data, by=OPERATOR)
+    with pytest.raises(ValidationError, match="already the Email of"):
+        actions.create_user(
+            tenant,
+            actions.UserInput(username="third.one", full_name="Third", email="shared@n.example"),
+            by=OPERATOR,
+        )
+    data.email = "kalle@n.example"
+    actions.update_user(kalle, data, by=OPERATOR)  # the way out: an address of one's own

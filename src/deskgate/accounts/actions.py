@@ -218,10 +218,16 @@ def _validate(
     user_id: int | None,
     stored_username: str | None = None,
     directory: rules.Directory | None = None,
+    before: rules.UserState | None = None,
 ) -> rules.UserState:
     state, errors = _clean(client, data)
     found = rules.check_user(
-        client, state, user_id=user_id, stored_username=stored_username, directory=directory
+        client,
+        state,
+        user_id=user_id,
+        stored_username=stored_username,
+        directory=directory,
+        before=before,
     )
     for name, messages in found.items():
         # A field that did not parse has said what is wrong with it already.
@@ -352,8 +358,10 @@ def _write(
             # Again with both as stored now: the caller's copies may predate a promotion of
             # the user, or a demotion of the actor.
             _require_may_manage_now(by, client, user.level, data.level)
-        state = _validate(client, data, user_id=user.pk, stored_username=user.username)
         before = rules.UserState.of(user)
+        state = _validate(
+            client, data, user_id=user.pk, stored_username=user.username, before=before
+        )
         errors = rules.check_keeps_an_admin(
             client, before, state, user_id=user.pk, label=user.label
         )
@@ -384,7 +392,7 @@ def check_own_contact(user: User, field: str, value: str) -> str:
         raise ValidationError({field: ["Only Email and Work phone can be changed here."]})
     data = UserInput.of(user)
     setattr(data, field, value)
-    state = _validate(user.client, data, user_id=user.pk)
+    state = _validate(user.client, data, user_id=user.pk, before=rules.UserState.of(user))
     phone = state.work_phone
     if field == "work_phone" and phone:
         # The new number is confirmed by SMS: it must be able to take one, and the client's
@@ -484,11 +492,17 @@ def bulk_change_mfa_method(
             data.mfa_method = method
             try:
                 _require_may_manage(by, client, user.level)
+                stored = rules.UserState.of(user)
                 state = _validate(
-                    client, data, user_id=pk, stored_username=user.username, directory=directory
+                    client,
+                    data,
+                    user_id=pk,
+                    stored_username=user.username,
+                    directory=directory,
+                    before=stored,
                 )
                 if by.user is not None and by.user.pk == pk:
-                    own = rules.check_own_sign_in_settings(rules.UserState.of(user), state)
+                    own = rules.check_own_sign_in_settings(stored, state)
                     if own:
                         raise ValidationError(own)
             except ValidationError as exc:

@@ -260,6 +260,11 @@ def sso_mandatory(client: Client) -> bool:
     return bool(config is not None and config.mandatory)
 
 
+def sso_configured(client: Client) -> bool:
+    """The client has SSO set up (mandatory or not): it finds people by their Email."""
+    return getattr(client, "sso", None) is not None
+
+
 def check_user(
     client: Client,
     state: UserState,
@@ -267,10 +272,12 @@ def check_user(
     user_id: int | None = None,
     stored_username: str | None = None,
     directory: Directory | None = None,
+    before: UserState | None = None,
 ) -> Errors:
     """Every rule a user's state must meet; an empty answer means the write may go ahead.
 
     `stored_username`: the user's name as saved; when unchanged it need not be looked up.
+    `before`: the user as stored (None for a new one), for rules about what a write adds.
     """
     errors: Errors = defaultdict(list)
     if not state.full_name.strip():
@@ -294,8 +301,41 @@ def check_user(
             )
     _check_mfa(client, state, errors)
     if state.is_active:
-        _check_one_recipient(directory or Directory(client), state, user_id, errors)
+        directory = directory or Directory(client)
+        _check_one_recipient(directory, state, user_id, errors)
+        _check_sso_email(client, directory, state, before, user_id, errors)
     return dict(errors)
+
+
+def _check_sso_email(
+    client: Client,
+    directory: Directory,
+    state: UserState,
+    before: UserState | None,
+    user_id: int | None,
+    errors: Errors,
+) -> None:
+    """SSO finds the one active user with the provider's Email (sso.flows): a second active
+    user with that address makes the first one's SSO sign-in fail as ambiguous, which a
+    manager could do to an admin. So in a client with SSO an Email is one active user's.
+
+    Only a write that adds the address to the client's active users is refused (a new
+    user, a changed Email, a user made active): where SSO was set up over addresses
+    already shared, their holders can still be edited and given addresses of their own.
+    Serialised like R4, by the client's row lock around the check and the write.
+    """
+    if not state.email or not sso_configured(client):
+        return
+    adds = before is None or not before.is_active or before.email.lower() != state.email.lower()
+    if not adds:
+        return
+    holders = directory.with_email(state.email, exclude=user_id)
+    if holders:
+        errors["email"].append(
+            f"{client.name} signs in through SSO, which finds people by Email: {state.email} "
+            f"is already the Email of {_labels(holders)}, so SSO could not tell them apart. "
+            "Give this user an address of their own."
+        )
 
 
 def check_keeps_an_admin(
