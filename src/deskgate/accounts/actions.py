@@ -492,17 +492,17 @@ def bulk_change_mfa_method(
             data.mfa_method = method
             try:
                 _require_may_manage(by, client, user.level)
-                stored = rules.UserState.of(user)
+                now = rules.UserState.of(user)
                 state = _validate(
                     client,
                     data,
                     user_id=pk,
                     stored_username=user.username,
                     directory=directory,
-                    before=stored,
+                    before=now,
                 )
                 if by.user is not None and by.user.pk == pk:
-                    own = rules.check_own_sign_in_settings(stored, state)
+                    own = rules.check_own_sign_in_settings(now, state)
                     if own:
                         raise ValidationError(own)
             except ValidationError as exc:
