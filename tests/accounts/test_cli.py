@@ -377,3 +377,26 @@ def test_console_script_end_to_end(tmp_path: Path) -> None:
         clients = conn.execute("SELECT name, release FROM accounts_client ORDER BY id").fetchall()
     assert users == [("cli.agent", "sms", "+358401234567")]
     assert clients == [("Opco", "25.4"), ("Oldco", "11.8")]
+
+
+@pytest.mark.parametrize(
+    ("full_name", "says"),
+    [
+        ("A" * 250, "full-name: Full name can have at most 200 characters (it has 250)."),
+        ("A\u202eB\u200bC", "U+202E (RIGHT-TO-LEFT OVERRIDE), U+200B (ZERO WIDTH SPACE)"),
+    ],
+    ids=["too-long", "bidi-override"],
+)
+def test_create_user_refuses_the_names_the_page_refuses(
+    deskgate: Callable[..., Run],
+    tenant: Client,
+    password: str,
+    db_state: Callable[[], State],
+    full_name: str,
+    says: str,
+) -> None:
+    before = db_state()
+    run = deskgate("create-user", *_user_args(**{"full-name": full_name}))
+    assert run.code == 1
+    assert says in run.err, run.err
+    assert db_state() == before

@@ -241,8 +241,9 @@ def test_visitors_who_have_not_signed_in_are_sent_to_sign_in(
 
 
 def test_a_deactivated_admin_loses_access_at_once(
-    admin_http: HttpClient, admin_user: User, world: World
+    admin_http: HttpClient, admin_user: User, world: World, user_factory: Callable[..., User]
 ) -> None:
+    user_factory("admin", full_name="Other Admin")  # the client keeps an admin
     assert admin_http.get("/users/").status_code == 200
     actions.set_user_active(admin_user, False, by=OPERATOR)
     response = admin_http.get("/users/")
@@ -251,8 +252,9 @@ def test_a_deactivated_admin_loses_access_at_once(
 
 
 def test_an_admin_moved_to_agent_loses_the_admin_pages(
-    admin_http: HttpClient, admin_user: User, world: World
+    admin_http: HttpClient, admin_user: User, world: World, user_factory: Callable[..., User]
 ) -> None:
+    user_factory("admin", full_name="Other Admin")  # the client keeps an admin
     data = actions.UserInput.of(admin_user)
     data.level = "agent"
     actions.update_user(admin_user, data, by=OPERATOR)

@@ -551,7 +551,8 @@ def test_manager_cannot_promote_or_change_an_admin(
     data = form_data(username="tuomas.agent", full_name="Tuomas Agent", level="admin")
     before = snapshot()
     assert_refused(http.post(f"/users/{agent.pk}/", data), before, data, "level", "valid choice")
-    # The admin's own page: a manager's Save is refused with the reason, nothing changes.
+    # The admin's page: shown without Save; a manager's Save is refused with the reason
+    # (403, like Unlock and Revoke: tests/web/test_user_rights.py), nothing changes.
     data = form_data(
         username=admin_user.username,
         full_name="Anna Renamed",
@@ -559,8 +560,8 @@ def test_manager_cannot_promote_or_change_an_admin(
         email=admin_user.email,
     )
     response = http.post(f"/users/{admin_user.pk}/", data)
-    assert response.status_code == 200
-    assert "Only an admin can create or change an admin." in form_errors_text(response)
+    assert response.status_code == 403
+    assert "Only an admin can create or change an admin." in page_text(response)
     assert snapshot() == before
 
 

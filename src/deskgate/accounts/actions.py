@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from deskgate.accounts import audit, contact, notify, rules
+from deskgate.accounts import access, audit, contact, notify, rules
 from deskgate.accounts.audit import Actor
 from deskgate.accounts.models import (
     AuditEvent,
@@ -81,8 +81,13 @@ class BulkOutcome:
 def create_client(name: str, release: str, country: str = "FI", *, by: Actor) -> Client:
     """Create a client (tenant) on a release such as 25.4 or 11.8."""
     errors: dict[str, list[str]] = {}
-    name = name.strip()
-    if not name:
+    try:
+        name = rules.clean_name(name, "The client's name", 100)
+    except ValidationError as exc:
+        errors["name"] = list(exc.messages)
+    if errors:
+        pass
+    elif not name:
         errors["name"] = ["Enter the client's name."]
     elif Client.objects.filter(name__iexact=name).exists():
         errors["name"] = [f"A client named {name} already exists."]
@@ -122,7 +127,7 @@ def update_client_settings(
     sms_countries: str | None = None,
 ) -> Client:
     """Save a client's sign-in settings; SMS countries are two-letter codes, empty for all."""
-    _require_admin(by, client)
+    access.require(by.user, client.pk, admin_only=True)
     fields = ["password_reset_enabled", "remember_device_enabled"]
     with transaction.atomic():
         client = Client.objects.select_for_update().get(pk=client.pk)
@@ -158,22 +163,23 @@ def update_client_settings(
 # --- permissions ---------------------------------------------------------------------------
 
 
-def _require_admin(by: Actor, client: Client) -> None:
+def _require_may_manage(by: Actor, client: Client, *levels: str) -> None:
+    """Admins manage every user of their client; managers all but admins (R10).
+
+    The one check of the action layer: `access.refusal` decides, for every path.
+    """
+    access.require(by.user, client.pk, levels=levels)
+
+
+def _require_may_manage_now(by: Actor, client: Client, *levels: str) -> None:
+    """The same check with the actor as stored now, inside the write with the client's row
+    locked: a demotion or deactivation of the actor since their page loaded counts."""
     if by.user is None:
         return
-    if by.user.client_id != client.pk or by.user.level != Level.ADMIN or not by.user.is_active:
-        raise PermissionDenied("Only an admin of this client can do that.")
-
-
-def _require_may_manage(by: Actor, client: Client, *levels: str) -> None:
-    """Admins manage every user of their client; managers all but admins (R10)."""
-    actor = by.user
-    if actor is None:
-        return  # the operator at the command line
-    if actor.client_id != client.pk or not actor.can_open_admin_pages:
-        raise PermissionDenied("You can only manage users of your own company.")
-    if actor.level == Level.MANAGER and Level.ADMIN in levels:
-        raise PermissionDenied("Only an admin can create or change an admin.")
+    stored = User.objects.filter(pk=by.user.pk).first()
+    if stored is None:
+        raise PermissionDenied(access.Refusal.NO_ADMIN_PAGES.value)
+    access.require(stored, client.pk, levels=levels)
 
 
 # --- users ---------------------------------------------------------------------------------
@@ -191,10 +197,10 @@ def _clean(client: Client, data: UserInput) -> tuple[rules.UserState, dict[str, 
 
     state = rules.UserState(
         username=cleaned("username", contact.clean_username, data.username),
-        full_name=" ".join(data.full_name.split())[:200],
+        full_name=cleaned("full_name", rules.clean_full_name, data.full_name),
         level=data.level,
         is_active=data.is_active,
-        email=cleaned("email", contact.clean_email, data.email),
+        email=cleaned("email", rules.clean_email, data.email),
         work_phone=cleaned(
             "work_phone",
             lambda raw: contact.clean_work_phone(raw, client.default_country),
@@ -212,10 +218,16 @@ def _validate(
     user_id: int | None,
     stored_username: str | None = None,
     directory: rules.Directory | None = None,
+    before: rules.UserState | None = None,
 ) -> rules.UserState:
     state, errors = _clean(client, data)
     found = rules.check_user(
-        client, state, user_id=user_id, stored_username=stored_username, directory=directory
+        client,
+        state,
+        user_id=user_id,
+        stored_username=stored_username,
+        directory=directory,
+        before=before,
     )
     for name, messages in found.items():
         # A field that did not parse has said what is wrong with it already.
@@ -311,6 +323,25 @@ def update_user(user: User, data: UserInput, *, by: Actor) -> UserSaved:
     return _write(user, by=by, build=lambda current: data, recheck=True)
 
 
+def unlock_user(user: User, *, by: Actor) -> bool:
+    """End a user's sign-in lock early (R7); answer whether there was one."""
+    from deskgate.signin import challenge  # the sign-in app owns locks
+
+    _require_may_manage(by, user.client, user.level)
+    return challenge.unlock(user, by=by)
+
+
+def revoke_devices(user: User, *, by: Actor) -> int:
+    """Forget every remembered device of a user: their next sign-in asks for a code.
+
+    A user may forget their own devices from their account page; anyone else is checked."""
+    from deskgate.signin import devices  # the sign-in app owns remembered devices
+
+    if by.user is None or by.user.pk != user.pk:
+        _require_may_manage(by, user.client, user.level)
+    return devices.revoke_all(user, by=by)
+
+
 def _write(
     user: User,
     *,
@@ -322,11 +353,22 @@ def _write(
     with transaction.atomic():
         client = _lock_client(user.client)
         user = User.objects.select_for_update().get(pk=user.pk, client=client)
+        data = build(user)
         if recheck:
-            # Again with the level as stored now: the caller's copy may predate a promotion.
-            _require_may_manage(by, client, user.level)
-        state = _validate(client, build(user), user_id=user.pk, stored_username=user.username)
+            # Again with both as stored now: the caller's copies may predate a promotion of
+            # the user, or a demotion of the actor.
+            _require_may_manage_now(by, client, user.level, data.level)
         before = rules.UserState.of(user)
+        state = _validate(
+            client, data, user_id=user.pk, stored_username=user.username, before=before
+        )
+        errors = rules.check_keeps_an_admin(
+            client, before, state, user_id=user.pk, label=user.label
+        )
+        if recheck and by.user is not None and by.user.pk == user.pk:
+            errors |= rules.check_own_sign_in_settings(before, state)
+        if errors:
+            raise ValidationError(errors)
         changed = _apply(user, state)
         if changed:
             _save(user, changed)
@@ -350,7 +392,7 @@ def check_own_contact(user: User, field: str, value: str) -> str:
         raise ValidationError({field: ["Only Email and Work phone can be changed here."]})
     data = UserInput.of(user)
     setattr(data, field, value)
-    state = _validate(user.client, data, user_id=user.pk)
+    state = _validate(user.client, data, user_id=user.pk, before=rules.UserState.of(user))
     phone = state.work_phone
     if field == "work_phone" and phone:
         # The new number is confirmed by SMS: it must be able to take one, and the client's
@@ -450,9 +492,19 @@ def bulk_change_mfa_method(
             data.mfa_method = method
             try:
                 _require_may_manage(by, client, user.level)
+                now = rules.UserState.of(user)
                 state = _validate(
-                    client, data, user_id=pk, stored_username=user.username, directory=directory
+                    client,
+                    data,
+                    user_id=pk,
+                    stored_username=user.username,
+                    directory=directory,
+                    before=now,
                 )
+                if by.user is not None and by.user.pk == pk:
+                    own = rules.check_own_sign_in_settings(now, state)
+                    if own:
+                        raise ValidationError(own)
             except ValidationError as exc:
                 outcomes.append(BulkOutcome(user, False, " ".join(exc.messages)))
                 continue
@@ -598,7 +650,13 @@ def _check_password(user: User, raw: str) -> None:
 
 
 def set_password(user: User, raw: str, *, by: Actor, temporary: bool = False) -> None:
-    """Set a password: temporary when an admin sets it, final when the user chooses it."""
+    """Set a password: temporary when an admin sets it, final when the user chooses it.
+
+    A user's own password is set by their own pages (after the current one, or a reset
+    link), never as a temporary one through the admin pages: a stolen session would do it.
+    """
+    if by.user is not None and by.user.pk == user.pk and temporary:
+        raise ValidationError({"password": [rules.NOT_ON_ONESELF_HERE]})
     if by.user is not None and by.user.pk != user.pk:
         _require_may_manage(by, user.client, user.level)
     _check_password(user, raw)
@@ -640,8 +698,14 @@ def save_template(
     """Create or edit a message template; answer with the R5 warnings it raises."""
     _require_may_manage(by, client)
     errors: dict[str, list[str]] = {}
-    name = " ".join(data.name.split())
-    if not name:
+    name = ""
+    try:
+        name = rules.clean_name(data.name, "The template's name", 100)
+    except ValidationError as exc:
+        errors["name"] = list(exc.messages)
+    if "name" in errors:
+        pass
+    elif not name:
         errors["name"] = ["Enter a name for the template."]
     else:
         same = MessageTemplate.objects.filter(client=client, name__iexact=name)
@@ -676,7 +740,12 @@ def save_template(
         ("subject", "The subject", data.subject),
         ("body", "The message", data.body),
     ):
-        problems = rules.check_template_text(text, label)
+        # A subject is one line of plain text; a message keeps its lines, and may need
+        # bidi marks or emoji joiners, but no control characters.
+        problems = rules.check_text(
+            text, label, line_breaks=fname == "body", formats=fname != "body"
+        )
+        problems += rules.check_template_text(text, label)
         if problems:
             errors.setdefault(fname, []).extend(problems)
     if errors:

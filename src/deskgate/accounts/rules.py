@@ -7,10 +7,12 @@ the form field to show it on. The actions call it inside the transaction that wr
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.db.models.functions import Lower
 
@@ -148,11 +150,119 @@ class Directory:
         ]
 
 
+# --- text an admin types that others read (names in messages and the audit trail) ----------
+
+FULL_NAME_MAX = 200
+# Control (Cc), format (Cf: bidi overrides and isolates, zero-width space, soft hyphen),
+# surrogate, private-use and line/paragraph separator characters: invisible or
+# misleading in a message or an audit row, and never part of a name.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
+# Zero-width non-joiner and joiner shape letters in some scripts (Persian, Devanagari...):
+# kept between two letters or marks, where they do that, and refused anywhere else.
+_JOINERS = frozenset({"\u200c", "\u200d"})
+_LINE_BREAKS = frozenset("\t\n\r")
+
+
+def _is_letter_or_mark(ch: str) -> bool:
+    return unicodedata.category(ch)[0] in "LM"
+
+
+def invisible_characters(
+    text: str, *, line_breaks: bool = False, formats: bool = True
+) -> list[str]:
+    """The characters of `text` that a name or subject may not hold, each once, in order.
+
+    `line_breaks`: tab, line feed and carriage return are allowed (a message body); else
+    a caller that collapses whitespace has turned them into spaces already, or must refuse
+    them (a subject is one line). `formats=False` refuses control characters only: a
+    message to customers may need bidi marks, or joiners inside emoji.
+    """
+    found: list[str] = []
+    for i, ch in enumerate(text):
+        if ch in _LINE_BREAKS and line_breaks:
+            continue
+        if not formats:
+            if unicodedata.category(ch) not in ("Cc", "Cs"):
+                continue
+        elif ch in _JOINERS:
+            between = 0 < i < len(text) - 1 and all(
+                _is_letter_or_mark(c) for c in (text[i - 1], text[i + 1])
+            )
+            if between:
+                continue
+        elif unicodedata.category(ch) not in _REFUSED_CATEGORIES:
+            continue
+        if ch not in found:
+            found.append(ch)
+    return found
+
+
+def _shown(ch: str) -> str:
+    name = unicodedata.name(ch, "")
+    return f"U+{ord(ch):04X}" + (f" ({name})" if name else "")
+
+
+def invisible_characters_message(label: str, found: list[str]) -> str:
+    shown = ", ".join(_shown(ch) for ch in found[:5])
+    return (
+        f"{label} cannot contain control or invisible characters, and this one has {shown}. "
+        "Type it again rather than pasting it."
+    )
+
+
+def check_text(
+    text: str, label: str, *, line_breaks: bool = False, formats: bool = True
+) -> list[str]:
+    """Refusals for free text an admin types that other people read."""
+    found = invisible_characters(text, line_breaks=line_breaks, formats=formats)
+    return [invisible_characters_message(label, found)] if found else []
+
+
+def clean_name(raw: str, label: str, max_length: int) -> str:
+    """A name as kept (runs of whitespace made one space), or ValidationError saying why not.
+
+    Tab, line feed and carriage return are pasted along with names and become spaces; every
+    other control or format character is refused, not removed: what was typed is shown back.
+    """
+    found = invisible_characters(raw.replace("\t", " ").replace("\n", " ").replace("\r", " "))
+    if found:
+        raise ValidationError(invisible_characters_message(label, found), code="invisible")
+    value = " ".join(raw.split())
+    if len(value) > max_length:
+        raise ValidationError(
+            f"{label} can have at most {max_length} characters (it has {len(value)}).",
+            code="too_long",
+        )
+    return value
+
+
+def clean_email(raw: str) -> str:
+    """An Email as stored: an address that looks like another (a zero-width space in its
+    domain) would slip past R4 and SSO's match by Email, so it is refused."""
+    found = invisible_characters(raw)
+    if found:
+        raise ValidationError(invisible_characters_message("Email", found), code="invisible")
+    return contact.clean_email(raw)
+
+
+def clean_full_name(raw: str) -> str:
+    """A user's Full name: the same answer for the page, the API and the command line."""
+    value = clean_name(raw, "Full name", FULL_NAME_MAX)
+    if not value:
+        raise ValidationError("Full name is mandatory.", code="required")
+    return value
+
+
 def sso_mandatory(client: Client) -> bool:
     """The client signs in only through SSO (its SSO settings say so)."""
     # Reverse one-to-one: no query when the client was loaded with select_related("sso").
     config = getattr(client, "sso", None)
     return bool(config is not None and config.mandatory)
+
+
+def sso_configured(client: Client) -> bool:
+    """The client has SSO set up (mandatory or not): it finds people by their Email."""
+    return getattr(client, "sso", None) is not None
 
 
 def check_user(
@@ -162,10 +272,12 @@ def check_user(
     user_id: int | None = None,
     stored_username: str | None = None,
     directory: Directory | None = None,
+    before: UserState | None = None,
 ) -> Errors:
     """Every rule a user's state must meet; an empty answer means the write may go ahead.
 
     `stored_username`: the user's name as saved; when unchanged it need not be looked up.
+    `before`: the user as stored (None for a new one), for rules about what a write adds.
     """
     errors: Errors = defaultdict(list)
     if not state.full_name.strip():
@@ -189,8 +301,99 @@ def check_user(
             )
     _check_mfa(client, state, errors)
     if state.is_active:
-        _check_one_recipient(directory or Directory(client), state, user_id, errors)
+        directory = directory or Directory(client)
+        _check_one_recipient(directory, state, user_id, errors)
+        _check_sso_email(client, directory, state, before, user_id, errors)
     return dict(errors)
+
+
+def _check_sso_email(
+    client: Client,
+    directory: Directory,
+    state: UserState,
+    before: UserState | None,
+    user_id: int | None,
+    errors: Errors,
+) -> None:
+    """SSO finds the one active user with the provider's Email (sso.flows): a second active
+    user with that address makes the first one's SSO sign-in fail as ambiguous, which a
+    manager could do to an admin. So in a client with SSO an Email is one active user's.
+
+    Only a write that adds the address to the client's active users is refused (a new
+    user, a changed Email, a user made active): where SSO was set up over addresses
+    already shared, their holders can still be edited and given addresses of their own.
+    Serialised like R4, by the client's row lock around the check and the write.
+    """
+    if not state.email or not sso_configured(client):
+        return
+    adds = before is None or not before.is_active or before.email.lower() != state.email.lower()
+    if not adds:
+        return
+    holders = directory.with_email(state.email, exclude=user_id)
+    if holders:
+        errors["email"].append(
+            f"{client.name} signs in through SSO, which finds people by Email: {state.email} "
+            f"is already the Email of {_labels(holders)}, so SSO could not tell them apart. "
+            "Give this user an address of their own."
+        )
+
+
+def check_keeps_an_admin(
+    client: Client, before: UserState, after: UserState, *, user_id: int, label: str
+) -> Errors:
+    """A client keeps an active admin: only admins change admins and the settings, so a
+    write that deactivates or demotes the last one would leave nobody able to.
+
+    Call it inside the write's transaction with the client's row locked: every write of a
+    user of the client waits for that lock, so two admins stepping down at the same moment
+    are counted one after the other (and the second is refused).
+    """
+    was_admin = before.is_active and before.level == Level.ADMIN
+    if not was_admin or (after.is_active and after.level == Level.ADMIN):
+        return {}
+    others = User.objects.filter(client=client, level=Level.ADMIN, is_active=True)
+    if others.exclude(pk=user_id).exists():
+        return {}
+    field = "employment" if not after.is_active else "level"
+    return {
+        field: [
+            f"{client.name} would have no active admin left: {label} is the last one, and "
+            "only an admin can change admins and the company's settings. Make another user "
+            "an admin first."
+        ]
+    }
+
+
+OWN_SIGN_IN_SETTINGS = {
+    "email": (
+        "Change your own Email under Your account > Change Email or Work phone: it asks for "
+        "your password and confirms the new address with a code."
+    ),
+    "work_phone": (
+        "Change your own Work phone under Your account > Change Email or Work phone: it asks "
+        "for your password and confirms the new number with a code."
+    ),
+    "mfa_method": (
+        "Change your own MFA method through another admin: how you prove who you are "
+        "cannot be changed from your own signed-in session alone."
+    ),
+}
+
+
+def check_own_sign_in_settings(before: UserState, after: UserState) -> Errors:
+    """An admin or manager editing themselves through the admin pages (or bulk) may not
+    change what proves who they are: a stolen session would take the account over. Their
+    own pages change those after the current password and a code to the new destination."""
+    return {
+        name: [message]
+        for name, message in OWN_SIGN_IN_SETTINGS.items()
+        if getattr(before, name) != getattr(after, name)
+    }
+
+
+NOT_ON_ONESELF_HERE = (
+    "Change your own password on Your account > Change password: it asks for the current one."
+)
 
 
 def _check_mfa(client: Client, state: UserState, errors: Errors) -> None:

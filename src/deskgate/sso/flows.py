@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from deskgate.accounts import audit
-from deskgate.accounts.models import Client, Level, User
+from deskgate.accounts import access, audit
+from deskgate.accounts.models import Client, User
 from deskgate.sso import provider, sealing
 from deskgate.sso.models import ProviderConfig, SsoIdentity
 
@@ -50,8 +50,7 @@ class SsoInput:
 
 def configure(client: Client, data: SsoInput, *, by: audit.Actor) -> ProviderConfig:
     """Save a client's SSO after checking discovery and, with a new secret, the credentials."""
-    if by.user is not None and (by.user.client_id != client.pk or by.user.level != Level.ADMIN):
-        raise PermissionDenied("Only an admin of this client can change its SSO.")
+    access.require(by.user, client.pk, admin_only=True)
     existing = config_for(client)
     errors: dict[str, list[str]] = {}
     issuer = provider.normalise_issuer(data.issuer)

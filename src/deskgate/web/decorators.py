@@ -9,20 +9,28 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from deskgate.accounts.models import Level, User
+from deskgate.accounts import access
+from deskgate.accounts.models import User
 
 View = Callable[..., HttpResponse]
 
 
-def _guard(allowed: Callable[[User], bool], refusal: str) -> Callable[[View], View]:
+def _guard(*, admin_only: bool) -> Callable[[View], View]:
+    """Let through the users `access.refusal` lets act on their own client (or its
+    settings); answer the others with its reason. What they may do to whom is the
+    actions' check, the same one."""
+
     def decorator(view: View) -> View:
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             user = request.user
             if not user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            if not isinstance(user, User) or not allowed(user):
-                return render(request, "web/forbidden.html", {"reason": refusal}, status=403)
+            if not isinstance(user, User):
+                return forbidden(request, access.Refusal.NO_ADMIN_PAGES)
+            reason = access.refusal(user, user.client_id, admin_only=admin_only)
+            if reason is not None:
+                return forbidden(request, reason)
             return view(request, *args, **kwargs)
 
         return wrapped
@@ -30,14 +38,13 @@ def _guard(allowed: Callable[[User], bool], refusal: str) -> Callable[[View], Vi
     return decorator
 
 
-admin_pages = _guard(
-    lambda u: u.can_open_admin_pages,
-    "Only admins and managers open the admin pages.",
-)
-admins_only = _guard(
-    lambda u: u.is_active and u.level == Level.ADMIN,
-    "Only an admin can change the company's settings.",
-)
+def forbidden(request: HttpRequest, reason: object) -> HttpResponse:
+    """The 403 page, saying why."""
+    return render(request, "web/forbidden.html", {"reason": str(reason)}, status=403)
+
+
+admin_pages = _guard(admin_only=False)
+admins_only = _guard(admin_only=True)
 
 
 def acting_user(request: HttpRequest) -> User:

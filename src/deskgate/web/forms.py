@@ -11,6 +11,7 @@ from deskgate.accounts.actions import TemplateInput, UserInput
 from deskgate.accounts.models import Channel, Client, Level, MfaMethod, User
 from deskgate.web.form_base import Form
 
+OWN_SIGN_IN_FIELDS = ("email", "work_phone", "mfa_method", "password")
 EMPLOYMENT_CHOICES = [("active", "Active"), ("inactive", "Inactive")]
 
 
@@ -25,7 +26,9 @@ def add_errors(form: forms.Form, exc: ValidationError) -> None:
 
 class UserForm(Form):
     username = forms.CharField(label="User name", max_length=200)
-    full_name = forms.CharField(label="Full name", max_length=200)
+    # Its length and characters are the rules' (rules.clean_full_name), the same words here
+    # as at the command line.
+    full_name = forms.CharField(label="Full name")
     level = forms.ChoiceField(label="Level", choices=Level.choices)
     employment = forms.ChoiceField(label="Employment", choices=EMPLOYMENT_CHOICES)
     email = forms.CharField(
@@ -51,11 +54,27 @@ class UserForm(Form):
     )
 
     def __init__(
-        self, *args: Any, client: Client, acting: User, user: User | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        client: Client,
+        acting: User,
+        user: User | None = None,
+        read_only: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.client = client
         self.user = user
+        self.read_only = read_only
+        if read_only:  # shown to someone who may see this user but not change them
+            for name in self.fields:
+                self.fields[name].disabled = True
+        self.own = user is not None and user.pk == acting.pk
+        if self.own:
+            # What proves who one is changes on one's own pages (password, then a code to
+            # the new destination), never here: a stolen session would take the account.
+            for name in OWN_SIGN_IN_FIELDS:
+                self.fields[name].disabled = True
         level = self.fields["level"]
         if acting.level != Level.ADMIN and isinstance(level, forms.ChoiceField):
             level.choices = [c for c in Level.choices if c[0] != Level.ADMIN]
@@ -131,7 +150,7 @@ class BulkMfaForm(Form):
 
 
 class TemplateForm(Form):
-    name = forms.CharField(label="Name", max_length=100)
+    name = forms.CharField(label="Name")  # length and characters: rules.clean_name
     channel = forms.ChoiceField(label="Channel", choices=Channel.choices)
     sender = forms.CharField(
         label="Sender",

@@ -19,7 +19,7 @@ from deskgate.accounts import access, actions, rules
 from deskgate.accounts.models import AuditEvent, Level, MfaMethod, User
 from deskgate.signin import challenge, devices
 from deskgate.signin.pipeline import actor_for
-from deskgate.web.decorators import acting_user, admin_pages
+from deskgate.web.decorators import acting_user, admin_pages, forbidden
 from deskgate.web.forms import BulkMfaForm, UserForm, add_errors
 
 PAGE_SIZE = 50
@@ -140,12 +140,16 @@ def user_create(request: HttpRequest) -> HttpResponse:
 def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
     admin = acting_user(request)
     user = access.get_user_for_admin(admin, user_id)
+    refusal = access.refusal(admin, user.client_id, levels=[user.level])
+    if request.method == "POST" and refusal is not None:
+        return forbidden(request, refusal)  # the actions' own check, asked before the form
     form = UserForm(
         request.POST or None,
         client=user.client,
         acting=admin,
         user=user,
         initial=UserForm.initial_for(user),
+        read_only=refusal is not None,
     )
     if request.method == "POST" and form.is_valid():
         by = actor_for(request, admin)
@@ -174,6 +178,7 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
             "form": form,
             "client": user.client,
             "edited": user,
+            "refusal": refusal,
             "sso_mandatory": rules.sso_mandatory(user.client),
             "events": events,
             "lock": challenge.lock_state(user),
@@ -224,7 +229,11 @@ def user_bulk(request: HttpRequest) -> HttpResponse:
 def user_unlock(request: HttpRequest, user_id: int) -> HttpResponse:
     admin = acting_user(request)
     user = access.get_user_for_admin(admin, user_id)
-    if challenge.unlock(user, by=actor_for(request, admin)):
+    try:
+        unlocked = actions.unlock_user(user, by=actor_for(request, admin))
+    except PermissionDenied as exc:
+        return forbidden(request, exc)
+    if unlocked:
         messages.success(request, f"{user.label} is unlocked and can sign in again.")
     else:
         messages.info(request, f"{user.label} was not locked.")
@@ -236,7 +245,10 @@ def user_unlock(request: HttpRequest, user_id: int) -> HttpResponse:
 def user_revoke_devices(request: HttpRequest, user_id: int) -> HttpResponse:
     admin = acting_user(request)
     user = access.get_user_for_admin(admin, user_id)
-    count = devices.revoke_all(user, by=actor_for(request, admin))
+    try:
+        count = actions.revoke_devices(user, by=actor_for(request, admin))
+    except PermissionDenied as exc:
+        return forbidden(request, exc)
     messages.success(
         request,
         f"{count} remembered device{'s' if count != 1 else ''} of {user.label} revoked: "
