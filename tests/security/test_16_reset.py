@@ -39,7 +39,9 @@ MAX_ACCURACY = 0.70  # of a single-request classifier; 0.5 is chance
 
 
 def turn_reset_on(client: Client) -> Client:
-    actions.update_client_settings(client, by=OPERATOR, password_reset_enabled=True)
+    actions.update_client_settings(
+        client, by=OPERATOR, password_reset_enabled=True, remember_device_enabled=True
+    )
     return client
 
 
