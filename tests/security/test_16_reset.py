@@ -90,9 +90,7 @@ def nearest_median_accuracy(samples: list[tuple[str, float]]) -> float:
     halves = [samples[0::2], samples[1::2]]
     right = total = 0
     for train, test in ((halves[0], halves[1]), (halves[1], halves[0])):
-        medians = {
-            kind: statistics.median(t for k, t in train if k == kind) for kind in ("a", "b")
-        }
+        medians = {kind: statistics.median(t for k, t in train if k == kind) for kind in ("a", "b")}
         for kind, elapsed in test:
             guess = min(medians, key=lambda k: abs(medians[k] - elapsed))
             right += guess == kind
@@ -138,9 +136,7 @@ def test_reset_request_answers_alike_whatever_the_mail_server_does(
     assert answers["a"] == answers["b"]
     assert next(iter(answers["a"]))[0] == 200
     accuracy = nearest_median_accuracy(samples)
-    medians = {
-        kind: statistics.median(t for k, t in samples if k == kind) * 1000 for kind in "ab"
-    }
+    medians = {kind: statistics.median(t for k, t in samples if k == kind) * 1000 for kind in "ab"}
     summary = f"{state}: existing {medians['a']:.1f} ms, unknown {medians['b']:.1f} ms, "
     summary += f"classifier accuracy {accuracy:.0%}"
     record_property("reset_timing", summary)
@@ -152,9 +148,11 @@ def test_reset_request_answers_alike_whatever_the_mail_server_does(
     if state == "fine":
         assert "/signin/reset/" in smtp.wait_for(first).body
     else:
-        failed = AuditEvent.objects.filter(action="password.reset_mail_failed", subject__email=first)
-        assert failed.exists()
-        assert "did not accept" in failed.first().detail["error"]  # type: ignore[union-attr]
+        failed = AuditEvent.objects.filter(
+            action="password.reset_mail_failed", subject__email=first
+        ).first()
+        assert failed is not None
+        assert "did not accept" in failed.detail["error"]
 
 
 # --- one company cannot block another's reset -----------------------------------------
@@ -189,8 +187,8 @@ def test_each_company_gets_its_own_link_for_an_address_used_in_several(
     b = browser()
     path = link_in(by_user["vera"].body)
     token = b.csrf_token(path)
-    done = b.post(path, {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}, csrf=token)
-    assert done.status_code == 302
+    data = {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}
+    assert b.post(path, data, csrf=token).status_code == 302
     vera.refresh_from_db()
     olga.refresh_from_db()
     assert vera.check_password(NEW_PASSWORD)

@@ -42,8 +42,8 @@ class BackgroundWorker:
         self._thread: threading.Thread | None = None
         self._after_response = threading.local()  # per web thread: kick once it answered
         self._in_request = threading.local()
-        request_started.connect(self._request_started, weak=False)
-        request_finished.connect(self._request_finished, weak=False)
+        request_started.connect(self._request_started)
+        request_finished.connect(self._request_finished)
 
     # --- starting ---------------------------------------------------------------------
 

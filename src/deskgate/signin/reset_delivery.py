@@ -144,9 +144,7 @@ def _queue_link(user: User, now: datetime, *, ip: str | None) -> None:
     expired = now - timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT)
     live = (
         ResetMail.objects.filter(user=user, used_at=None)
-        .filter(
-            Q(state=ResetMailState.QUEUED) | Q(state=ResetMailState.SENT, sent_at__gt=expired)
-        )
+        .filter(Q(state=ResetMailState.QUEUED) | Q(state=ResetMailState.SENT, sent_at__gt=expired))
         .exists()
     )
     allowance = int(settings.DESKGATE_RESET["per_account_hour"])
