@@ -52,8 +52,6 @@ def _reset_settings(settings: Any) -> Iterator[None]:
         "mail_attempts": 1,  # a failure is final at once: the tests need not wait for retries
     }
     yield
-    # The mail goes out from a worker thread: let it finish before the database is emptied.
-    wait_idle()
 
 
 def use_smtp(settings: Any, host: str, port: int) -> None:

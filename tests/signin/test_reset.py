@@ -3,6 +3,7 @@ built from the configured address, never a sign-in, at most 3 requests per addre
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -12,6 +13,7 @@ import pytest
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core import mail
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client as HttpClient
 from django.test.utils import CaptureQueriesContext
@@ -508,3 +510,11 @@ def test_a_reset_ends_the_password_lock_but_not_the_code_lock(
     event = AuditEvent.objects.get(action="user.password_lock_ended", subject=mia)
     assert event.summary.endswith("(mia.mfa) ended by a reset through the emailed link")
     assert sign_in(HttpClient(), mia, NEW_PASSWORD)["Location"] == "/signin/code/"
+
+
+def test_an_operator_command_sends_what_is_due(reset_on: Client, vera: User) -> None:
+    HttpClient().post("/signin/reset/", {"email": vera.email})
+    out = io.StringIO()
+    call_command("deliver_reset_mail", stdout=out)
+    assert out.getvalue().strip() == "Reset mail queue: empty."
+    assert [m.to for m in mail.outbox] == [[vera.email]]
