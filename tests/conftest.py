@@ -32,6 +32,15 @@ def need(available: bool, what: str) -> None:
     pytest.skip(f"needs {what}")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """Before any fixture ends (the database's above all), let the reset mail worker
+    finish what a test queued: its thread must not write into an emptied database."""
+    from deskgate.signin import reset_delivery
+
+    assert reset_delivery.worker.wait_idle(timeout=120), "the reset mail worker did not finish"
+
+
 @pytest.fixture(autouse=True)
 def _cheap_password_hashing(settings: Any) -> None:
     # The product's cost is argon2id at 19 MiB; the tests check behaviour, not cost.

@@ -178,6 +178,18 @@ DESKGATE_SEND_CAPS = {
     "client": CONFIG.code_cap_client,
     "platform": CONFIG.code_cap_platform,
 }
+# Self-service password reset: the request only queues; a worker thread sends after the
+# response (deskgate.signin.reset_delivery). The limits bound mail, not the account's owner.
+DESKGATE_RESET: dict[str, Any] = {
+    # Links mailed to one account per clock hour while its last link still works; when
+    # that link was used, expired or never arrived, the next request sends a new one.
+    "per_account_hour": 3,
+    # Requests queued per requesting IP address per clock hour (a contact center's agents
+    # may share one address: generous, but an attacker's queue stays bounded).
+    "per_ip_hour": 50,
+    "mail_attempts": 3,  # tries to hand one mail to the mail server...
+    "retry_after": [60, 300],  # ...waiting this long (seconds) before the 2nd and 3rd
+}
 DESKGATE_REMEMBER_DEVICE_DAYS = 30
 DESKGATE_DEMO = CONFIG.demo
 DESKGATE_BASE_URL = CONFIG.base_url

@@ -242,6 +242,10 @@ def browser(live_server: Any) -> BrowserFactory:
 
 def messages_to(destination: str) -> list[str]:
     """Every email or SMS text delivered to an address or number, oldest first."""
+    from deskgate.signin import reset_delivery
+
+    # Reset links are sent after the response, by a worker thread: wait for it.
+    assert reset_delivery.worker.wait_idle(timeout=60), "the reset mail worker did not finish"
     emails = [str(m.body) for m in mail.outbox if destination in m.to]
     sms = list(
         OutboxMessage.objects.filter(channel="sms", to=destination)

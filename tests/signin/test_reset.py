@@ -3,6 +3,7 @@ built from the configured address, never a sign-in, at most 3 requests per addre
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -12,7 +13,11 @@ import pytest
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core import mail
+from django.core.management import call_command
+from django.db import connection
 from django.test import Client as HttpClient
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
@@ -20,7 +25,10 @@ from deskgate.accounts import actions
 from deskgate.accounts.audit import OPERATOR
 from deskgate.accounts.models import AuditEvent, Client, User
 from deskgate.delivery.models import OutboxMessage
+from deskgate.signin import reset_delivery
+from deskgate.signin.models import ResetMail, ResetMailState, ResetRequest, SignInGuard
 from tests.conftest import PASSWORD, sign_in
+from tests.harness.net import free_port
 from tests.pages import content, field_errors, page_text, without_csrf
 
 BASE_URL = "https://deskgate.example.com"
@@ -53,8 +61,11 @@ def reset_on(tenant: Client) -> Client:
 
 
 def ask(email: str, http: HttpClient | None = None, **extra: Any) -> Any:
+    """Ask for a link, then run the reset mail worker's work here (the tests' transaction
+    is never committed, so the worker thread would see nothing)."""
     response = (http or HttpClient()).post("/signin/reset/", {"email": email}, **extra)
     assert response.status_code == 200
+    reset_delivery.deliver_pending()
     return response
 
 
@@ -139,24 +150,46 @@ def test_same_page_whether_or_not_the_account_exists(
         )
     }
     assert len(set(answers.values())) == 1, answers.keys()
-    assert "If exactly one account uses that address" in page_text(ask("again@example.com"))
+    assert "If an account uses that address" in page_text(ask("again@example.com"))
     assert [m.to for m in mail.outbox] == [[vera.email]]
 
 
-def test_no_mail_when_accounts_share_the_address(
+def test_no_mail_when_accounts_of_one_company_share_the_address(
     reset_on: Client,
     user_factory: Callable[..., User],
     other_tenant_with_reset: Client,
 ) -> None:
     user_factory("agent", username="kalle.agent", email="customer.service@northwind.example")
     user_factory("agent", username="liisa.agent", email="Customer.Service@northwind.example")
+    ask("customer.service@northwind.example")
+    assert mail.outbox == []
+    refused = AuditEvent.objects.get(action="password.reset_refused")
+    assert refused.client == reset_on
+    assert refused.detail["reason"] == "shared_address"
+
+
+def test_one_link_per_company_when_companies_share_the_address(
+    reset_on: Client,
+    user_factory: Callable[..., User],
+    other_tenant_with_reset: Client,
+) -> None:
+    # The rule "several accounts share the address" holds inside one company: another
+    # company's account with the same address blocks nobody.
     user_factory("agent", username="pekka.agent", email="help@example.com")
     user_factory(
         "agent", username="olga.other", email="help@example.com", client=other_tenant_with_reset
     )
-    ask("customer.service@northwind.example")
     ask("help@example.com")
-    assert mail.outbox == []
+    assert sorted(m.subject for m in mail.outbox) == [
+        "Reset your Deskgate password (Contoso)",
+        "Reset your Deskgate password (Northwind)",
+    ]
+    for message in mail.outbox:
+        assert message.to == ["help@example.com"]
+        named = "pekka.agent" if "Northwind" in message.subject else "olga.other"
+        assert named in message.body
+        link_path(message)
+    assert not AuditEvent.objects.filter(action="password.reset_refused").exists()
 
 
 @pytest.fixture
@@ -335,3 +368,153 @@ def test_any_typed_address_makes_a_valid_cache_key(reset_on: Client, vera: User)
     for email in ("not an address", "a" * 240 + "@example.com"):
         response = HttpClient().post("/signin/reset/", {"email": email})
         assert response.status_code == 200
+
+
+# --- the queue: the request only queues, the worker decides and sends -----------------
+
+
+def request_queries(address: str) -> list[str]:
+    """The SQL the reset request runs, with the values left out."""
+    with CaptureQueriesContext(connection) as queries:
+        response = HttpClient().post("/signin/reset/", {"email": address})
+    assert response.status_code == 200
+    return [re.sub(r"'[^']*'|\w*\d\w*", "?", q["sql"]) for q in queries.captured_queries]
+
+
+def test_the_request_does_the_same_work_for_known_and_unknown_addresses(
+    reset_on: Client, vera: User, user_factory: Callable[..., User]
+) -> None:
+    user_factory("agent", email="shared@northwind.example")
+    user_factory("agent", email="shared@northwind.example")
+    known = request_queries(vera.email)
+    assert known == request_queries("nobody@northwind.example")
+    assert known == request_queries("shared@northwind.example")
+    assert not any('"accounts_user"' in sql for sql in known), known
+    # Nothing was sent inside the requests: three rows wait for the worker.
+    assert mail.outbox == []
+    assert ResetRequest.objects.count() == 3
+    assert reset_delivery.deliver_pending() is None
+    assert [m.to for m in mail.outbox] == [[vera.email]]
+    assert not ResetRequest.objects.exists()
+
+
+def test_the_worker_starts_once_the_request_commits(
+    reset_on: Client, vera: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks() as callbacks:
+        HttpClient().post("/signin/reset/", {"email": vera.email})
+    assert callbacks == [reset_delivery.worker.kick]
+    assert mail.outbox == []
+
+
+def test_a_mail_server_that_is_down_is_audited_and_tried_again(
+    settings: Any, reset_on: Client, vera: User, clock: Callable[[timedelta], datetime]
+) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()
+    response = HttpClient().post("/signin/reset/", {"email": vera.email})
+    assert response.status_code == 200
+    assert reset_delivery.deliver_pending() == pytest.approx(60, abs=2)
+    failed = AuditEvent.objects.get(action="password.reset_mail_failed", subject=vera)
+    assert failed.detail["destination"] == "v••••@northwind.example"
+    assert "the mail server did not accept the message" in failed.detail["error"]
+    assert "trying again in 60 seconds" in failed.summary
+    # The server is back; the retry is due a minute later.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert reset_delivery.deliver_pending() is not None
+    assert mail.outbox == []
+    clock(timedelta(seconds=61))
+    assert reset_delivery.deliver_pending() is None
+    assert [m.to for m in mail.outbox] == [[vera.email]]
+    assert ResetMail.objects.get().state == ResetMailState.SENT
+
+
+def test_after_the_last_attempt_the_failure_is_final_and_the_next_request_sends(
+    settings: Any, reset_on: Client, vera: User
+) -> None:
+    settings.DESKGATE_RESET = {**settings.DESKGATE_RESET, "mail_attempts": 1}
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()
+    ask(vera.email)
+    failed = AuditEvent.objects.get(action="password.reset_mail_failed", subject=vera)
+    assert failed.detail["final"] is True
+    assert ResetMail.objects.get().state == ResetMailState.FAILED
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    ask(vera.email)
+    assert [m.to for m in mail.outbox] == [[vera.email]]
+
+
+def test_a_row_held_by_a_worker_that_died_is_taken_over(
+    reset_on: Client, vera: User, clock: Callable[[timedelta], datetime]
+) -> None:
+    HttpClient().post("/signin/reset/", {"email": vera.email})
+    # Another process claimed the request and died.
+    ResetRequest.objects.update(claimed_until=timezone.now() + timedelta(minutes=3))
+    wait = reset_delivery.deliver_pending()
+    assert wait is not None and 170 < wait <= 180
+    assert mail.outbox == []
+    clock(timedelta(minutes=4))
+    assert reset_delivery.deliver_pending() is None
+    assert [m.to for m in mail.outbox] == [[vera.email]]
+
+
+def test_a_link_queued_before_the_email_changed_is_not_sent(reset_on: Client, vera: User) -> None:
+    HttpClient().post("/signin/reset/", {"email": vera.email})
+    reset_delivery._resolve(ResetRequest.objects.get())
+    vera.email = "vera.new@northwind.example"
+    vera.save(update_fields=["email"])
+    reset_delivery.deliver_pending()
+    assert mail.outbox == []
+    assert ResetMail.objects.get().state == ResetMailState.DROPPED
+
+
+def test_after_the_hours_allowance_a_used_or_expired_link_lets_the_owner_ask_again(
+    settings: Any, reset_on: Client, vera: User, clock: Callable[[timedelta], datetime]
+) -> None:
+    settings.PASSWORD_RESET_TIMEOUT = 10 * 60
+    now = timezone.now()
+    clock(now.replace(minute=1, second=0, microsecond=0) + timedelta(hours=1) - now)
+    for _ in range(5):
+        ask(vera.email)
+    assert len(mail.outbox) == 3  # bounded while the links work
+    clock(timedelta(minutes=11))  # every link sent has expired
+    ask(vera.email)
+    assert len(mail.outbox) == 4
+    ask(vera.email)
+    assert len(mail.outbox) == 4  # that one still works
+    assert choose(HttpClient(), link_path(mail.outbox[-1])).status_code == 302
+    ask(vera.email)  # used: the owner may ask again
+    assert len(mail.outbox) == 5
+
+
+def test_a_reset_ends_the_password_lock_but_not_the_code_lock(
+    reset_on: Client, user_factory: Callable[..., User]
+) -> None:
+    mia = user_factory("agent", "email", username="mia.mfa", email="mia@northwind.example")
+    later = timezone.now() + timedelta(hours=1)
+    SignInGuard.objects.create(
+        user=mia,
+        password_failures=3,
+        password_locked_until=later,
+        password_lock_count=2,
+        locked_until=later,
+        lock_count=1,
+    )
+    assert sign_in(HttpClient(), mia, PASSWORD).status_code == 200  # locked: refused
+    ask(mia.email)
+    assert choose(HttpClient(), link_path(mail.outbox[0])).status_code == 302
+    guard = SignInGuard.objects.get(user=mia)
+    assert (guard.password_failures, guard.password_lock_count) == (0, 0)
+    assert guard.password_locked_until is None
+    assert guard.locked_until == later  # the emailed link is no second factor
+    event = AuditEvent.objects.get(action="user.password_lock_ended", subject=mia)
+    assert event.summary.endswith("(mia.mfa) ended by a reset through the emailed link")
+    assert sign_in(HttpClient(), mia, NEW_PASSWORD)["Location"] == "/signin/code/"
+
+
+def test_an_operator_command_sends_what_is_due(reset_on: Client, vera: User) -> None:
+    HttpClient().post("/signin/reset/", {"email": vera.email})
+    out = io.StringIO()
+    call_command("deliver_reset_mail", stdout=out)
+    assert out.getvalue().strip() == "Reset mail queue: empty."
+    assert [m.to for m in mail.outbox] == [[vera.email]]

@@ -111,3 +111,59 @@ class ContactChange(models.Model):
 
     def __str__(self) -> str:
         return f"contact change of {self.user_id}"
+
+
+class ResetRequest(models.Model):
+    """A password reset request, committed in the request and resolved after the response.
+
+    The request itself does the same work for every address (count, insert, answer); who
+    matches, and whether a mail goes out, is decided by the reset mail worker, so that the
+    answer and its timing say nothing about the address. A row claimed by a worker that
+    died is taken again by another once `claimed_until` has passed.
+    """
+
+    email = models.CharField(max_length=254)  # as typed, trimmed; deleted once resolved
+    ip = models.GenericIPAddressField(null=True)
+    requested_at = models.DateTimeField()
+    claimed_until = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"reset request {self.pk}"
+
+
+class ResetMailState(models.TextChoices):
+    QUEUED = "queued", "Queued"  # waiting for its first (or next) attempt
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"  # every attempt failed: audited, not live
+    DROPPED = "dropped", "Dropped"  # the account stopped qualifying before it went out
+
+
+class ResetMail(models.Model):
+    """One reset link for one account: the outbound queue row and, once sent, the record
+    of the link (is it still live?) that the per-account limit reads.
+
+    The link itself (its token) is made when the mail is sent and never stored.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="reset_mails")
+    # The account's Email when the link was queued: if it changes, the link is not sent.
+    to = models.CharField(max_length=254)
+    ip = models.GenericIPAddressField(null=True)  # who asked, for the audit trail
+    created_at = models.DateTimeField()
+    state = models.CharField(
+        max_length=8, choices=ResetMailState.choices, default=ResetMailState.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    due_at = models.DateTimeField()
+    claimed_until = models.DateTimeField(null=True)
+    sent_at = models.DateTimeField(null=True)
+    used_at = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["state", "due_at"], name="reset_mail_due"),
+            models.Index(fields=["user", "created_at"], name="reset_mail_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"reset mail {self.pk} for {self.user_id}: {self.state}"

@@ -1,94 +1,56 @@
 """Self-service password reset by email, as the vendor has it.
 
-Off unless the client turns it on; refused when several accounts share the address; the
-same answer whether or not anything was sent; a reset never signs anyone in.
+Off unless the client turns it on; decided per client: an address used by one account in
+each of several companies gets one link per account, an address shared inside one company
+gets none there. The request answers the same, in the same time, whether or not anything
+will be sent: it only queues the request (`reset_delivery` decides and sends after the
+response). A reset never signs anyone in; proven by the emailed link, it ends the
+password lock.
 """
 
 from __future__ import annotations
 
-import hashlib
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
-from django.urls import reverse
+from django.db import transaction
 from django.utils import timezone
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django.utils.http import urlsafe_base64_decode
 
-from deskgate.accounts import audit, contact, notify, rules
+from deskgate.accounts import actions, audit, contact, rules
 from deskgate.accounts.models import User
-from deskgate.delivery import caps, channels
+from deskgate.signin import caps
+from deskgate.signin.models import ResetMail, ResetRequest, SignInGuard
 
-REQUESTS_PER_HOUR = 3
+MAX_ADDRESS = 254
 
 
 def request_reset(email: str, *, by: audit.Actor) -> None:
-    """Send a reset link if exactly one active account with reset enabled has this address."""
-    key = contact.email_key(email)
-    if not key:
-        return
-    # Counted in the database like the code caps: atomic under parallel requests, and
-    # per clock hour (a cache counter's expiry would restart with every request).
-    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-    if not caps.take(f"reset:{digest}", timezone.now(), REQUESTS_PER_HOUR):
-        return
-    matches = list(
-        User.objects.select_related("client").filter(email__iexact=email.strip(), is_active=True)[
-            :2
-        ]
-    )
-    if len(matches) != 1:
-        return  # none, or several accounts share the address: no mail at all
-    user = matches[0]
-    if not user.client.password_reset_enabled or not user.has_usable_password():
-        return
-    if rules.sso_mandatory(user.client):
-        return  # no password to reset: the company signs in through SSO
-    uid = urlsafe_base64_encode(force_bytes(user.pk))
-    token = default_token_generator.make_token(user)
-    # The link is built from a fixed setting, never from the request's Host header.
-    link = settings.DESKGATE_BASE_URL + reverse("signin:reset_confirm", args=[uid, token])
-    minutes = settings.PASSWORD_RESET_TIMEOUT // 60
-    masked = contact.mask_email(user.email)
-    # A reset link is a message like a code: the same hourly caps.
-    permit = caps.admit(notify.recipient_of(user), "email", user.email)
-    if isinstance(permit, caps.Refusal):
-        audit.record(
-            "password.reset_capped",
-            client=user.client,
-            by=by,
-            subject=user,
-            summary=f"Password reset link not sent to {masked}: hourly limit ({permit}) reached",
-            scope=permit.value,
-        )
-        return
-    try:
-        channels.send_email(
-            permit,
-            "Reset your Deskgate password",
-            f"Hello {user.full_name},\n\nSomeone asked to reset the password of your Deskgate "
-            f"account {user.username}. To choose a new password, open this link within "
-            f"{minutes} minutes:\n\n{link}\n\nIf it was not you, ignore this message; your "
-            "password stays as it is.\n",
-        )
-    except channels.DeliveryError as exc:
-        audit.record(
-            "password.reset_send_failed",
-            client=user.client,
-            by=by,
-            subject=user,
-            summary=f"Password reset link could not be sent to {masked}",
-            error=str(exc),
-        )
-        return
-    audit.record(
-        "password.reset_requested",
-        client=user.client,
-        by=by,
-        subject=user,
-        summary=f"Password reset link sent to {masked}",
-        destination=masked,
-    )
+    """Queue a reset request for this address; the reset mail worker takes it from there.
+
+    The work here is the same for every address that could belong to anyone: one counter
+    per requester, one row, one commit. Nothing is looked up, so nothing can be told apart.
+    """
+    address = email.strip()
+    if "@" not in address or len(address) > MAX_ADDRESS or not contact.email_key(address):
+        return  # no account can have it (the Email field is a valid address)
+    if "\x00" in address:
+        return  # no database stores it; no account can have it either
+    from deskgate.signin import reset_delivery
+
+    now = timezone.now()
+    with transaction.atomic():
+        # Per requester, counted in the database in one statement (caps.take): one source
+        # cannot fill the queue or the mail server. The owner is never counted here alone.
+        if by.ip and not caps.take(f"reset-ip:{by.ip}", now, _limit("per_ip_hour")):
+            return
+        ResetRequest.objects.create(email=address, ip=by.ip, requested_at=now)
+        transaction.on_commit(reset_delivery.worker.kick)
+
+
+def _limit(name: str) -> int:
+    return int(settings.DESKGATE_RESET[name])
 
 
 def user_for_link(uidb64: str, token: str) -> User | None:
@@ -98,8 +60,53 @@ def user_for_link(uidb64: str, token: str) -> User | None:
     except (ValueError, UnicodeDecodeError):
         return None
     user = User.objects.select_related("client").filter(pk=pk, is_active=True).first()
-    if user is None or not user.client.password_reset_enabled or rules.sso_mandatory(user.client):
+    if user is None or not may_reset(user):
         return None
     if not default_token_generator.check_token(user, token):
         return None
     return user
+
+
+def may_reset(user: User) -> bool:
+    """Whether this account may reset its password by email at all (its company allows
+    it, it has a password, and its company does not sign in through SSO only)."""
+    if not user.client.password_reset_enabled or not user.has_usable_password():
+        return False
+    return not rules.sso_mandatory(user.client)
+
+
+def complete_reset(user: User, new_password: str, *, by: audit.Actor) -> None:
+    """Set the password chosen through a genuine reset link; raises ValidationError when
+    the password rules refuse it.
+
+    The link proves the person holds the account's Email, so the password lock (wrong
+    passwords typed by anyone) ends with it, as its own audit event; the code lock (R7)
+    stays: the link is no second factor. Every session and every other link ends.
+    """
+    with transaction.atomic():
+        actions.set_password(user, new_password, by=by)
+        now = timezone.now()
+        ResetMail.objects.filter(user=user, used_at=None).update(used_at=now)
+        _end_password_lock(user, now, by=by)
+    actions.end_sessions(user)
+
+
+def _end_password_lock(user: User, now: datetime, *, by: audit.Actor) -> None:
+    guard = SignInGuard.objects.select_for_update().filter(user=user).first()
+    if guard is None:
+        return
+    locked = guard.password_locked_until is not None and guard.password_locked_until > now
+    if not (locked or guard.password_failures or guard.password_lock_count):
+        return
+    guard.password_failures = 0
+    guard.password_lock_count = 0
+    guard.password_locked_until = None
+    guard.save(update_fields=["password_failures", "password_lock_count", "password_locked_until"])
+    if locked:
+        audit.record(
+            "user.password_lock_ended",
+            client=user.client,
+            by=by,
+            subject=user,
+            summary=f"Password lock of {user.label} ended by a reset through the emailed link",
+        )

@@ -166,9 +166,21 @@ def reset_confirm(request: HttpRequest, uidb64: str, token: str) -> HttpResponse
     if user is None:
         return render(request, "signin/reset_invalid.html", {}, status=400)
     form = NewPasswordForm(request.POST or None)
-    if request.method == "POST" and form.is_valid() and _set_password(request, user, form):
-        actions.end_sessions(user)
+    if request.method == "POST" and form.is_valid() and _reset_password(request, user, form):
         # A reset never signs in: the user signs in, code step included.
         messages.success(request, "Your password is changed. Sign in with it now.")
         return redirect(reverse("signin:password"))
     return render(request, "signin/reset_confirm.html", {"form": form, "reset_user": user})
+
+
+def _reset_password(request: HttpRequest, user: User, form: NewPasswordForm) -> bool:
+    """Complete the reset through the flow; the password rules' refusals go on the field."""
+    try:
+        reset.complete_reset(
+            user, form.cleaned_data["new_password"], by=pipeline.actor_for(request, user)
+        )
+    except ValidationError as exc:
+        for message in exc.messages:
+            form.add_error("new_password", message)
+        return False
+    return True
