@@ -25,7 +25,13 @@ from deskgate.signin.forms import (
 from deskgate.signin.models import PendingSignIn
 from deskgate.web.decorators import acting_user
 
-WRONG_CREDENTIALS = "The user name or password is not right. Check them and try again."
+# One answer for every refusal (unknown user, wrong password, inactive, SSO-only, locked,
+# the address's budget spent), so it must also make sense to someone who types the right
+# password while the step is paused.
+WRONG_CREDENTIALS = (
+    "The user name or password is not right. After many failed tries, sign-in pauses for "
+    "a while; your admin can unlock it."
+)
 
 
 @never_cache
