@@ -175,6 +175,13 @@ DESKGATE_SEND_CAPS = {
     "client": CONFIG.code_cap_client,
     "platform": CONFIG.code_cap_platform,
 }
+# Password attempts hashed per client address and per network (/24, /56) in a window of
+# seconds, counted in the database before the hash (signin/budget.py).
+DESKGATE_SIGNIN_BUDGET = {
+    "ip": CONFIG.signin_budget_ip,
+    "network": CONFIG.signin_budget_network,
+    "window": CONFIG.signin_budget_window,
+}
 DESKGATE_REMEMBER_DEVICE_DAYS = 30
 DESKGATE_DEMO = CONFIG.demo
 DESKGATE_BASE_URL = CONFIG.base_url
