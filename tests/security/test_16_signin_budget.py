@@ -167,9 +167,7 @@ def test_parallel_attempts_from_one_network_cannot_exceed_its_budget(settings) -
             close_old_connections()
 
     results = []
-    threads = [
-        threading.Thread(target=lambda i=i: results.append(attempt(i))) for i in range(50)
-    ]
+    threads = [threading.Thread(target=lambda i=i: results.append(attempt(i))) for i in range(50)]
     for thread in threads:
         thread.start()
     for thread in threads:

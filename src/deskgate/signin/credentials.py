@@ -84,9 +84,9 @@ def _check(
 def _unknown_name(password: str) -> PasswordOutcome:
     # The statements a known name runs, against the guard table, matching no row: the
     # lookup under a row lock, the hash, the write.
-    SignInGuard.objects.select_for_update().filter(user_id=None).first()
+    SignInGuard.objects.select_for_update().filter(user_id__isnull=True).first()
     make_password(password)
-    SignInGuard.objects.filter(user_id=None).update(
+    SignInGuard.objects.filter(user_id__isnull=True).update(
         password_failures=F("password_failures") + 1
     )
     return PasswordOutcome.UNKNOWN_USER
