@@ -28,7 +28,8 @@ PRODUCTION_HASH = {"memory_cost": 19456, "time_cost": 2, "parallelism": 1}
 ROUNDS = 36
 WARM_UP = 1
 BATCH = 3  # requests of each kind per round; a sample is their median
-MAX_ACCURACY = 0.70  # of one request's classification; 0.5 is chance
+MAX_ACCURACY = 0.70  # of telling an existing user name from an unknown one; 0.5 is chance
+MAX_ACCURACY_ONE_KIND = 0.75  # each kind alone: fewer samples, so a wider margin
 BOUND_SHARE = 0.25  # of the overall median...
 BOUND_FLOOR = 0.015  # ...or 15 ms, whichever is larger
 
@@ -88,16 +89,15 @@ def test_every_refusal_at_the_password_step_looks_the_same(
 
 
 def classifier_accuracy(existing: list[float], unknown: list[float]) -> float:
-    """How often one request is told apart: an attacker who learnt both medians puts the
-    threshold halfway between them and calls every request on the slower side the slower
-    kind. 0.5 is chance; the issue (10, item 7) measured 0.97 for existing user names."""
+    """How often one sample is told apart: an attacker who learnt both medians puts the
+    threshold halfway between them and calls every sample on the slower side the slower
+    kind. Balanced (each group weighs half), so 0.5 is chance."""
     high, low = statistics.median(existing), statistics.median(unknown)
     threshold = (high + low) / 2
-    if high >= low:
-        right = sum(t > threshold for t in existing) + sum(t <= threshold for t in unknown)
-    else:
-        right = sum(t <= threshold for t in existing) + sum(t > threshold for t in unknown)
-    return right / (len(existing) + len(unknown))
+    slower_existing = high >= low
+    right_existing = sum((t > threshold) == slower_existing for t in existing)
+    right_unknown = sum((t <= threshold) == slower_existing for t in unknown)
+    return (right_existing / len(existing) + right_unknown / len(unknown)) / 2
 
 
 def test_timing_of_refusals_does_not_tell_whether_a_user_name_exists(
@@ -109,11 +109,13 @@ def test_timing_of_refusals_does_not_tell_whether_a_user_name_exists(
     busy CI machine moves the whole round, not one kind). Then two questions.
 
     1. Can a sample tell an existing user name from an unknown one? An attacker's threshold
-       halfway between the two medians must be right at most 70 % of the time (0.5 is
-       chance). Before unknown names did the same database work (a guard row looked up
-       and written, the refusal audited) the issue measured 97 % for single requests on
-       a quiet machine, and this test 85-91 % on a loaded one; after: 50-59 %. Under pure
-       noise, with 2 x 36 samples, 70 % is 3.4 standard deviations from chance.
+       halfway between the two medians must be right at most 70 % of the time for any
+       existing name (all kinds pooled; 0.5 is chance) and at most 75 % for each kind
+       alone. Before unknown names did the same database work (a guard row looked up and
+       written, the refusal audited) the issue measured 97 % for single requests on a
+       quiet machine; this test measured 87 % pooled, 86-92 % per kind, on a loaded one.
+       After: 53-61 % pooled. Under pure noise (simulated), the pooled figure passes 70 %
+       less than once in 4,000 runs, the worst of five kinds 75 % about as rarely.
     2. The medians: the largest difference between two kinds stays within max(25 % of the
        overall median, 15 ms), far below the ~25 ms an unknown user would save if the hash
        were skipped (measured: 4-6 ms).
@@ -150,6 +152,9 @@ def test_timing_of_refusals_does_not_tell_whether_a_user_name_exists(
     overall = statistics.median(v for values in timings.values() for v in values)
     bound = max(BOUND_SHARE * overall, BOUND_FLOOR)
     spread = max(medians.values()) - min(medians.values())
+    # Any existing name against unknown ones (the attacker's question), and each kind.
+    existing = [t for kind, values in relative.items() if kind != "unknown" for t in values]
+    pooled = classifier_accuracy(existing, relative["unknown"])
     accuracy = {
         kind: classifier_accuracy(relative[kind], relative["unknown"])
         for kind in kinds
@@ -162,11 +167,12 @@ def test_timing_of_refusals_does_not_tell_whether_a_user_name_exists(
     record_property("password_step_medians", summary)
     print(
         f"\npassword step medians: {summary}; spread {spread * 1000:.1f} ms, "
-        f"bound {bound * 1000:.1f} ms"
+        f"bound {bound * 1000:.1f} ms; any existing name told apart {pooled:.0%}"
     )
     # The cost was the production one: hashing dominates every kind.
     assert overall > 0.010, f"argon2 at production cost should take >10 ms, got {summary}"
-    assert max(accuracy.values()) <= MAX_ACCURACY, summary
+    assert pooled <= MAX_ACCURACY, f"existing names told apart {pooled:.0%}: {summary}"
+    assert max(accuracy.values()) <= MAX_ACCURACY_ONE_KIND, summary
     assert spread <= bound, (
         f"spread {spread * 1000:.1f} ms > bound {bound * 1000:.1f} ms: {summary}"
     )
