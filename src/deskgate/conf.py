@@ -74,6 +74,9 @@ class Config:
     code_cap_user: int
     code_cap_client: int
     code_cap_platform: int
+    signin_budget_ip: int
+    signin_budget_network: int
+    signin_budget_window: int
 
     @property
     def uses_outbox(self) -> bool:
@@ -257,4 +260,23 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         code_cap_user=_int(env, "DESKGATE_CODE_CAP_USER", 10, 1, 1000),
         code_cap_client=_int(env, "DESKGATE_CODE_CAP_CLIENT", 5000, 1, 10_000_000),
         code_cap_platform=_int(env, "DESKGATE_CODE_CAP_PLATFORM", 50000, 1, 100_000_000),
+        **_signin_budget(env),
     )
+
+
+def _signin_budget(env: Mapping[str, str]) -> dict[str, int]:
+    """Password attempts the sign-in page hashes per address and per network (/24, /56)
+    in a window of seconds; a sign-in whose password is right gives its attempt back."""
+    ip = _int(env, "DESKGATE_SIGNIN_BUDGET_IP", 30, 1, 10_000_000)
+    network = _int(env, "DESKGATE_SIGNIN_BUDGET_NETWORK", 300, 1, 100_000_000)
+    if network < ip:
+        raise ConfigError(
+            "DESKGATE_SIGNIN_BUDGET_NETWORK",
+            f"must be at least DESKGATE_SIGNIN_BUDGET_IP ({ip}): an address is part of its "
+            f"network, got {network}",
+        )
+    return {
+        "signin_budget_ip": ip,
+        "signin_budget_network": network,
+        "signin_budget_window": _int(env, "DESKGATE_SIGNIN_BUDGET_WINDOW", 300, 10, 86_400),
+    }

@@ -190,6 +190,13 @@ DESKGATE_RESET: dict[str, Any] = {
     "mail_attempts": 3,  # tries to hand one mail to the mail server...
     "retry_after": [60, 300],  # ...waiting this long (seconds) before the 2nd and 3rd
 }
+# Password attempts hashed per client address and per network (/24, /56) in a window of
+# seconds, counted in the database before the hash (signin/budget.py).
+DESKGATE_SIGNIN_BUDGET = {
+    "ip": CONFIG.signin_budget_ip,
+    "network": CONFIG.signin_budget_network,
+    "window": CONFIG.signin_budget_window,
+}
 DESKGATE_REMEMBER_DEVICE_DAYS = 30
 DESKGATE_DEMO = CONFIG.demo
 DESKGATE_BASE_URL = CONFIG.base_url

@@ -323,3 +323,30 @@ def test_no_code_step_when_mfa_does_not_apply(
     assert "/signin/code/" not in visits, visits
     assert mail.messages == []
     assert codes_sent(user) == 0
+
+
+def test_a_code_typed_with_a_space_is_the_code_and_letters_cost_no_try(
+    page: Page, user_factory: Callable[..., User], mail: SmtpServer
+) -> None:
+    """Issue 9, item 4: the Code field's pattern (run by Chromium itself) takes `977 743`
+    and `977-743` and flags `12ab`; the server refuses `12ab` without counting a try."""
+    agent = user_factory("agent", "email", full_name="Fiona Format")
+    enter_password(page, agent)
+    code = code_in(mail.wait_for(agent.email).body)
+    field = page.get_by_label("Code", exact=True)
+    for typed, valid in [
+        (f"{code[:3]} {code[3:]}", True),
+        (f"{code[:3]}-{code[3:]}", True),
+        ("".join(chr(0x0660 + int(d)) for d in code), True),
+        ("12ab", False),
+        ("12345", False),
+    ]:
+        field.fill(typed)
+        assert field.evaluate("el => el.checkValidity()") is valid, typed
+
+    enter_code(page, "12ab")  # the form says novalidate: the server answers
+    expect(code_error(page)).to_have_text("A code has 6 digits.")
+    expect(field).to_have_value("12ab")
+    enter_code(page, f"{code[:3]} {code[3:]}")
+    expect_signed_in(page, agent)
+    assert AuditEvent.objects.filter(action="signin.code_failed").count() == 0

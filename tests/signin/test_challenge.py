@@ -56,11 +56,22 @@ def test_a_code_is_bound_to_its_sign_in_attempt(user_factory, pending_for) -> No
 
 
 @pytest.mark.parametrize(
-    "shape",
-    [" {c}", "{c} ", "{c}\n", "+{c}", "{c}0", "{fw}", "{arabic}", "{c3} {c4}"],
-    ids=["lead-space", "trail-space", "newline", "plus", "seven", "fullwidth", "arabic", "gap"],
+    ("shape", "reason"),
+    [
+        (" {c}", Check.OK),
+        ("{c} ", Check.OK),
+        ("{c}\n", Check.OK),
+        ("{fw}", Check.OK),
+        ("{arabic}", Check.OK),
+        ("{c3} {c4}", Check.OK),
+        ("+{c}", Check.MALFORMED),
+        ("{c}0", Check.MALFORMED),
+    ],
+    ids=["lead-space", "trail-space", "newline", "fullwidth", "arabic", "gap", "plus", "seven"],
 )
-def test_only_the_six_ascii_digits_match(user_factory, pending_for, shape: str) -> None:
+def test_formatting_is_read_away_and_only_six_digits_are_a_code(
+    user_factory, pending_for, shape: str, reason: Check
+) -> None:
     user = user_factory("agent", "email")
     pending = pending_for(user)
     challenge.issue(pending.pk, by=BY)
@@ -68,8 +79,12 @@ def test_only_the_six_ascii_digits_match(user_factory, pending_for, shape: str) 
     fullwidth = "".join(chr(0xFF10 + int(d)) for d in code)
     arabic = "".join(chr(0x0660 + int(d)) for d in code)
     submitted = shape.format(c=code, fw=fullwidth, arabic=arabic, c3=code[:3], c4=code[3:])
-    assert challenge.verify(pending.pk, submitted, by=BY).reason == Check.WRONG
-    assert challenge.verify(pending.pk, code, by=BY).reason == Check.OK
+    assert challenge.verify(pending.pk, submitted, by=BY).reason == reason
+    assert PendingSignIn.objects.get(pk=pending.pk).code_attempts == 0  # no try counted
+    if reason == Check.MALFORMED:
+        assert challenge.verify(pending.pk, code, by=BY).reason == Check.OK
+    else:  # single use in any spelling
+        assert challenge.verify(pending.pk, code, by=BY).reason == Check.NO_CODE
 
 
 def test_wrong_codes_count_down_then_the_code_is_spent(user_factory, pending_for) -> None:

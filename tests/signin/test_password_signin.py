@@ -18,7 +18,10 @@ from tests.conftest import PASSWORD, sign_in
 from tests.pages import controls, field_errors, form_errors_text, page_text, without_csrf
 
 COOKIE = "deskgate_session"
-WRONG = "The user name or password is not right. Check them and try again."
+WRONG = (
+    "The user name or password is not right. After many failed tries, sign-in pauses for "
+    "a while; your admin can unlock it."
+)
 NEW_PASSWORD = "lighthouse pancake orbit velvet"
 
 

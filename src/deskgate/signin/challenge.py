@@ -42,6 +42,7 @@ class Check(StrEnum):
     TOO_MANY = "too_many"  # this code's tries are spent: ask for a new one
     LOCKED = "locked"
     NO_CODE = "no_code"
+    MALFORMED = "malformed"  # not six digits once separators are gone: no try counted
 
 
 @dataclass(frozen=True)
@@ -226,7 +227,14 @@ def issue(pending_id: int, *, by: audit.Actor) -> Answer:
 
 
 def verify(pending_id: int, submitted: str, *, by: audit.Actor) -> Answer:
-    """Check a submitted code for this sign-in; count the failure or mark the step passed."""
+    """Check a submitted code for this sign-in; count the failure or mark the step passed.
+
+    The code is read as `codes.normalise` reads it: `977 743` is the code `977743`, and
+    input that is not six digits answers MALFORMED without counting a try.
+    """
+    code = codes.normalise(submitted)
+    if code is None:
+        return Answer(Check.MALFORMED)
     conf = policy()
     now = timezone.now()
     with transaction.atomic():
@@ -245,7 +253,7 @@ def verify(pending_id: int, submitted: str, *, by: audit.Actor) -> Answer:
         max_attempts = conf.max_attempts
         if pending.code_attempts >= max_attempts:
             return Answer(Check.TOO_MANY)
-        if codes.matches(pending.token, submitted, pending.code_hash):
+        if codes.matches(pending.token, code, pending.code_hash):
             pending.code_passed = True
             pending.code_hash = ""  # single use
             pending.previous_code_hash = ""
@@ -256,7 +264,7 @@ def verify(pending_id: int, submitted: str, *, by: audit.Actor) -> Answer:
                 guard.locked_until = None
                 guard.save(update_fields=["code_failures", "lock_count", "locked_until"])
             return Answer(Check.OK)
-        if codes.matches(pending.token, submitted, pending.previous_code_hash):
+        if codes.matches(pending.token, code, pending.previous_code_hash):
             return Answer(Check.REPLACED)
         pending.code_attempts += 1
         pending.save(update_fields=["code_attempts"])

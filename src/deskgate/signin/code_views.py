@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
-from deskgate.signin import challenge, devices, pipeline
+from deskgate.signin import challenge, codes, devices, pipeline
 from deskgate.signin.caps import SCOPE_MESSAGES
 from deskgate.signin.challenge import Answer, Check, Issue
 from deskgate.signin.forms import CodeForm
@@ -62,6 +62,7 @@ def check_message(answer: Answer) -> str:
         Check.LOCKED: f"Too many wrong codes. You can try again after {_until(answer)}, or ask "
         "your admin to unlock your account.",
         Check.NO_CODE: "There is no valid code for this sign-in. Ask for one with Resend code.",
+        Check.MALFORMED: codes.NOT_A_CODE,
     }.get(Check(answer.reason), "That code is not right.")
 
 

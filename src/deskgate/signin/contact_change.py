@@ -93,14 +93,20 @@ def pending_for(user: User) -> ContactChange | None:
 
 
 def confirm(user: User, submitted: str, *, by: audit.Actor) -> str | None:
-    """Apply the change if the code is right; answer None, or what is wrong."""
+    """Apply the change if the code is right; answer None, or what is wrong.
+
+    Input that is not six digits (after `codes.normalise`) counts no try.
+    """
+    code = codes.normalise(submitted)
+    if code is None:
+        return codes.NOT_A_CODE
     with transaction.atomic():
         change = ContactChange.objects.select_for_update().filter(user=user).first()
         if change is None or change.expires_at <= timezone.now():
             return "This change expired or was not started. Start it again."
         if change.attempts >= policy().max_attempts:
             return "That was the last try for this code. Start the change again."
-        if not codes.matches(change.token, submitted, change.code_hash):
+        if not codes.matches(change.token, code, change.code_hash):
             change.attempts += 1
             change.save(update_fields=["attempts"])
             left = policy().max_attempts - change.attempts

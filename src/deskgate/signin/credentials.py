@@ -1,4 +1,4 @@
-"""The password step: one answer and similar cost for every way it can fail.
+"""The password step: one answer and the same cost for every way it can fail.
 
 Consecutive wrong passwords lock the account's password step for a growing period (the
 lock counter lives in the database and is taken under a row lock, so parallel guesses
@@ -13,10 +13,12 @@ from enum import StrEnum
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from deskgate.accounts import audit, rules
 from deskgate.accounts.models import User
+from deskgate.signin import budget
 from deskgate.signin.models import SignInGuard
 
 
@@ -27,62 +29,126 @@ class PasswordOutcome(StrEnum):
     INACTIVE = "inactive"
     SSO_ONLY = "sso_only"  # the client's SSO is mandatory: no password sign-in
     LOCKED = "locked"  # too many wrong passwords in a row
+    PAUSED = "paused"  # the address's (or network's) budget of attempts is spent
 
 
 def _lock_guard(user: User) -> SignInGuard:
     return SignInGuard.objects.locked_for(user)
 
 
+def sign_in_with_password(
+    username: str, password: str, *, by: audit.Actor
+) -> tuple[User | None, PasswordOutcome]:
+    """The sign-in page's password step, for someone not signed in.
+
+    First the address's and network's budget of attempts (`budget.take`, before the hash:
+    a flood of guesses costs the server no CPU once it is spent); then the check; every
+    refusal is audited. A right password gives its attempt back. The caller shows one
+    message for every outcome but OK.
+    """
+    taken = budget.take(by.ip, by=by)
+    if not taken.allowed:
+        return None, PasswordOutcome.PAUSED
+    user, outcome = _check(username, password, by=by, record_refusal=True)
+    if outcome == PasswordOutcome.OK:
+        budget.give_back(taken)
+    return user, outcome
+
+
 def check_credentials(
     username: str, password: str, *, by: audit.Actor | None = None
 ) -> tuple[User | None, PasswordOutcome]:
-    """Check a user name and password. The caller shows one message for every failure.
+    """Check a user name and password (a signed-in user confirming it is them). The caller
+    shows one message for every failure."""
+    return _check(username, password, by=by, record_refusal=False)
 
-    The password is hashed in every case, so an unknown user name, an inactive or locked
-    user and a wrong password cost the same time.
-    """
+
+def _check(
+    username: str, password: str, *, by: audit.Actor | None, record_refusal: bool
+) -> tuple[User | None, PasswordOutcome]:
+    """The password is hashed in every case, and an unknown user name does the same
+    database work as a known one (a guard row looked up and written, the refusal audited,
+    in one transaction), so that the time an answer takes does not tell which user names
+    exist."""
     name = username.strip()
     user = (
         User.objects.select_related("client", "client__sso").filter(username__iexact=name).first()
     )
-    if user is None:
-        make_password(password)  # the same work as a real check
-        return None, PasswordOutcome.UNKNOWN_USER
-    policy = settings.DESKGATE_PASSWORD_LOCK
     with transaction.atomic():
-        guard = _lock_guard(user)  # parallel guesses for one account queue here
-        now = timezone.now()
-        if guard.password_locked_until and guard.password_locked_until > now:
-            make_password(password)
-            return user, PasswordOutcome.LOCKED
-        if not user.check_password(password):
-            guard.password_failures += 1
-            locked = guard.password_failures >= int(policy["after"])
-            if locked:
-                steps = [int(s) for s in policy["steps"]]
-                seconds = steps[min(guard.password_lock_count, len(steps) - 1)]
-                guard.password_lock_count += 1
-                guard.password_failures = 0
-                guard.password_locked_until = now + timedelta(seconds=seconds)
-            guard.save(
-                update_fields=["password_failures", "password_lock_count", "password_locked_until"]
-            )
-            if locked and by is not None:
-                audit.record(
-                    "user.password_locked",
-                    client=user.client,
-                    by=by,
-                    subject=user,
-                    summary=f"Password sign-in of {user.label} locked until "
-                    f"{guard.password_locked_until:%Y-%m-%d %H:%M} UTC after wrong passwords",
-                )
-            return user, PasswordOutcome.WRONG_PASSWORD
-        if guard.password_failures or guard.password_lock_count:
+        outcome = _unknown_name(password) if user is None else _known(user, password, by)
+        if record_refusal and by is not None and outcome != PasswordOutcome.OK:
+            _record_refusal(user, outcome, by)
+    return user, outcome
+
+
+def _unknown_name(password: str) -> PasswordOutcome:
+    # The statements a known name runs, against the guard table, matching no row: the
+    # lookup under a row lock, the hash, the write.
+    SignInGuard.objects.select_for_update().filter(user_id__isnull=True).first()
+    make_password(password)
+    SignInGuard.objects.filter(user_id__isnull=True).update(
+        password_failures=F("password_failures") + 1
+    )
+    return PasswordOutcome.UNKNOWN_USER
+
+
+def _known(user: User, password: str, by: audit.Actor | None) -> PasswordOutcome:
+    """Call inside a transaction: the guard row stays locked until it ends."""
+    policy = settings.DESKGATE_PASSWORD_LOCK
+    guard = _lock_guard(user)  # parallel guesses for one account queue here
+    now = timezone.now()
+    if guard.password_locked_until and guard.password_locked_until > now:
+        make_password(password)
+        return PasswordOutcome.LOCKED
+    if not user.check_password(password):
+        guard.password_failures += 1
+        locked = guard.password_failures >= int(policy["after"])
+        if locked:
+            steps = [int(s) for s in policy["steps"]]
+            seconds = steps[min(guard.password_lock_count, len(steps) - 1)]
+            guard.password_lock_count += 1
             guard.password_failures = 0
-            guard.password_lock_count = 0
-            guard.save(update_fields=["password_failures", "password_lock_count"])
+            guard.password_locked_until = now + timedelta(seconds=seconds)
+        guard.save(
+            update_fields=["password_failures", "password_lock_count", "password_locked_until"]
+        )
+        if locked and by is not None:
+            audit.record(
+                "user.password_locked",
+                client=user.client,
+                by=by,
+                subject=user,
+                summary=f"Password sign-in of {user.label} locked until "
+                f"{guard.password_locked_until:%Y-%m-%d %H:%M} UTC after wrong passwords",
+            )
+        return PasswordOutcome.WRONG_PASSWORD
+    if guard.password_failures or guard.password_lock_count:
+        guard.password_failures = 0
+        guard.password_lock_count = 0
+        guard.save(update_fields=["password_failures", "password_lock_count"])
     if not user.is_active:
-        return user, PasswordOutcome.INACTIVE
+        return PasswordOutcome.INACTIVE
     if rules.sso_mandatory(user.client):
-        return user, PasswordOutcome.SSO_ONLY
-    return user, PasswordOutcome.OK
+        return PasswordOutcome.SSO_ONLY
+    return PasswordOutcome.OK
+
+
+def _record_refusal(user: User | None, outcome: PasswordOutcome, by: audit.Actor) -> None:
+    if user is None:
+        # The name typed is not kept: people type passwords into the user name field.
+        audit.record(
+            "signin.failure",
+            client=None,
+            by=by,
+            summary="Sign-in refused at the password step: no user has that user name",
+            reason=outcome.value,
+        )
+        return
+    audit.record(
+        "signin.failure",
+        client=user.client,
+        by=by,
+        subject=user,
+        summary=f"Sign-in of {user.label} refused at the password step",
+        reason=outcome.value,
+    )

@@ -1,8 +1,44 @@
 from __future__ import annotations
 
-from django import forms
+from typing import Any
 
+from django import forms
+from django.core.exceptions import ValidationError
+
+from deskgate.signin import codes
 from deskgate.web.form_base import Form
+
+
+class CodeField(forms.CharField):
+    """The Code field: six digits, typed or pasted with or without separators.
+
+    Cleans to the six ASCII digits (`codes.normalise`); anything else is refused here with
+    "A code has 6 digits", before any flow sees it, so it never counts as a wrong try.
+    """
+
+    def __init__(self, *, autofocus: bool = False, **kwargs: Any) -> None:
+        attrs: dict[str, Any] = {
+            "autocomplete": "one-time-code",
+            "inputmode": "numeric",
+            "pattern": codes.INPUT_PATTERN,
+            "title": "6 digits; spaces and dashes are fine",
+        }
+        if autofocus:
+            attrs["autofocus"] = True
+        kwargs.setdefault("label", "Code")
+        super().__init__(
+            max_length=32,  # room for "977 743", "977-743" and padding
+            error_messages={"max_length": codes.NOT_A_CODE},
+            widget=forms.TextInput(attrs=attrs),
+            **kwargs,
+        )
+
+    def clean(self, value: Any) -> str:
+        typed = super().clean(value)
+        code = codes.normalise(typed)
+        if code is None:
+            raise ValidationError(codes.NOT_A_CODE, code="not_a_code")
+        return code
 
 
 class PasswordForm(Form):
@@ -59,11 +95,5 @@ class ResetRequestForm(Form):
 
 
 class CodeForm(Form):
-    code = forms.CharField(
-        label="Code",
-        max_length=32,
-        widget=forms.TextInput(
-            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
-        ),
-    )
+    code = CodeField(autofocus=True)
     remember = forms.BooleanField(label="Remember device for 30 days", required=False)

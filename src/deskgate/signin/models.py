@@ -82,6 +82,28 @@ class SignInGuard(models.Model):
         return f"guard of {self.user_id}"
 
 
+class AttemptCounter(models.Model):
+    """Password attempts from one scope (an address or a network) in one window: the
+    budget the sign-in page takes before it hashes a password (`signin/budget.py`)."""
+
+    scope = models.CharField(max_length=80)
+    window = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)  # attempts taken
+    # Attempts that do not count after all: the password was right (or another scope
+    # refused the attempt). The budget holds count - given_back; count only grows.
+    given_back = models.PositiveIntegerField(default=0)
+    # Set by the first refusal of the window, so that the pause is audited once.
+    refusal_recorded = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "window"], name="attempt_counter_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope}@{self.window:%Y-%m-%d %H:%M}: {self.count}"
+
+
 class RememberedDevice(models.Model):
     """A browser the user chose to remember for 30 days; the cookie names it, signed."""
 

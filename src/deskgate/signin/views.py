@@ -15,7 +15,11 @@ from django.views.decorators.http import require_POST
 from deskgate.accounts import actions, audit, rules
 from deskgate.accounts.models import User, UserSession
 from deskgate.signin import pipeline, reset
-from deskgate.signin.credentials import PasswordOutcome, check_credentials
+from deskgate.signin.credentials import (
+    PasswordOutcome,
+    check_credentials,
+    sign_in_with_password,
+)
 from deskgate.signin.forms import (
     ChangePasswordForm,
     NewPasswordForm,
@@ -25,7 +29,13 @@ from deskgate.signin.forms import (
 from deskgate.signin.models import PendingSignIn
 from deskgate.web.decorators import acting_user
 
-WRONG_CREDENTIALS = "The user name or password is not right. Check them and try again."
+# One answer for every refusal (unknown user, wrong password, inactive, SSO-only, locked,
+# the address's budget spent), so it must also make sense to someone who types the right
+# password while the step is paused.
+WRONG_CREDENTIALS = (
+    "The user name or password is not right. After many failed tries, sign-in pauses for "
+    "a while; your admin can unlock it."
+)
 
 
 @never_cache
@@ -34,7 +44,7 @@ def password_step(request: HttpRequest) -> HttpResponse:
         return redirect("home")
     form = PasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user, outcome = check_credentials(
+        user, outcome = sign_in_with_password(
             form.cleaned_data["username"],
             form.cleaned_data["password"],
             by=pipeline.actor_for(request),
@@ -42,15 +52,6 @@ def password_step(request: HttpRequest) -> HttpResponse:
         if user is not None and outcome == PasswordOutcome.OK:
             pending = pipeline.begin(request, user)
             return redirect(pipeline.advance(request, pending))
-        if user is not None:
-            audit.record(
-                "signin.failure",
-                client=user.client,
-                by=pipeline.actor_for(request),
-                subject=user,
-                summary=f"Sign-in of {user.label} refused at the password step",
-                reason=outcome.value,
-            )
         form.add_error(None, WRONG_CREDENTIALS)
     return render(request, "signin/password.html", {"form": form})
 

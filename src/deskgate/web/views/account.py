@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from deskgate.accounts import actions, rules
 from deskgate.signin import contact_change
 from deskgate.signin.credentials import PasswordOutcome, check_credentials
+from deskgate.signin.forms import CodeField
 from deskgate.signin.pipeline import actor_for
 from deskgate.web.decorators import acting_user
 from deskgate.web.form_base import Form
@@ -32,11 +33,7 @@ class ContactForm(Form):
 
 
 class ConfirmForm(Form):
-    code = forms.CharField(
-        label="Code",
-        max_length=32,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
-    )
+    code = CodeField()
 
 
 @login_required

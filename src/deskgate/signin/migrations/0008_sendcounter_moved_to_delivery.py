@@ -7,7 +7,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("signin", "0008_reset_queue"),
+        ("signin", "0007_reset_queue"),
         ("delivery", "0002_sendcounter"),
     ]
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('signin', '0005_contact_change'),
+        ('signin', '0006_attempt_counter'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
