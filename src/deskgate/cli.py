@@ -6,7 +6,13 @@ import os
 import sys
 
 # Our commands are spelled with hyphens on the command line, as operators expect.
-OWN_COMMANDS = {"create-client", "create-user", "configure-sso", "load-demo"}
+OWN_COMMANDS = {
+    "create-client",
+    "create-user",
+    "configure-sso",
+    "load-demo",
+    "deliver-reset-mail",
+}
 
 
 def main(argv: list[str] | None = None) -> None:
