@@ -176,6 +176,15 @@ DESKGATE_SEND_CAPS = {
     "platform": CONFIG.code_cap_platform,
 }
 DESKGATE_REMEMBER_DEVICE_DAYS = 30
+# Talking to clients' identity providers (deskgate.sso.fetch and provider).
+DESKGATE_SSO: dict[str, Any] = {
+    # http:// to a provider on loopback: development and tests only.
+    "allow_http_loopback": CONFIG.sso_allow_http_loopback,
+    # Hosts besides the issuer's own that may serve any provider's endpoints.
+    "endpoint_hosts": CONFIG.sso_endpoint_hosts,
+    "fetch_seconds": 5.0,  # the whole of one request to a provider, DNS included
+    "failure_seconds": 45,  # a failed lookup is not repeated for this long
+}
 DESKGATE_DEMO = CONFIG.demo
 DESKGATE_BASE_URL = CONFIG.base_url
 # The outbox page shows codes: only in a demo or debug run, never in production settings.
