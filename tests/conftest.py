@@ -47,7 +47,7 @@ def _sso_providers_on_loopback(settings: Any) -> None:
     # The test providers (tests/harness/oidc*.py) serve plain http on 127.0.0.1, which the
     # product refuses unless the operator allows it for development (as `make sso-demo`
     # does). The SSRF tests switch it off again to see the refusal.
-    settings.DESKGATE_SSO = {**getattr(settings, "DESKGATE_SSO", {}), "allow_http_loopback": True}
+    settings.DESKGATE_SSO = {**settings.DESKGATE_SSO, "allow_http_loopback": True}
 
 
 @pytest.fixture
