@@ -210,7 +210,8 @@ def _hosts(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     for host in hosts:
         if not all(part and part.replace("-", "").isalnum() for part in host.split(".")):
             raise ConfigError(
-                name, f"expected host names like login.example.com separated by commas, got {host!r}"
+                name,
+                f"expected host names like login.example.com separated by commas, got {host!r}",
             )
     return hosts
 

@@ -20,8 +20,8 @@ import time
 from typing import Any
 
 import pytest
-from django.core.management import CommandError, call_command
 from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
 
 from deskgate.accounts.audit import OPERATOR
 from deskgate.sso import flows, provider, sealing
@@ -62,7 +62,11 @@ def save_sso(client: Any, issuer: str, client_id: str = "deskgate-test") -> Prov
     return flows.configure(
         client,
         flows.SsoInput(
-            issuer=issuer, client_id=client_id, secret=SECRET, mandatory=False, require_idp_mfa=False
+            issuer=issuer,
+            client_id=client_id,
+            secret=SECRET,
+            mandatory=False,
+            require_idp_mfa=False,
         ),
         by=OPERATOR,
     )
@@ -103,7 +107,12 @@ def test_a_changed_issuer_or_client_id_needs_the_secret_typed_again(
 
 def test_the_same_issuer_and_client_id_keep_the_stored_secret(admin_http, admin_user, idp) -> None:
     save_sso(admin_user.client, idp.issuer)
-    form = {"issuer": idp.issuer + "/", "client_id": "deskgate-test", "secret": "", "action": "save"}
+    form = {
+        "issuer": idp.issuer + "/",
+        "client_id": "deskgate-test",
+        "secret": "",
+        "action": "save",
+    }
     form["mandatory"] = "on"
     response = admin_http.post("/settings/sso/", form)
     assert response.status_code == 302, text(response)
@@ -457,4 +466,3 @@ def test_the_failure_is_shared_but_an_admin_save_asks_again(admin_http, admin_us
         with pytest.raises(ValidationError, match="timed out"):
             save_sso(admin_user.client, pit.url)
         assert pit.connections == 2
-

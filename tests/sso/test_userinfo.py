@@ -51,9 +51,7 @@ def test_userinfo_for_another_subject_is_refused(db, idp) -> None:
         sign_in(idp)
 
 
-def test_userinfo_is_not_asked_when_the_id_token_has_email_and_its_verification(
-    db, idp
-) -> None:
+def test_userinfo_is_not_asked_when_the_id_token_has_email_and_its_verification(db, idp) -> None:
     idp.id_token_claims = {"sub": "sub-anna", "email": "anna@x.example", "email_verified": False}
     idp.userinfo = {"sub": "sub-anna", "email": "anna@x.example", "email_verified": True}
     claims = sign_in(idp)
@@ -69,7 +67,12 @@ def test_userinfo_is_not_asked_when_the_id_token_has_email_and_its_verification(
         ({}, {"email": "a@x.example", "email_verified": False}, "a@x.example", False),
         ({}, {"email": "a@x.example", "email_verified": True}, "a@x.example", True),
         # An email without a word on its verification: UserInfo may have both.
-        ({"email": "a@x.example"}, {"email": "b@x.example", "email_verified": True}, "b@x.example", True),
+        (
+            {"email": "a@x.example"},
+            {"email": "b@x.example", "email_verified": True},
+            "b@x.example",
+            True,
+        ),
         ({"email": "a@x.example"}, {"name": "A"}, "a@x.example", False),
         # Nothing anywhere.
         ({}, {"name": "A"}, "", False),

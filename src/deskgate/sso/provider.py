@@ -267,9 +267,7 @@ def authorization_request(endpoints: Endpoints, client_id: str, redirect_uri: st
     session = OAuth2Session(
         client_id, scope=SCOPE, redirect_uri=redirect_uri, code_challenge_method="S256"
     )
-    url, _ = session.create_authorization_url(
-        url, state=state, nonce=nonce, code_verifier=verifier
-    )
+    url, _ = session.create_authorization_url(url, state=state, nonce=nonce, code_verifier=verifier)
     return AuthRequest(url=url, state=state, nonce=nonce, code_verifier=verifier)
 
 
