@@ -184,6 +184,7 @@ DESKGATE_SSO: dict[str, Any] = {
     "endpoint_hosts": CONFIG.sso_endpoint_hosts,
     "fetch_seconds": 5.0,  # the whole of one request to a provider, DNS included
     "failure_seconds": 45,  # a failed lookup is not repeated for this long
+    "lease_wait_seconds": 0.5,  # how long others wait for the one process asking
 }
 DESKGATE_DEMO = CONFIG.demo
 DESKGATE_BASE_URL = CONFIG.base_url

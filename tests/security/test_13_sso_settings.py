@@ -324,8 +324,15 @@ def test_endpoints_must_belong_to_the_issuer(doc, problem) -> None:
 def test_the_operator_may_approve_other_endpoint_hosts(settings) -> None:
     from deskgate import conf
 
-    env = {"SECRET_KEY": "k" * 40, "DESKGATE_SSO_ENDPOINT_HOSTS": "Auth.Northwind.Example, x.y"}
+    key = {"SECRET_KEY": "k" * 40}
+    assert conf.load(key).sso_endpoint_hosts == ()
+    assert conf.load(key).sso_allow_http_loopback is False  # production refuses http
+    assert conf.load({**key, "DESKGATE_SSO_ALLOW_HTTP_LOOPBACK": "1"}).sso_allow_http_loopback
+    env = {**key, "DESKGATE_SSO_ENDPOINT_HOSTS": "Auth.Northwind.Example, x.y"}
     assert conf.load(env).sso_endpoint_hosts == ("auth.northwind.example", "x.y")
+    for bad in ("https://auth.example.com", "auth.example.com/path", "a..b"):
+        with pytest.raises(conf.ConfigError, match="DESKGATE_SSO_ENDPOINT_HOSTS"):
+            conf.load({**key, "DESKGATE_SSO_ENDPOINT_HOSTS": bad})
     doc = {**OKTA, "authorization_endpoint": "https://auth.northwind.example/authorize"}
     with pytest.raises(provider.ProviderError, match="authorization"):
         provider.endpoints_from(doc, doc["issuer"])
@@ -419,7 +426,7 @@ def test_a_trickling_answer_is_cut_at_the_deadline(transactional_db, settings) -
 
 
 def test_one_lookup_per_provider_at_a_time(transactional_db, tenant, settings) -> None:
-    sso(settings, fetch_seconds=2.0, failure_seconds=60)
+    sso(settings, fetch_seconds=3.0, failure_seconds=60)
     from django.db import close_old_connections
     from django.test import Client as HttpClient
 
@@ -449,9 +456,9 @@ def test_one_lookup_per_provider_at_a_time(transactional_db, tenant, settings) -
         assert pit.connections == 1
         for n in (1, 2, 3):
             took, page = results[n]
-            assert took < 1.0, (n, took)
+            assert took < 1.5, (n, took)  # a short wait for the first one's answer
             assert "SSO is unavailable right now, try again in a minute" in page
-        assert results[0][0] >= 1.9
+        assert results[0][0] >= 2.9
 
 
 def test_the_failure_is_shared_but_an_admin_save_asks_again(admin_http, admin_user, settings):
@@ -466,3 +473,17 @@ def test_the_failure_is_shared_but_an_admin_save_asks_again(admin_http, admin_us
         with pytest.raises(ValidationError, match="timed out"):
             save_sso(admin_user.client, pit.url)
         assert pit.connections == 2
+
+
+def test_while_one_process_asks_again_the_others_use_the_last_good_answer(db, idp) -> None:
+    """At the morning rush the cached answer expires: one process asks the provider, the
+    others do not stand in line for it, nor fail."""
+    from django.core.cache import cache
+
+    endpoints = provider.discover(idp.issuer)
+    key = provider._cache_key("discovery", idp.issuer)
+    cache.delete(key)  # expired
+    cache.add(f"{key}:lease", 1, 30)  # another process is asking right now
+    took, again = timed(lambda: provider.discover(idp.issuer))
+    assert again == endpoints and took < 1.5
+    assert idp.paths().count("/.well-known/openid-configuration") == 1

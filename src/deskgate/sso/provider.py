@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -57,6 +58,7 @@ def normalise_issuer(issuer: str) -> str:
 
 
 CACHE_SECONDS = 600
+STALE_SECONDS = 86400  # the last good answer, for while another process asks again
 
 
 def _cache_key(kind: str, url: str) -> str:
@@ -71,9 +73,10 @@ def _options() -> dict[str, Any]:
 def _shared_lookup(kind: str, url: str, load: Callable[[str], T], *, fresh: bool) -> T:
     """`load(url)` through the cache every process shares: a success is kept for
     CACHE_SECONDS, a failure for `failure_seconds` (visitors then get UNAVAILABLE at once),
-    and one process at a time asks the provider (a lease; the others answer UNAVAILABLE
-    rather than wait). `fresh` (an admin checking the settings) skips both memories but
-    not the lease."""
+    and one process at a time asks the provider (a lease). The others wait a moment for
+    its answer, then use the last good one (kept a day) or answer UNAVAILABLE: never a
+    thread per visitor waiting on a dead provider. `fresh` (an admin checking the
+    settings) skips both memories but not the lease."""
     key = _cache_key(kind, url)
     if not fresh:
         cached = cache.get(key)
@@ -83,7 +86,7 @@ def _shared_lookup(kind: str, url: str, load: Callable[[str], T], *, fresh: bool
             raise ProviderError(UNAVAILABLE)
     lease = f"{key}:lease"
     if not cache.add(lease, 1, timeout=int(_options()["fetch_seconds"]) + 5):
-        raise ProviderError(UNAVAILABLE)
+        return _answer_of_another(key)  # type: ignore[no-any-return]  # load()'s, as above
     try:
         value = load(url)
     except ProviderError:
@@ -92,8 +95,26 @@ def _shared_lookup(kind: str, url: str, load: Callable[[str], T], *, fresh: bool
     finally:
         cache.delete(lease)
     cache.set(key, value, CACHE_SECONDS)
+    cache.set(f"{key}:stale", value, STALE_SECONDS)
     cache.delete(f"{key}:failed")
     return value
+
+
+def _answer_of_another(key: str) -> Any:
+    """Another process is asking the provider: its answer if it comes within
+    `lease_wait_seconds`, else the last good answer, else UNAVAILABLE."""
+    until = time.monotonic() + float(_options()["lease_wait_seconds"])
+    while time.monotonic() < until:
+        time.sleep(0.05)
+        cached = cache.get(key)
+        if cached is not None:
+            return cached
+        if cache.get(f"{key}:failed"):
+            raise ProviderError(UNAVAILABLE)
+    stale = cache.get(f"{key}:stale")
+    if stale is not None:
+        return stale
+    raise ProviderError(UNAVAILABLE)
 
 
 def mark_unavailable(issuer: str) -> None:
