@@ -31,6 +31,9 @@ setup: $(STAMP) $(OIDC)
 # production (DESKGATE_SECURE_COOKIES unset) always sets it.
 run: export DESKGATE_DEMO ?= 1
 run: export DESKGATE_SECURE_COOKIES ?= 0
+# The demo's SSO provider (`make sso-demo`) serves plain http on 127.0.0.1; the server
+# reaches it only in the demo. Production refuses http and loopback providers.
+run: export DESKGATE_SSO_ALLOW_HTTP_LOOPBACK ?= $(DESKGATE_DEMO)
 run: $(STAMP)
 	$(BIN)/deskgate migrate --noinput -v0
 	$(BIN)/deskgate createcachetable
@@ -43,6 +46,7 @@ run: $(STAMP)
 
 # SSO in the demo without the internet: run beside `make run` (uses the demo's database).
 sso-demo: export DESKGATE_DEMO ?= 1
+sso-demo: export DESKGATE_SSO_ALLOW_HTTP_LOOPBACK ?= 1
 sso-demo: $(STAMP) $(OIDC)
 	$(BIN)/python -m tests.harness.sso_demo
 

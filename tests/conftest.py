@@ -14,7 +14,11 @@ from deskgate.accounts import actions
 from deskgate.accounts.audit import OPERATOR
 from deskgate.accounts.models import Client, User
 from tests.harness.fixtures import kannel, slow_smtp_server, sms_gateway, smtp, smtp_server  # noqa: F401
-from tests.harness.oidc_fixtures import oidc_provider, oidc_provider_config  # noqa: F401
+from tests.harness.oidc_fixtures import (  # noqa: F401
+    oidc_claims_conform,
+    oidc_provider,
+    oidc_provider_config,
+)
 
 PASSWORD = "correct horse battery staple"
 _seq = itertools.count(1)
@@ -45,6 +49,14 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
 def _cheap_password_hashing(settings: Any) -> None:
     # The product's cost is argon2id at 19 MiB; the tests check behaviour, not cost.
     settings.DESKGATE_PASSWORD_HASH = {"memory_cost": 8, "time_cost": 1, "parallelism": 1}
+
+
+@pytest.fixture(autouse=True)
+def _sso_providers_on_loopback(settings: Any) -> None:
+    # The test providers (tests/harness/oidc*.py) serve plain http on 127.0.0.1, which the
+    # product refuses unless the operator allows it for development (as `make sso-demo`
+    # does). The SSRF tests switch it off again to see the refusal.
+    settings.DESKGATE_SSO = {**settings.DESKGATE_SSO, "allow_http_loopback": True}
 
 
 @pytest.fixture

@@ -77,6 +77,10 @@ class Config:
     signin_budget_ip: int
     signin_budget_network: int
     signin_budget_window: int
+    # SSO: plain http to a provider on loopback (development and tests only), and hosts
+    # besides the issuer's own that may serve a provider's endpoints.
+    sso_allow_http_loopback: bool = False
+    sso_endpoint_hosts: tuple[str, ...] = ()
 
     @property
     def uses_outbox(self) -> bool:
@@ -203,6 +207,18 @@ def parse_sms_url(raw: str | None, name: str = "SMS_URL") -> KannelConfig | None
     )
 
 
+def _hosts(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of host names, lower-cased."""
+    hosts = tuple(h.strip().lower() for h in env.get(name, "").split(",") if h.strip())
+    for host in hosts:
+        if not all(part and part.replace("-", "").isalnum() for part in host.split(".")):
+            raise ConfigError(
+                name,
+                f"expected host names like login.example.com separated by commas, got {host!r}",
+            )
+    return hosts
+
+
 def _secret_key(env: Mapping[str, str]) -> str:
     raw = env.get("SECRET_KEY")
     if raw:
@@ -261,6 +277,8 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         code_cap_client=_int(env, "DESKGATE_CODE_CAP_CLIENT", 5000, 1, 10_000_000),
         code_cap_platform=_int(env, "DESKGATE_CODE_CAP_PLATFORM", 50000, 1, 100_000_000),
         **_signin_budget(env),
+        sso_allow_http_loopback=_flag(env, "DESKGATE_SSO_ALLOW_HTTP_LOOPBACK", False),
+        sso_endpoint_hosts=_hosts(env, "DESKGATE_SSO_ENDPOINT_HOSTS"),
     )
 
 

@@ -198,6 +198,16 @@ DESKGATE_SIGNIN_BUDGET = {
     "window": CONFIG.signin_budget_window,
 }
 DESKGATE_REMEMBER_DEVICE_DAYS = 30
+# Talking to clients' identity providers (deskgate.sso.fetch and provider).
+DESKGATE_SSO: dict[str, Any] = {
+    # http:// to a provider on loopback: development and tests only.
+    "allow_http_loopback": CONFIG.sso_allow_http_loopback,
+    # Hosts besides the issuer's own that may serve any provider's endpoints.
+    "endpoint_hosts": CONFIG.sso_endpoint_hosts,
+    "fetch_seconds": 5.0,  # the whole of one request to a provider, DNS included
+    "failure_seconds": 45,  # a failed lookup is not repeated for this long
+    "lease_wait_seconds": 0.5,  # how long others wait for the one process asking
+}
 DESKGATE_DEMO = CONFIG.demo
 DESKGATE_BASE_URL = CONFIG.base_url
 # The outbox page shows codes: only in a demo or debug run, never in production settings.

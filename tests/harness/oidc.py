@@ -141,7 +141,7 @@ class OidcProvider:
         accounts: Iterable[Mapping[str, Any]] = (),
         *,
         port: int = 0,
-        conform_id_token_claims: bool = False,
+        conform_id_token_claims: bool = True,
         startup_timeout: float = 20,
         stop_timeout: float = 5,
         oidc_dir: Path = OIDC_DIR,

@@ -33,16 +33,37 @@ import pytest
 
 from tests.harness.oidc import TEST_ACCOUNTS, TEST_CLIENT, OidcProvider, oidc_missing
 
-__all__ = ["OIDC_ACCOUNTS", "OIDC_CLIENTS", "oidc_provider", "oidc_provider_config"]
+__all__ = [
+    "OIDC_ACCOUNTS",
+    "OIDC_CLIENTS",
+    "oidc_claims_conform",
+    "oidc_provider",
+    "oidc_provider_config",
+]
 
 OIDC_CLIENTS: list[dict[str, Any]] = [copy.deepcopy(TEST_CLIENT)]
 OIDC_ACCOUNTS: list[dict[str, Any]] = copy.deepcopy(TEST_ACCOUNTS)
 
 
+@pytest.fixture(
+    scope="session", params=[True, False], ids=["claims-at-userinfo", "claims-in-id-token"]
+)
+def oidc_claims_conform(request: pytest.FixtureRequest) -> bool:
+    """Every test of the provider runs twice: with oidc-provider's default (the ID token
+    carries only the openid scope's claims; email and name are at UserInfo, as OpenID
+    Connect Core 5.4 allows and Okta does), and with the claims in the ID token (as Entra
+    ID and Google send them)."""
+    return bool(request.param)
+
+
 @pytest.fixture(scope="session")
-def oidc_provider_config() -> dict[str, Any]:
+def oidc_provider_config(oidc_claims_conform: bool) -> dict[str, Any]:
     """Keyword arguments for OidcProvider; override this fixture to change them."""
-    return {"clients": copy.deepcopy(OIDC_CLIENTS), "accounts": copy.deepcopy(OIDC_ACCOUNTS)}
+    return {
+        "clients": copy.deepcopy(OIDC_CLIENTS),
+        "accounts": copy.deepcopy(OIDC_ACCOUNTS),
+        "conform_id_token_claims": oidc_claims_conform,
+    }
 
 
 @pytest.fixture(scope="session")

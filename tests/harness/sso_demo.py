@@ -27,7 +27,13 @@ DEMO_ACCOUNTS = [
 def main() -> None:
     provider = OidcProvider([TEST_CLIENT], DEMO_ACCOUNTS, port=PORT).start()
     try:
-        env = dict(os.environ, DESKGATE_SSO_SECRET=TEST_CLIENT["client_secret"])
+        # The provider is plain http on loopback: allowed for this demo only (`make run`
+        # allows it too when DESKGATE_DEMO=1).
+        env = dict(
+            os.environ,
+            DESKGATE_SSO_SECRET=TEST_CLIENT["client_secret"],
+            DESKGATE_SSO_ALLOW_HTTP_LOOPBACK="1",
+        )
         subprocess.run(  # noqa: S603  # our own console script, fixed arguments
             [
                 str(ROOT / ".venv/bin/deskgate"),

@@ -245,7 +245,7 @@ def browser_sign_in(
     auth_method: str = "client_secret_basic",
 ) -> dict[str, Any]:
     """The whole Authorization Code + PKCE flow, as Authlib's client does it; the checked
-    ID token's claims."""
+    ID token's claims, with UserInfo's when the provider conforms (keeps them there)."""
     from authlib.integrations.requests_client import OAuth2Session
 
     nonce, verifier = secrets.token_urlsafe(16), secrets.token_urlsafe(48)
@@ -274,6 +274,18 @@ def browser_sign_in(
     )
     assert token["token_type"].lower() == "bearer"
     claims = check_id_token(provider, token["id_token"], nonce)
+    if provider.conform_id_token_claims:
+        # oidc-provider's default: email and profile claims only at the userinfo endpoint.
+        assert "email" not in claims and "name" not in claims
+        request = urllib.request.Request(  # noqa: S310 - the provider on loopback
+            provider.discovery["userinfo_endpoint"],
+            headers={"Authorization": f"Bearer {token['access_token']}"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            userinfo = json.load(response)
+        assert userinfo["sub"] == claims["sub"]
+        assert "amr" not in userinfo  # how the person signed in is the ID token's to say
+        claims = {**claims, **userinfo}
     # The code is single-use.
     status, refused = token_request(
         provider,

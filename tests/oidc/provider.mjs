@@ -20,8 +20,9 @@
 //       "claims": {"email": "anna@northwind.example", "email_verified": true,
 //                  "name": "Anna", "amr": ["pwd", "mfa"], "acr": "urn:example:loa:2"}
 //     }],
-//     "conform_id_token_claims": false   // optional; true: the ID token carries only the
-//                                        // openid scope's claims, the rest is at userinfo
+//     "conform_id_token_claims": true    // optional, the default: the ID token carries only
+//                                        // the openid scope's claims, the rest is at
+//                                        // userinfo; false: all of them in the ID token
 //   }
 //
 // The browser signs in on the development login page by typing an account's login (or its
@@ -188,10 +189,11 @@ function configuration() {
     clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
     // PKCE for every authorization request; oidc-provider 9 only knows S256.
     pkce: { required: () => true },
-    // By default oidc-provider puts only the openid scope's claims in the ID token when an
-    // access token for userinfo is issued too; real providers (Entra ID, Google) put email
-    // and name in the ID token, and so does this one unless asked otherwise.
-    conformIdTokenClaims: config.conform_id_token_claims === true,
+    // By default oidc-provider (like Okta) puts only the openid scope's claims in the ID
+    // token when an access token for userinfo is issued too: email and name are then at
+    // the userinfo endpoint (OpenID Connect Core 5.4). Entra ID and Google put them in the
+    // ID token; "conform_id_token_claims": false makes this provider do the same.
+    conformIdTokenClaims: config.conform_id_token_claims !== false,
     features: {
       devInteractions: { enabled: true },
       userinfo: { enabled: true },

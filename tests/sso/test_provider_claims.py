@@ -66,7 +66,10 @@ def test_issuer_normalised(issuer, normalised) -> None:
 def test_discovery_of_an_unreachable_issuer_says_so(db) -> None:
     from tests.harness.net import free_port
 
-    with pytest.raises(provider.ProviderError, match="Could not reach the provider"):
+    with pytest.raises(
+        provider.ProviderError,
+        match="Could not read the provider's configuration: could not connect",
+    ):
         provider.discover(f"http://127.0.0.1:{free_port()}")
 
 

@@ -39,6 +39,11 @@ def config_for(client: Client) -> ProviderConfig | None:
     return ProviderConfig.objects.filter(client=client).first()
 
 
+def same_provider(config: ProviderConfig, issuer: str, client_id: str) -> bool:
+    """Is this the issuer and client id the saved secret was entered for?"""
+    return (config.issuer, config.oidc_client_id) == (issuer, client_id)
+
+
 @dataclass
 class SsoInput:
     issuer: str
@@ -60,16 +65,22 @@ def configure(client: Client, data: SsoInput, *, by: audit.Actor) -> ProviderCon
         errors["client_id"] = ["Enter the client id (application id) from the provider."]
     if not secret and existing is None:
         errors["secret"] = ["Enter the client secret from the provider."]
+    elif not secret and existing is not None and not same_provider(existing, issuer, client_id):
+        # The saved secret was entered for the saved issuer and client id: it is never sent
+        # to a provider it was not entered for (nor tried against another client id).
+        errors["secret"] = [
+            "You changed the issuer URL or the client id: enter the client secret again."
+        ]
     endpoints = None
     try:
         endpoints = provider.discover(issuer, fresh=True)
     except provider.ProviderError as exc:
         errors["issuer"] = [str(exc)]
-    if not secret and existing is not None:
+    if not secret and existing is not None and "secret" not in errors:
         secret = sealing.decrypt(existing.secret_encrypted) or ""
         if not secret:
             errors["secret"] = ["The saved secret cannot be read any more: enter it again."]
-    if endpoints is not None and client_id and secret:
+    if endpoints is not None and client_id and secret and "secret" not in errors:
         try:
             provider.check_client_credentials(endpoints, client_id, secret)
         except provider.ProviderError as exc:

@@ -30,8 +30,10 @@ class CompanyForm(Form):
 def _go(request: HttpRequest, client: Client) -> HttpResponse:
     try:
         url = flows.start(request.session, client)
-    except provider.ProviderError as exc:
-        messages.error(request, f"SSO is not available right now: {exc}")
+    except provider.ProviderError:
+        # What went wrong is for the admin (Settings > SSO, Test connection), not for
+        # anonymous visitors: it would describe the provider's answers to anyone.
+        messages.error(request, provider.UNAVAILABLE)
         return redirect("signin:password")
     response = redirect(url)
     response.headers["Content-Security-Policy"] = CSP_FORM_TO_PROVIDER
