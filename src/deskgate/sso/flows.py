@@ -88,6 +88,9 @@ def configure(client: Client, data: SsoInput, *, by: audit.Actor) -> ProviderCon
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
+        # The client's row lock serialises this with user writes, whose rule "in a client
+        # with SSO an Email is one active user's" reads whether SSO is set up.
+        Client.objects.select_for_update().filter(pk=client.pk).first()
         config, created = ProviderConfig.objects.update_or_create(
             client=client,
             defaults={
