@@ -55,8 +55,9 @@ def test_twelve_work_phone_switches_send_at_most_the_per_user_cap(
 
 
 def test_notices_count_against_the_same_caps_as_codes(user_factory, admin_user, settings) -> None:
-    """A notice takes from the client's and platform's hour as a code does."""
-    settings.DESKGATE_SEND_CAPS = {"user": 10, "client": 2, "platform": 50000}
+    """A notice takes from the client's and platform's hour as a code does (and may use half
+    of it: here 2 of 4)."""
+    settings.DESKGATE_SEND_CAPS = {"user": 10, "client": 4, "platform": 50000}
     agents = [user_factory("agent", "sms", email="") for _ in range(3)]
     admin = Actor(user=admin_user)
     for agent in agents:
@@ -121,6 +122,7 @@ def test_a_password_reset_link_counts_against_the_same_caps(user_factory, tenant
     for _ in range(2):
         reset.request_reset(agent.email, by=Actor())
         reset_delivery.deliver_pending()  # the worker's step, after the response
+        assert reset_delivery.worker.wait_idle(timeout=60)  # or the worker thread's own
     assert len([m for m in mail.outbox if agent.email in m.to]) == 1
     assert AuditEvent.objects.filter(action="password.reset_capped", subject=agent).count() == 1
 
@@ -133,3 +135,19 @@ def test_no_channel_sends_without_a_permit_from_the_caps() -> None:
     with pytest.raises(ValueError, match="permit"):
         channels.send_email(caps.Permit("email", "a@example.com"), "subject", "hello")
     assert all_sms() == 0 and mail.outbox == []
+
+
+def test_notices_leave_half_of_the_clients_hour_for_codes(
+    user_factory, admin_user, tenant, settings
+) -> None:
+    """A bulk change for every agent must not spend the codes of their shift start."""
+    settings.DESKGATE_SEND_CAPS = {"user": 10, "client": 6, "platform": 50000}
+    agents = [user_factory("agent", "sms", email="") for _ in range(5)]
+    outcomes = actions.bulk_change_mfa_method(tenant, agents, "off", by=Actor(user=admin_user))
+    assert all(o.applied for o in outcomes)
+    assert all_sms() == 3  # half of the client's 6; the other two notices were capped
+    assert AuditEvent.objects.filter(action="user.notice_capped").count() == 2
+    recipient = notify.recipient_of(agents[0])
+    for _ in range(3):  # the codes' half is still there
+        assert isinstance(caps.admit(recipient, "sms", agents[0].work_phone), caps.Permit)
+    assert caps.admit(recipient, "sms", agents[0].work_phone) is caps.Refusal.CLIENT

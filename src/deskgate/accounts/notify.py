@@ -130,7 +130,7 @@ def _deliver(notices: list[Notice]) -> None:
     admitted: list[tuple[Notice, caps.Permit]] = []
     for n in _one_per_person(notices):
         # The same caps and SMS countries as codes: a notice is a message like any other.
-        answer = caps.admit(recipient_of(n.user), n.channel, n.to)
+        answer = caps.admit(recipient_of(n.user), n.channel, n.to, purpose=caps.Purpose.NOTICE)
         if isinstance(answer, caps.Refusal):
             events.append(_refused(n, answer))  # dropped and audited, never raised
         else:

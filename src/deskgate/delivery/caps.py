@@ -110,8 +110,26 @@ def take(scope: str, now: datetime, cap: int) -> bool:
     return _take(scope, _hour(now), cap)
 
 
+class Purpose(StrEnum):
+    """What a message is for. Codes and reset links let someone sign in and may use a whole
+    cap; a notice (of changed settings) only tells, and may use `NOTICE_SHARE` of the
+    client's and the platform's hour, so a bulk change for thousands of agents never spends
+    the codes their shift start needs. A user's own cap is whole for both."""
+
+    SIGN_IN = "sign-in"
+    NOTICE = "notice"
+
+
+NOTICE_SHARE = 0.5
+
+
 def admit(
-    recipient: Recipient, channel: str, to: str, *, now: datetime | None = None
+    recipient: Recipient,
+    channel: str,
+    to: str,
+    *,
+    now: datetime | None = None,
+    purpose: Purpose = Purpose.SIGN_IN,
 ) -> Permit | Refusal:
     """Count one message to `recipient` against every cap; a permit to send it, or why not.
 
@@ -123,13 +141,14 @@ def admit(
         return Refusal.COUNTRY
     caps = settings.DESKGATE_SEND_CAPS
     window = _hour(now or timezone.now())
+    share = NOTICE_SHARE if purpose is Purpose.NOTICE else 1.0
     with transaction.atomic():
-        for scope, key in (
-            (Refusal.USER, f"user:{recipient.user_id}"),
-            (Refusal.CLIENT, f"client:{recipient.client_id}"),
-            (Refusal.PLATFORM, "platform"),
+        for scope, key, part in (
+            (Refusal.USER, f"user:{recipient.user_id}", 1.0),
+            (Refusal.CLIENT, f"client:{recipient.client_id}", share),
+            (Refusal.PLATFORM, "platform", share),
         ):
-            if not _take(key, window, int(caps[scope.value])):
+            if not _take(key, window, int(int(caps[scope.value]) * part)):
                 transaction.set_rollback(True)
                 return scope
     return Permit(channel, to, _ADMITTED)
