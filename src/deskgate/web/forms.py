@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from django import forms
@@ -110,15 +111,10 @@ class UserForm(Form):
     def initial_for(cls, user: User) -> dict[str, str]:
         from deskgate.accounts.contact import format_phone
 
-        return {
-            "username": user.username,
-            "full_name": user.full_name,
-            "level": user.level,
-            "employment": "active" if user.is_active else "inactive",
-            "email": user.email,
-            "work_phone": format_phone(user.work_phone),
-            "mfa_method": user.mfa_method,
-        }
+        initial = asdict(UserInput.of(user))
+        initial["employment"] = "active" if initial.pop("is_active") else "inactive"
+        initial["work_phone"] = format_phone(user.work_phone)
+        return initial
 
 
 class BulkMfaForm(Form):

@@ -61,17 +61,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").replace("\x00", "").strip()[:100]
     level = request.GET.get("level", "")
     status = request.GET.get("status", "active")
-    users = access.users_for_admin(admin).only(
-        "id",
-        "username",
-        "full_name",
-        "level",
-        "is_active",
-        "email",
-        "work_phone",
-        "mfa_method",
-        "client_id",
-    )
+    users = access.users_for_admin(admin).only("id", *rules.USER_FIELDS, "client_id")
     if q:
         users = users.filter(rules.users_matching(admin.client, q))
     if level in Level.values:

@@ -1,4 +1,4 @@
-"""The rules every write of a user or a template obeys (R1, R3, R4, R5).
+"""The rules every write of a user obeys (R1, R3, R4, SSO's one Email, the last admin).
 
 `check_user` answers, for a proposed state of one user, what is wrong with it, keyed by
 the form field to show it on. The actions call it inside the transaction that writes.
@@ -6,68 +6,44 @@ the form field to show it on. The actions call it inside the transaction that wr
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Self
 
-from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.db.models.functions import Lower
 
 from deskgate.accounts import contact
-from deskgate.accounts.models import (
-    EMAIL_REQUIRED_LEVELS,
-    Channel,
-    Client,
-    Level,
-    MessageTemplate,
-    MfaMethod,
-    User,
-)
-
-EMAIL_TAG = "{agent.email}"
-WORKPHONE_TAG = "{agent.workphone}"
-TEMPLATE_TAGS = {
-    "{agent.name}": "full_name",
-    "{agent.username}": "username",
-    EMAIL_TAG: "email",
-    WORKPHONE_TAG: "work_phone",
-}
-_TAG_RE = re.compile(r"\{[^{}\s]*\}")
+from deskgate.accounts.models import EMAIL_REQUIRED_LEVELS, Client, Level, MfaMethod, User
 
 
 @dataclass
-class UserState:
-    """A user's fields as they would be after a write (already cleaned)."""
+class UserFields:
+    """The seven fields of a user that people edit (the form, the command line, the JSON
+    body): listed here once. `USER_FIELDS` names them for the code that reads them all."""
 
     username: str
     full_name: str
-    level: str
-    is_active: bool
-    email: str
-    work_phone: str
-    mfa_method: str
+    level: str = Level.AGENT
+    email: str = ""
+    work_phone: str = ""
+    mfa_method: str = MfaMethod.OFF
+    is_active: bool = True
 
     @classmethod
-    def of(cls, user: User) -> UserState:
-        return cls(
-            username=user.username,
-            full_name=user.full_name,
-            level=user.level,
-            is_active=user.is_active,
-            email=user.email,
-            work_phone=user.work_phone,
-            mfa_method=user.mfa_method,
-        )
+    def of(cls, user: User) -> Self:
+        return cls(**{name: getattr(user, name) for name in USER_FIELDS})
+
+
+USER_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(UserFields))
+
+
+@dataclass
+class UserState(UserFields):
+    """A user's fields as they would be after a write (already cleaned)."""
 
 
 Errors = dict[str, list[str]]
-
-
-def _names(users: Iterable[User]) -> str:
-    return ", ".join(u.label for u in users)
 
 
 @dataclass(frozen=True)
@@ -148,109 +124,6 @@ class Directory:
             Holder(pk, f"{name} ({username})", m)
             for pk, name, username, m in values[:HOLDERS_SHOWN]
         ]
-
-
-# --- text an admin types that others read (names in messages and the audit trail) ----------
-
-FULL_NAME_MAX = 200
-# Control (Cc), format (Cf: bidi overrides and isolates, zero-width space, soft hyphen),
-# surrogate, private-use and line/paragraph separator characters: invisible or
-# misleading in a message or an audit row, and never part of a name.
-_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
-# Zero-width non-joiner and joiner shape letters in some scripts (Persian, Devanagari...):
-# kept between two letters or marks, where they do that, and refused anywhere else.
-_JOINERS = frozenset({"\u200c", "\u200d"})
-_LINE_BREAKS = frozenset("\t\n\r")
-
-
-def _is_letter_or_mark(ch: str) -> bool:
-    return unicodedata.category(ch)[0] in "LM"
-
-
-def invisible_characters(
-    text: str, *, line_breaks: bool = False, formats: bool = True
-) -> list[str]:
-    """The characters of `text` that a name or subject may not hold, each once, in order.
-
-    `line_breaks`: tab, line feed and carriage return are allowed (a message body); else
-    a caller that collapses whitespace has turned them into spaces already, or must refuse
-    them (a subject is one line). `formats=False` refuses control characters only: a
-    message to customers may need bidi marks, or joiners inside emoji.
-    """
-    found: list[str] = []
-    for i, ch in enumerate(text):
-        if ch in _LINE_BREAKS and line_breaks:
-            continue
-        if not formats:
-            if unicodedata.category(ch) not in ("Cc", "Cs"):
-                continue
-        elif ch in _JOINERS:
-            between = 0 < i < len(text) - 1 and all(
-                _is_letter_or_mark(c) for c in (text[i - 1], text[i + 1])
-            )
-            if between:
-                continue
-        elif unicodedata.category(ch) not in _REFUSED_CATEGORIES:
-            continue
-        if ch not in found:
-            found.append(ch)
-    return found
-
-
-def _shown(ch: str) -> str:
-    name = unicodedata.name(ch, "")
-    return f"U+{ord(ch):04X}" + (f" ({name})" if name else "")
-
-
-def invisible_characters_message(label: str, found: list[str]) -> str:
-    shown = ", ".join(_shown(ch) for ch in found[:5])
-    return (
-        f"{label} cannot contain control or invisible characters, and this one has {shown}. "
-        "Type it again rather than pasting it."
-    )
-
-
-def check_text(
-    text: str, label: str, *, line_breaks: bool = False, formats: bool = True
-) -> list[str]:
-    """Refusals for free text an admin types that other people read."""
-    found = invisible_characters(text, line_breaks=line_breaks, formats=formats)
-    return [invisible_characters_message(label, found)] if found else []
-
-
-def clean_name(raw: str, label: str, max_length: int) -> str:
-    """A name as kept (runs of whitespace made one space), or ValidationError saying why not.
-
-    Tab, line feed and carriage return are pasted along with names and become spaces; every
-    other control or format character is refused, not removed: what was typed is shown back.
-    """
-    found = invisible_characters(raw.replace("\t", " ").replace("\n", " ").replace("\r", " "))
-    if found:
-        raise ValidationError(invisible_characters_message(label, found), code="invisible")
-    value = " ".join(raw.split())
-    if len(value) > max_length:
-        raise ValidationError(
-            f"{label} can have at most {max_length} characters (it has {len(value)}).",
-            code="too_long",
-        )
-    return value
-
-
-def clean_email(raw: str) -> str:
-    """An Email as stored: an address that looks like another (a zero-width space in its
-    domain) would slip past R4 and SSO's match by Email, so it is refused."""
-    found = invisible_characters(raw)
-    if found:
-        raise ValidationError(invisible_characters_message("Email", found), code="invisible")
-    return contact.clean_email(raw)
-
-
-def clean_full_name(raw: str) -> str:
-    """A user's Full name: the same answer for the page, the API and the command line."""
-    value = clean_name(raw, "Full name", FULL_NAME_MAX)
-    if not value:
-        raise ValidationError("Full name is mandatory.", code="required")
-    return value
 
 
 def sso_mandatory(client: Client) -> bool:
@@ -469,92 +342,6 @@ def _check_one_recipient(
 def _labels(holders: list[Holder]) -> str:
     shown = ", ".join(h.label for h in holders[:5])
     return shown + (f" and {len(holders) - 5} more" if len(holders) > 5 else "")
-
-
-# --- R5: template tags read the very fields MFA uses -------------------------------------
-
-
-def _sender_tag_for(method: str) -> tuple[str, str] | None:
-    if method == MfaMethod.EMAIL:
-        return Channel.EMAIL, EMAIL_TAG
-    if method == MfaMethod.SMS:
-        return Channel.SMS, WORKPHONE_TAG
-    return None
-
-
-def templates_sending_from(client: Client, mfa_method: str) -> list[MessageTemplate]:
-    """Templates whose sender is the field this MFA method uses."""
-    pair = _sender_tag_for(mfa_method)
-    if pair is None:
-        return []
-    channel, tag = pair
-    return list(MessageTemplate.objects.filter(client=client, channel=channel, sender=tag))
-
-
-def user_template_warnings(client: Client, state: UserState, *, user_label: str) -> list[str]:
-    """R5 on the user form: the MFA field is also a template's sender."""
-    if state.level != Level.AGENT or not client.supports_mfa:
-        return []
-    templates = templates_sending_from(client, state.mfa_method)
-    if not templates:
-        return []
-    field = "Work phone" if state.mfa_method == MfaMethod.SMS else "Email"
-    names = ", ".join(f"\u201c{t.name}\u201d" for t in templates)
-    return [
-        f"{user_label} uses the {field} field for {MfaMethod(state.mfa_method).label} MFA, and the "
-        f"message templates {names} send from {templates[0].sender}: customers would receive "
-        f"messages from the number or address that receives {user_label}'s sign-in codes."
-    ]
-
-
-def template_warnings(template: MessageTemplate) -> list[str]:
-    """R5 in the template editor: agents whose MFA field this template sends from."""
-    senders: dict[tuple[str, str], str] = {
-        (Channel.SMS, WORKPHONE_TAG): MfaMethod.SMS,
-        (Channel.EMAIL, EMAIL_TAG): MfaMethod.EMAIL,
-    }
-    method = senders.get((template.channel, template.sender.strip()))
-    if method is None or not template.client.supports_mfa:
-        return []
-    agents = User.objects.filter(
-        client=template.client, level=Level.AGENT, is_active=True, mfa_method=method
-    )
-    count = agents.count()
-    if not count:
-        return []
-    shown = _names(agents.order_by("full_name")[:10])
-    more = f" and {count - 10} more" if count > 10 else ""
-    field = "Work phone" if method == MfaMethod.SMS else "Email"
-    return [
-        f"This template sends from {template.sender}, the {field} field that {shown}{more} use "
-        f"for {MfaMethod(method).label} MFA. Customers would see the number or address that "
-        "receives those agents' sign-in codes; consider a fixed sender."
-    ]
-
-
-def template_tags(text: str) -> list[str]:
-    return _TAG_RE.findall(text)
-
-
-def check_template_text(text: str, field_label: str) -> list[str]:
-    unknown = sorted({t for t in template_tags(text) if t not in TEMPLATE_TAGS})
-    if not unknown:
-        return []
-    known = ", ".join(TEMPLATE_TAGS)
-    return [f"{field_label} uses unknown tags {', '.join(unknown)}. Known tags: {known}."]
-
-
-def render_template_text(text: str, agent: User) -> str:
-    """Replace the tags with the agent's fields, as a sent message would show them."""
-
-    def value(match: re.Match[str]) -> str:
-        attr = TEMPLATE_TAGS.get(match.group(0))
-        if attr is None:
-            return match.group(0)
-        raw = getattr(agent, attr)
-        return contact.format_phone(raw) if attr == "work_phone" else raw
-
-    return _TAG_RE.sub(value, text)
 
 
 def users_matching(client: Client, query: str) -> Q:

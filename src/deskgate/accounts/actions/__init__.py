@@ -1,0 +1,52 @@
+"""The named actions through which every write of clients, users and templates goes.
+
+Web pages, the command line and bulk actions call these; none of them saves
+a model itself. Each action checks the rules (`deskgate.accounts.rules`) inside the
+transaction that writes, with the client's row locked so that concurrent writes for one
+client are serialised (R4 holds under concurrency), and records the audit event (R9).
+Refusals raise `django.core.exceptions.ValidationError` keyed by field name, or
+`PermissionDenied`. State the sign-in app keeps (codes, remembered devices, locks) is
+changed through `deskgate.accounts.hooks`, never by importing it.
+
+By noun: `clients`, `users` (one user), `bulk` (many users), `own` (a user's own Email or
+Work phone), `passwords`, `templates`. Import the package (`from deskgate.accounts import
+actions`); every public action is here.
+"""
+
+from deskgate.accounts.actions.bulk import BulkOutcome, bulk_change_mfa_method
+from deskgate.accounts.actions.clients import create_client, update_client_settings
+from deskgate.accounts.actions.own import change_own_contact, check_own_contact
+from deskgate.accounts.actions.passwords import set_password
+from deskgate.accounts.actions.templates import TemplateInput, save_template
+from deskgate.accounts.actions.users import (
+    UserInput,
+    UserSaved,
+    change_mfa_method,
+    create_user,
+    end_sessions,
+    revoke_devices,
+    set_user_active,
+    unlock_user,
+    update_user,
+)
+
+__all__ = [
+    "BulkOutcome",
+    "TemplateInput",
+    "UserInput",
+    "UserSaved",
+    "bulk_change_mfa_method",
+    "change_mfa_method",
+    "change_own_contact",
+    "check_own_contact",
+    "create_client",
+    "create_user",
+    "end_sessions",
+    "revoke_devices",
+    "save_template",
+    "set_password",
+    "set_user_active",
+    "unlock_user",
+    "update_client_settings",
+    "update_user",
+]

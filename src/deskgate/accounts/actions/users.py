@@ -1,0 +1,335 @@
+"""Actions on one user: create, edit, change one field, unlock, forget devices, end sessions.
+
+`write_user` is the one place an existing user's row changes: it locks the client and the user,
+validates every rule against the row as stored, saves, audits and voids the factor state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import import_module
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from deskgate.accounts import audit, contact, hooks, notify, rules
+from deskgate.accounts.actions._common import (
+    RACED,
+    lock_client,
+    require_may_manage,
+    require_may_manage_now,
+)
+from deskgate.accounts.actions.passwords import check_password
+from deskgate.accounts.audit import Actor
+from deskgate.accounts.models import AuditEvent, Client, Level, MfaMethod, User, UserSession
+
+
+@dataclass
+class UserInput(rules.UserFields):
+    """A user's fields as typed (in a form, a JSON body or on the command line)."""
+
+
+@dataclass
+class UserSaved:
+    user: User
+    warnings: list[str] = field(default_factory=list)
+
+
+# --- checking and applying a user's fields -------------------------------------------------
+
+
+def _clean(client: Client, data: UserInput) -> tuple[rules.UserState, dict[str, list[str]]]:
+    errors: dict[str, list[str]] = {}
+
+    def cleaned(name: str, fn: Callable[[str], str], raw: str) -> str:
+        try:
+            return str(fn(raw))
+        except ValidationError as exc:
+            errors[name] = list(exc.messages)
+            return ""
+
+    state = rules.UserState(
+        username=cleaned("username", contact.clean_username, data.username),
+        full_name=cleaned("full_name", rules.clean_full_name, data.full_name),
+        level=data.level,
+        is_active=data.is_active,
+        email=cleaned("email", rules.clean_email, data.email),
+        work_phone=cleaned(
+            "work_phone",
+            lambda raw: contact.clean_work_phone(raw, client.default_country),
+            data.work_phone,
+        ),
+        mfa_method=data.mfa_method,
+    )
+    return state, errors
+
+
+def validate_user(
+    client: Client,
+    data: UserInput,
+    *,
+    user_id: int | None,
+    stored_username: str | None = None,
+    directory: rules.Directory | None = None,
+    before: rules.UserState | None = None,
+) -> rules.UserState:
+    """`data` cleaned and checked against every rule, or ValidationError keyed by field."""
+    state, errors = _clean(client, data)
+    found = rules.check_user(
+        client,
+        state,
+        user_id=user_id,
+        stored_username=stored_username,
+        directory=directory,
+        before=before,
+    )
+    for name, messages in found.items():
+        # A field that did not parse has said what is wrong with it already.
+        if name not in errors:
+            errors[name] = messages
+    if errors:
+        raise ValidationError(errors)
+    return state
+
+
+def apply_state(user: User, state: rules.UserState) -> list[str]:
+    """Set the fields that differ on `user` (not saved); answer their names."""
+    changed = [name for name in rules.USER_FIELDS if getattr(user, name) != getattr(state, name)]
+    for name in changed:
+        setattr(user, name, getattr(state, name))
+    user.search_key = user.build_search_key()
+    return changed
+
+
+def _save(user: User, fields: Iterable[str]) -> None:
+    try:
+        with transaction.atomic():
+            user.save(update_fields=[*fields, "search_key", "updated_at"])
+    except IntegrityError as exc:
+        # The constraints back the rules up; reaching one means a rule was raced.
+        raise ValidationError(RACED) from exc
+
+
+# --- create, edit ---------------------------------------------------------------------------
+
+
+def create_user(
+    client: Client,
+    data: UserInput,
+    *,
+    by: Actor,
+    password: str | None = None,
+    temporary_password: bool = True,
+) -> UserSaved:
+    """Create a user of `client`. Their first password is temporary unless said otherwise."""
+    require_may_manage(by, client, data.level)
+    with transaction.atomic():
+        client = lock_client(client)
+        state = validate_user(client, data, user_id=None)
+        user = User(client=client)
+        apply_state(user, state)
+        if password:
+            check_password(user, password)
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.must_change_password = temporary_password
+        try:
+            with transaction.atomic():
+                user.save()
+        except IntegrityError as exc:
+            raise ValidationError(RACED) from exc
+        audit.record(
+            "user.created",
+            client=client,
+            by=by,
+            subject=user,
+            summary=f"Created {user.label} as {Level(user.level).label}",
+            level=user.level,
+            mfa_method=user.mfa_method,
+            email=contact.mask_email(user.email),
+            work_phone=contact.mask_phone(user.work_phone),
+            active=user.is_active,
+        )
+    warnings = rules.user_template_warnings(client, state, user_label=user.label)
+    return UserSaved(user, warnings)
+
+
+def update_user(user: User, data: UserInput, *, by: Actor) -> UserSaved:
+    """Save an edit of a user's details, contact information, MFA and employment."""
+    require_may_manage(by, user.client, user.level, data.level)
+    return write_user(user, by=by, build=lambda current: data, recheck=True)
+
+
+def stored_with(**changes: object) -> Callable[[User], UserInput]:
+    """A `build` for `write_user`: the user's fields as stored now, with `changes` made.
+
+    The caller's copy of the user may predate someone else's edit; building the input from
+    it would silently undo that edit, so the input is read from the locked row instead.
+    """
+
+    def build(current: User) -> UserInput:
+        data = UserInput.of(current)
+        for name, value in changes.items():
+            setattr(data, name, value)
+        return data
+
+    return build
+
+
+def _change_fields(user: User, *, by: Actor, **changes: object) -> UserSaved:
+    """Change some fields and keep the others as they are stored now."""
+    require_may_manage(by, user.client, user.level)
+    return write_user(user, by=by, build=stored_with(**changes), recheck=True)
+
+
+def change_mfa_method(user: User, method: str, *, by: Actor) -> UserSaved:
+    """Set one user's MFA method (Off, Email or SMS), keeping every other field."""
+    return _change_fields(user, by=by, mfa_method=method)
+
+
+def set_user_active(user: User, active: bool, *, by: Actor) -> UserSaved:
+    """Set a user Active or Inactive; deactivation ends their sessions."""
+    return _change_fields(user, by=by, is_active=active)
+
+
+def write_user(
+    user: User,
+    *,
+    by: Actor,
+    build: Callable[[User], UserInput],
+    recheck: bool,
+) -> UserSaved:
+    """The one place a user's row changes: lock, validate every rule, save, audit, void.
+
+    `build` makes the input from the user's row as locked. `recheck`: check again, with the
+    actor and the user as stored now, that the actor may manage the user (False for a
+    user's own change, which their own pages authorise).
+    """
+    with transaction.atomic():
+        client = lock_client(user.client)
+        user = User.objects.select_for_update().get(pk=user.pk, client=client)
+        data = build(user)
+        if recheck:
+            # Again with both as stored now: the caller's copies may predate a promotion of
+            # the user, or a demotion of the actor.
+            require_may_manage_now(by, client, user.level, data.level)
+        before = rules.UserState.of(user)
+        state = validate_user(
+            client, data, user_id=user.pk, stored_username=user.username, before=before
+        )
+        errors = rules.check_keeps_an_admin(
+            client, before, state, user_id=user.pk, label=user.label
+        )
+        if recheck and by.user is not None and by.user.pk == user.pk:
+            errors |= rules.check_own_sign_in_settings(before, state)
+        if errors:
+            raise ValidationError(errors)
+        changed = apply_state(user, state)
+        if changed:
+            _save(user, changed)
+            _record_changes(user, before, changed, by=by)
+            if {"email", "work_phone", "mfa_method"} & set(changed):
+                hooks.sign_in().factor_changed([user])
+                if user.is_active:
+                    notify.sign_in_settings_changed(user, before, by=by)
+            if "is_active" in changed and not user.is_active:
+                end_sessions(user)
+    warnings = rules.user_template_warnings(client, state, user_label=user.label)
+    return UserSaved(user, warnings)
+
+
+# --- sign-in state the sign-in app keeps (asked through accounts.hooks) --------------------
+
+
+def unlock_user(user: User, *, by: Actor) -> bool:
+    """End a user's sign-in lock early (R7); answer whether there was one."""
+    require_may_manage(by, user.client, user.level)
+    return hooks.sign_in().unlock(user, by=by)
+
+
+def revoke_devices(user: User, *, by: Actor) -> int:
+    """Forget every remembered device of a user: their next sign-in asks for a code.
+
+    A user may forget their own devices from their account page; anyone else is checked."""
+    if by.user is None or by.user.pk != user.pk:
+        require_may_manage(by, user.client, user.level)
+    return hooks.sign_in().revoke_devices(user, by=by)
+
+
+def end_sessions(user: User) -> int:
+    """End every session of `user` on the server (sign-out everywhere, deactivation)."""
+    keys = list(UserSession.objects.filter(user=user).values_list("session_key", flat=True))
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    for key in keys:  # whichever backend holds them: the database, or Redis
+        store(session_key=key).delete()
+    UserSession.objects.filter(user=user).delete()
+    return len(keys)
+
+
+# --- the audit trail ------------------------------------------------------------------------
+
+
+def mfa_event(user: User, before: rules.UserState, *, by: Actor) -> AuditEvent:
+    """The audit event of a changed MFA method (built, not saved: bulk saves many at once)."""
+    return audit.build(
+        "user.mfa_changed",
+        client=user.client,
+        by=by,
+        subject=user,
+        summary=(
+            f"MFA of {user.label} changed from {MfaMethod(before.mfa_method).label} "
+            f"to {MfaMethod(user.mfa_method).label}"
+        ),
+        before=before.mfa_method,
+        after=user.mfa_method,
+        destination=user.masked_mfa_destination(),
+    )
+
+
+def _record_changes(user: User, before: rules.UserState, changed: list[str], *, by: Actor) -> None:
+    client = user.client
+    if "mfa_method" in changed:
+        mfa_event(user, before, by=by).save()
+    contact_changes = {}
+    if "email" in changed:
+        contact_changes["email"] = {
+            "before": contact.mask_email(before.email),
+            "after": contact.mask_email(user.email),
+        }
+    if "work_phone" in changed:
+        contact_changes["work_phone"] = {
+            "before": contact.mask_phone(before.work_phone),
+            "after": contact.mask_phone(user.work_phone),
+        }
+    if contact_changes:
+        fields = " and ".join("Email" if k == "email" else "Work phone" for k in contact_changes)
+        audit.record(
+            "user.contact_changed",
+            client=client,
+            by=by,
+            subject=user,
+            summary=f"{fields} of {user.label} changed",
+            **contact_changes,
+        )
+    if "is_active" in changed:
+        audit.record(
+            "user.activated" if user.is_active else "user.deactivated",
+            client=client,
+            by=by,
+            subject=user,
+            summary=f"{user.label} set {'Active' if user.is_active else 'Inactive'}",
+        )
+    other = [c for c in changed if c in ("username", "full_name", "level")]
+    if other:
+        audit.record(
+            "user.details_changed",
+            client=client,
+            by=by,
+            subject=user,
+            summary=f"Details of {user.label} changed: {', '.join(other)}",
+            fields=other,
+            level=user.level,
+        )
