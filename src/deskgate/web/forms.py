@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 
 from deskgate.accounts.actions import TemplateInput, UserInput
 from deskgate.accounts.models import Channel, Client, Level, MfaMethod, User
-from deskgate.web.form_base import Form
+from deskgate.http.forms import Form
 
 OWN_SIGN_IN_FIELDS = ("email", "work_phone", "mfa_method", "password")
 EMPLOYMENT_CHOICES = [("active", "Active"), ("inactive", "Inactive")]

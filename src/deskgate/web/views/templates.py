@@ -9,8 +9,8 @@ from django.shortcuts import redirect, render
 
 from deskgate.accounts import access, actions, rules
 from deskgate.accounts.models import Level, MessageTemplate, User
-from deskgate.signin.pipeline import actor_for
-from deskgate.web.decorators import acting_user, admin_pages
+from deskgate.http.actors import actor_for
+from deskgate.http.guards import acting_user, admin_pages
 from deskgate.web.forms import TemplateForm, add_errors
 
 

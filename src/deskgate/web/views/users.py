@@ -17,9 +17,9 @@ from django.views.decorators.http import require_POST
 
 from deskgate.accounts import access, actions, rules
 from deskgate.accounts.models import AuditEvent, Level, MfaMethod, User
+from deskgate.http.actors import actor_for
+from deskgate.http.guards import acting_user, admin_pages, forbidden
 from deskgate.signin import challenge, devices
-from deskgate.signin.pipeline import actor_for
-from deskgate.web.decorators import acting_user, admin_pages, forbidden
 from deskgate.web.forms import BulkMfaForm, UserForm, add_errors
 
 PAGE_SIZE = 50
