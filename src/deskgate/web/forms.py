@@ -15,15 +15,6 @@ OWN_SIGN_IN_FIELDS = ("email", "work_phone", "mfa_method", "password")
 EMPLOYMENT_CHOICES = [("active", "Active"), ("inactive", "Inactive")]
 
 
-def add_errors(form: forms.Form, exc: ValidationError) -> None:
-    """Show an action's refusal on the fields it names (the rest above the form)."""
-    if hasattr(exc, "error_dict"):
-        for name, errors in exc.message_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
-
-
 class UserForm(Form):
     username = forms.CharField(label="User name", max_length=200)
     # Its length and characters are the rules' (rules.clean_full_name), the same words here

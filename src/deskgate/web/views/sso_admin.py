@@ -9,10 +9,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from deskgate.http.actors import actor_for
-from deskgate.http.forms import Form
+from deskgate.http.forms import Form, add_errors
 from deskgate.http.guards import acting_user, admins_only
 from deskgate.sso import flows, provider
-from deskgate.web.forms import add_errors
 
 
 class SsoForm(Form):
