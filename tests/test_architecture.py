@@ -1,7 +1,9 @@
 """The shape of the house: no layer imports one above it, and only the action layer writes.
 
 Both checks read the source with `ast` (every import, a function's own included); nothing
-is imported or run. Each failure lists the module, the line and what it did.
+is imported or run. Each failure lists the module, the line and what it did. Writes are
+known by their shape (a manager's or queryset's create/update/delete/bulk_*/*_or_create,
+an instance's save()/delete(), a raw cursor); Deskgate writes no models but its own.
 """
 
 from __future__ import annotations
@@ -69,7 +71,9 @@ KNOWN_UNTIL_MERGE: set[tuple[str, str]] = {
     ("deskgate.accounts.actions", "signin"),
     # signin asks SSO questions through accounts.rules instead of sso.models.
     ("deskgate.signin.pipeline", "sso"),
-    # signin/sessions.py becomes the one owner of UserSession rows.
+    # signin/sessions.py becomes the one owner of UserSession rows (the idle timeout's
+    # delete here; sign-out and password change in signin.views). signin.views also claims
+    # its PendingSignIn itself (new-password step): pipeline's to do.
     ("deskgate.http.middleware", "writes"),
     ("deskgate.signin.views", "writes"),
 }
