@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "deskgate.accounts",
+    "deskgate.http",
     "deskgate.signin",
     "deskgate.delivery",
     "deskgate.sso",
@@ -36,14 +37,14 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "deskgate.web.middleware.ContentSecurityPolicyMiddleware",
+    "deskgate.http.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # After the messages middleware: a timeout says why the user was signed out.
-    "deskgate.web.middleware.IdleTimeoutMiddleware",
+    "deskgate.http.middleware.IdleTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -60,7 +61,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "deskgate.web.context.deskgate",
+                "deskgate.http.context.deskgate",
             ],
         },
     },

@@ -29,4 +29,4 @@ urlpatterns = [
 ]
 
 # An unreachable database or cache answers 503 "briefly unavailable", anything else 500.
-handler500 = "deskgate.web.views.errors.server_error"
+handler500 = "deskgate.http.errors.server_error"

@@ -36,7 +36,7 @@ from django.utils import timezone
 
 from deskgate.accounts.models import User, UserSession
 from deskgate.delivery.models import OutboxMessage
-from deskgate.web import middleware
+from deskgate.http import middleware
 from tests.conftest import PASSWORD
 
 T = TypeVar("T")

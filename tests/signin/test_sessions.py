@@ -15,7 +15,7 @@ from django.test import Client as HttpClient
 
 from deskgate import conf
 from deskgate.accounts.models import User, UserSession
-from deskgate.web import middleware
+from deskgate.http import middleware
 from tests.conftest import PASSWORD, sign_in
 from tests.pages import page_text, snapshot
 

@@ -5,8 +5,8 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from deskgate.http.forms import Form
 from deskgate.signin import codes
-from deskgate.web.form_base import Form
 
 
 class CodeField(forms.CharField):

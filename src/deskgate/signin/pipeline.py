@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from deskgate.accounts import audit
 from deskgate.accounts.models import User, UserSession
+from deskgate.http.actors import actor_for, client_ip
 from deskgate.signin import challenge, devices
 from deskgate.signin.models import PendingSignIn
 from deskgate.signin.policy import owes_code
@@ -34,15 +35,6 @@ class Stage(StrEnum):
 
 
 STAGE_URLS = {Stage.CODE: "signin:code", Stage.NEW_PASSWORD: "signin:new_password"}
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    # REMOTE_ADDR only: a header a client can set never decides anything here.
-    return request.META.get("REMOTE_ADDR") or None
-
-
-def actor_for(request: HttpRequest, user: User | None = None) -> audit.Actor:
-    return audit.Actor(user=user, ip=client_ip(request), via="web")
 
 
 def sso_requires_idp_mfa(user: User) -> bool:

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from deskgate.accounts import actions, audit, rules
 from deskgate.accounts.models import User, UserSession
+from deskgate.http.guards import acting_user
 from deskgate.signin import pipeline, reset
 from deskgate.signin.credentials import (
     PasswordOutcome,
@@ -27,7 +28,6 @@ from deskgate.signin.forms import (
     ResetRequestForm,
 )
 from deskgate.signin.models import PendingSignIn
-from deskgate.web.decorators import acting_user
 
 # One answer for every refusal (unknown user, wrong password, inactive, SSO-only, locked,
 # the address's budget spent), so it must also make sense to someone who types the right

@@ -10,10 +10,11 @@ from django.views.decorators.cache import never_cache
 
 from deskgate.accounts import audit
 from deskgate.accounts.models import Client
+from deskgate.http.actors import actor_for
+from deskgate.http.forms import Form
+from deskgate.http.middleware import CSP_FORM_TO_PROVIDER
 from deskgate.signin import pipeline
 from deskgate.sso import flows, provider
-from deskgate.web.form_base import Form
-from deskgate.web.middleware import CSP_FORM_TO_PROVIDER
 
 NO_SSO = (
     "No SSO is set up for that company name. Check the name, or sign in with your user "
@@ -77,7 +78,7 @@ def callback(request: HttpRequest) -> HttpResponse:
             audit.record(
                 "signin.sso_refused",
                 client=exc.client,
-                by=pipeline.actor_for(request),
+                by=actor_for(request),
                 subject=exc.user,
                 summary=f"SSO sign-in refused: {exc.reason}",
                 reason=exc.reason,

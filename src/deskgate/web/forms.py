@@ -10,19 +10,10 @@ from django.core.exceptions import ValidationError
 
 from deskgate.accounts.actions import TemplateInput, UserInput
 from deskgate.accounts.models import Channel, Client, Level, MfaMethod, User
-from deskgate.web.form_base import Form
+from deskgate.http.forms import Form
 
 OWN_SIGN_IN_FIELDS = ("email", "work_phone", "mfa_method", "password")
 EMPLOYMENT_CHOICES = [("active", "Active"), ("inactive", "Inactive")]
-
-
-def add_errors(form: forms.Form, exc: ValidationError) -> None:
-    """Show an action's refusal on the fields it names (the rest above the form)."""
-    if hasattr(exc, "error_dict"):
-        for name, errors in exc.message_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 class UserForm(Form):

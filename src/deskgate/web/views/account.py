@@ -11,12 +11,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
 from deskgate.accounts import actions, rules
+from deskgate.http.actors import actor_for
+from deskgate.http.forms import Form
+from deskgate.http.guards import acting_user
 from deskgate.signin import contact_change
 from deskgate.signin.credentials import PasswordOutcome, check_credentials
 from deskgate.signin.forms import CodeField
-from deskgate.signin.pipeline import actor_for
-from deskgate.web.decorators import acting_user
-from deskgate.web.form_base import Form
 
 
 class ContactForm(Form):

@@ -12,10 +12,11 @@ from django.views.decorators.http import require_POST
 
 from deskgate.accounts import access, actions
 from deskgate.accounts.models import AuditEvent
+from deskgate.http.actors import actor_for
+from deskgate.http.forms import add_errors
+from deskgate.http.guards import acting_user, admin_pages, admins_only
 from deskgate.signin import devices
-from deskgate.signin.pipeline import actor_for
-from deskgate.web.decorators import acting_user, admin_pages, admins_only
-from deskgate.web.forms import ClientSettingsForm, add_errors
+from deskgate.web.forms import ClientSettingsForm
 
 
 @login_required

@@ -8,11 +8,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from deskgate.signin.pipeline import actor_for
+from deskgate.http.actors import actor_for
+from deskgate.http.forms import Form, add_errors
+from deskgate.http.guards import acting_user, admins_only
 from deskgate.sso import flows, provider
-from deskgate.web.decorators import acting_user, admins_only
-from deskgate.web.form_base import Form
-from deskgate.web.forms import add_errors
 
 
 class SsoForm(Form):

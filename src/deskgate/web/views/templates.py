@@ -9,9 +9,10 @@ from django.shortcuts import redirect, render
 
 from deskgate.accounts import access, actions, rules
 from deskgate.accounts.models import Level, MessageTemplate, User
-from deskgate.signin.pipeline import actor_for
-from deskgate.web.decorators import acting_user, admin_pages
-from deskgate.web.forms import TemplateForm, add_errors
+from deskgate.http.actors import actor_for
+from deskgate.http.forms import add_errors
+from deskgate.http.guards import acting_user, admin_pages
+from deskgate.web.forms import TemplateForm
 
 
 @admin_pages

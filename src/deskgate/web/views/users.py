@@ -17,10 +17,11 @@ from django.views.decorators.http import require_POST
 
 from deskgate.accounts import access, actions, rules
 from deskgate.accounts.models import AuditEvent, Level, MfaMethod, User
+from deskgate.http.actors import actor_for
+from deskgate.http.forms import add_errors
+from deskgate.http.guards import acting_user, admin_pages, forbidden
 from deskgate.signin import challenge, devices
-from deskgate.signin.pipeline import actor_for
-from deskgate.web.decorators import acting_user, admin_pages, forbidden
-from deskgate.web.forms import BulkMfaForm, UserForm, add_errors
+from deskgate.web.forms import BulkMfaForm, UserForm
 
 PAGE_SIZE = 50
 SEARCH_COUNT_CAP = 1000

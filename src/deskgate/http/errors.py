@@ -33,8 +33,8 @@ def is_outage(exc: BaseException | None) -> bool:
 
 def server_error(request: HttpRequest) -> HttpResponse:
     if is_outage(sys.exc_info()[1]):
-        body = render_to_string("web/unavailable.html")  # no request: no context processors
+        body = render_to_string("http/unavailable.html")  # no request: no context processors
         response = HttpResponse(body, status=503)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
-    return HttpResponseServerError(render_to_string("web/server_error.html"))
+    return HttpResponseServerError(render_to_string("http/server_error.html"))

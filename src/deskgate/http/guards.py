@@ -40,7 +40,7 @@ def _guard(*, admin_only: bool) -> Callable[[View], View]:
 
 def forbidden(request: HttpRequest, reason: object) -> HttpResponse:
     """The 403 page, saying why."""
-    return render(request, "web/forbidden.html", {"reason": str(reason)}, status=403)
+    return render(request, "http/forbidden.html", {"reason": str(reason)}, status=403)
 
 
 admin_pages = _guard(admin_only=False)
