@@ -59,7 +59,7 @@ RETURNING count
 def scopes(ip: str | None) -> list[tuple[Scope, str]]:
     """The counters one request counts against: its address and its network.
 
-    The address is REMOTE_ADDR (`pipeline.client_ip`); an IPv4-mapped IPv6 address counts
+    The address is REMOTE_ADDR (`deskgate.http.actors.client_ip`); an IPv4-mapped IPv6 address counts
     as the IPv4 address it maps. A request without a readable address shares one counter
     with all others like it.
     """
