@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
-from deskgate.accounts import audit
+from deskgate.accounts import audit, rules
 from deskgate.accounts.models import User, UserSession
 from deskgate.signin import challenge, devices
 from deskgate.signin.models import PendingSignIn
@@ -43,12 +43,6 @@ def client_ip(request: HttpRequest) -> str | None:
 
 def actor_for(request: HttpRequest, user: User | None = None) -> audit.Actor:
     return audit.Actor(user=user, ip=client_ip(request), via="web")
-
-
-def sso_requires_idp_mfa(user: User) -> bool:
-    from deskgate.sso.models import ProviderConfig
-
-    return ProviderConfig.objects.filter(client_id=user.client_id, require_idp_mfa=True).exists()
 
 
 def create_pending(
@@ -154,7 +148,7 @@ def advance(request: HttpRequest, pending: PendingSignIn) -> str:
         owed = owes_code(
             user,
             via_sso=via_sso,
-            sso_requires_idp_mfa=via_sso and sso_requires_idp_mfa(user),
+            sso_requires_idp_mfa=via_sso and rules.sso_requires_idp_mfa(user.client),
             idp_did_mfa=pending.idp_did_mfa,
             remembered_device=not via_sso and devices.is_remembered(request, user),
         )
