@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -21,6 +20,7 @@ from deskgate.accounts import audit, notify
 from deskgate.accounts.models import MfaMethod, User
 from deskgate.delivery import caps, channels
 from deskgate.signin import codes
+from deskgate.signin.app_settings import app_settings
 from deskgate.signin.models import PendingSignIn, SignInGuard
 
 
@@ -74,34 +74,6 @@ class Answer:
         )
 
 
-@dataclass(frozen=True)
-class CodePolicy:
-    """DESKGATE_CODE, typed: lifetimes in seconds."""
-
-    digits: int
-    lifetime: int
-    max_attempts: int
-    resend_cooldown: int
-    lock_after: int
-    lock_steps: tuple[int, ...]
-
-    @property
-    def lifetime_minutes(self) -> int:
-        return self.lifetime // 60
-
-
-def policy() -> CodePolicy:
-    conf: dict[str, Any] = settings.DESKGATE_CODE
-    return CodePolicy(
-        digits=int(conf["digits"]),
-        lifetime=int(conf["lifetime"]),
-        max_attempts=int(conf["max_attempts"]),
-        resend_cooldown=int(conf["resend_cooldown"]),
-        lock_after=int(conf["lock_after"]),
-        lock_steps=tuple(int(s) for s in conf["lock_steps"]),
-    )
-
-
 def _guard(user: User) -> SignInGuard:
     return SignInGuard.objects.locked_for(user)
 
@@ -111,9 +83,9 @@ def _locked(guard: SignInGuard, now: datetime) -> bool:
 
 
 def _message(user: User, code: str) -> tuple[str, str]:
+    minutes = app_settings.CODE.lifetime_minutes
     text = (
-        f"Your Deskgate sign-in code is {code}. It is valid for {policy().lifetime_minutes} "
-        "minutes. "
+        f"Your Deskgate sign-in code is {code}. It is valid for {minutes} minutes. "
         "Do not share it with anyone."
     )
     return "Your Deskgate sign-in code", text
@@ -124,7 +96,7 @@ def resend_wait(pending: PendingSignIn, now: datetime | None = None) -> int:
     if pending.code_issued_at is None:
         return 0
     now = now or timezone.now()
-    cooldown = timedelta(seconds=policy().resend_cooldown)
+    cooldown = timedelta(seconds=app_settings.CODE.resend_cooldown)
     return max(0, int((pending.code_issued_at + cooldown - now).total_seconds() + 0.999))
 
 
@@ -178,7 +150,7 @@ def issue(pending_id: int, *, by: audit.Actor) -> Answer:
             )
             return Answer(Issue.CAPPED, capped_scope=permit.value)
         code = codes.new_code()
-        lifetime = timedelta(seconds=policy().lifetime)
+        lifetime = timedelta(seconds=app_settings.CODE.lifetime)
         pending.previous_code_hash = pending.code_hash
         pending.code_hash = codes.code_hash(pending.token, code)
         pending.code_channel = user.mfa_method
@@ -235,7 +207,7 @@ def verify(pending_id: int, submitted: str, *, by: audit.Actor) -> Answer:
     code = codes.normalise(submitted)
     if code is None:
         return Answer(Check.MALFORMED)
-    conf = policy()
+    conf = app_settings.CODE
     now = timezone.now()
     with transaction.atomic():
         pending = _locked_pending(pending_id)
@@ -269,10 +241,9 @@ def verify(pending_id: int, submitted: str, *, by: audit.Actor) -> Answer:
         pending.code_attempts += 1
         pending.save(update_fields=["code_attempts"])
         guard.code_failures += 1
-        locked_now = guard.code_failures >= conf.lock_after
+        locked_now = guard.code_failures >= conf.lock.after
         if locked_now:
-            steps = conf.lock_steps
-            seconds = steps[min(guard.lock_count, len(steps) - 1)]
+            seconds = conf.lock.seconds(guard.lock_count)
             guard.lock_count += 1
             guard.code_failures = 0
             guard.locked_until = now + timedelta(seconds=seconds)

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from deskgate.signin import challenge, codes, devices, pipeline
+from deskgate.signin.app_settings import app_settings
 from deskgate.signin.caps import SCOPE_MESSAGES
 from deskgate.signin.challenge import Answer, Check, Issue
 from deskgate.signin.forms import CodeForm
@@ -50,7 +51,7 @@ def issue_message(answer: Answer, pending: PendingSignIn, *, resend: bool) -> tu
 
 
 def check_message(answer: Answer) -> str:
-    minutes = challenge.policy().lifetime_minutes
+    minutes = app_settings.CODE.lifetime_minutes
     return {
         Check.WRONG: f"That code is not right. {answer.tries_left} "
         f"{'try' if answer.tries_left == 1 else 'tries'} left for this code.",
@@ -143,6 +144,6 @@ def code_step(request: HttpRequest) -> HttpResponse:
             "pending_user": user,
             "offer_remember": _offer_remember(pending),
             "resend_wait": challenge.resend_wait(pending),
-            "lifetime_minutes": challenge.policy().lifetime_minutes,
+            "lifetime_minutes": app_settings.CODE.lifetime_minutes,
         },
     )

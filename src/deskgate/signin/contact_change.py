@@ -15,7 +15,7 @@ from deskgate.accounts import actions, audit, contact, notify
 from deskgate.accounts.models import User
 from deskgate.delivery import caps, channels
 from deskgate.signin import codes
-from deskgate.signin.challenge import policy
+from deskgate.signin.app_settings import app_settings
 from deskgate.signin.models import ContactChange
 
 FIELD_LABELS = {"email": "Email", "work_phone": "Work phone"}
@@ -53,13 +53,13 @@ def start(user: User, field: str, cleaned_value: str, *, by: audit.Actor) -> Sta
                 "code_hash": codes.code_hash(token, code),
                 "token": token,
                 "created_at": now,
-                "expires_at": now + timedelta(seconds=policy().lifetime),
+                "expires_at": now + timedelta(seconds=app_settings.CODE.lifetime),
                 "attempts": 0,
             },
         )
     text = (
         f"Your Deskgate confirmation code is {code}. Enter it to confirm this as your "
-        f"{FIELD_LABELS[field]}. It is valid for {policy().lifetime_minutes} minutes."
+        f"{FIELD_LABELS[field]}. It is valid for {app_settings.CODE.lifetime_minutes} minutes."
     )
     try:
         if field == "email":
@@ -104,12 +104,12 @@ def confirm(user: User, submitted: str, *, by: audit.Actor) -> str | None:
         change = ContactChange.objects.select_for_update().filter(user=user).first()
         if change is None or change.expires_at <= timezone.now():
             return "This change expired or was not started. Start it again."
-        if change.attempts >= policy().max_attempts:
+        if change.attempts >= app_settings.CODE.max_attempts:
             return "That was the last try for this code. Start the change again."
         if not codes.matches(change.token, code, change.code_hash):
             change.attempts += 1
             change.save(update_fields=["attempts"])
-            left = policy().max_attempts - change.attempts
+            left = app_settings.CODE.max_attempts - change.attempts
             return f"That code is not right. {left} {'try' if left == 1 else 'tries'} left."
         field, value = change.field, change.new_value
         change.delete()

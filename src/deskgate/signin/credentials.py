@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import timedelta
 from enum import StrEnum
 
-from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.db.models import F
@@ -19,6 +18,7 @@ from django.utils import timezone
 from deskgate.accounts import audit, rules
 from deskgate.accounts.models import User
 from deskgate.signin import budget
+from deskgate.signin.app_settings import app_settings
 from deskgate.signin.models import SignInGuard
 
 
@@ -94,7 +94,7 @@ def _unknown_name(password: str) -> PasswordOutcome:
 
 def _known(user: User, password: str, by: audit.Actor | None) -> PasswordOutcome:
     """Call inside a transaction: the guard row stays locked until it ends."""
-    policy = settings.DESKGATE_PASSWORD_LOCK
+    lock = app_settings.PASSWORD_LOCK
     guard = _lock_guard(user)  # parallel guesses for one account queue here
     now = timezone.now()
     if guard.password_locked_until and guard.password_locked_until > now:
@@ -102,10 +102,9 @@ def _known(user: User, password: str, by: audit.Actor | None) -> PasswordOutcome
         return PasswordOutcome.LOCKED
     if not user.check_password(password):
         guard.password_failures += 1
-        locked = guard.password_failures >= int(policy["after"])
+        locked = guard.password_failures >= lock.after
         if locked:
-            steps = [int(s) for s in policy["steps"]]
-            seconds = steps[min(guard.password_lock_count, len(steps) - 1)]
+            seconds = lock.seconds(guard.password_lock_count)
             guard.password_lock_count += 1
             guard.password_failures = 0
             guard.password_locked_until = now + timedelta(seconds=seconds)

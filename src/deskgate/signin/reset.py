@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.db import transaction
 from django.utils import timezone
@@ -21,6 +20,7 @@ from django.utils.http import urlsafe_base64_decode
 from deskgate.accounts import actions, audit, contact, rules
 from deskgate.accounts.models import User
 from deskgate.signin import caps
+from deskgate.signin.app_settings import app_settings
 from deskgate.signin.models import ResetMail, ResetRequest, SignInGuard
 
 MAX_ADDRESS = 254
@@ -43,14 +43,10 @@ def request_reset(email: str, *, by: audit.Actor) -> None:
     with transaction.atomic():
         # Per requester, counted in the database in one statement (caps.take): one source
         # cannot fill the queue or the mail server. The owner is never counted here alone.
-        if by.ip and not caps.take(f"reset-ip:{by.ip}", now, _limit("per_ip_hour")):
+        if by.ip and not caps.take(f"reset-ip:{by.ip}", now, app_settings.RESET.per_ip_hour):
             return
         ResetRequest.objects.create(email=address, ip=by.ip, requested_at=now)
         transaction.on_commit(reset_delivery.worker.kick)
-
-
-def _limit(name: str) -> int:
-    return int(settings.DESKGATE_RESET[name])
 
 
 def user_for_link(uidb64: str, token: str) -> User | None:
