@@ -8,7 +8,8 @@ import pytest
 from django.core.checks import Error, run_checks
 from django.core.exceptions import ImproperlyConfigured
 
-from deskgate.signin.app_settings import Backoff, app_settings
+from deskgate.signin.app_settings import app_settings
+from deskgate.signin.throttle import Backoff
 
 
 def _errors() -> list[str]:
@@ -62,8 +63,3 @@ def test_a_missing_key_or_a_bad_shape_is_named(settings: Any) -> None:
     settings.DESKGATE_CODE = 6
     with pytest.raises(ImproperlyConfigured, match="DESKGATE_CODE must be a dict"):
         app_settings.CODE  # noqa: B018  # the property is the call
-
-
-def test_backoff_steps_grow_and_the_last_one_repeats() -> None:
-    lock = Backoff(after=3, steps=(60, 300))
-    assert [lock.seconds(n) for n in range(4)] == [60, 300, 300, 300]

@@ -19,18 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-
-@dataclass(frozen=True)
-class Backoff:
-    """A lock that grows: `after` consecutive failures lock the step for the first of
-    `steps` (seconds), the next lock for the second, and so on; the last step repeats."""
-
-    after: int
-    steps: tuple[int, ...]
-
-    def seconds(self, earlier: int) -> int:
-        """How long the lock (or wait) that follows `earlier` earlier ones lasts."""
-        return self.steps[min(earlier, len(self.steps) - 1)]
+from deskgate.signin.throttle import Backoff
 
 
 @dataclass(frozen=True)

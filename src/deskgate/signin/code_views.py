@@ -11,7 +11,8 @@ from django.views.decorators.cache import never_cache
 from deskgate.signin import challenge, codes, devices, pipeline
 from deskgate.signin.app_settings import app_settings
 from deskgate.signin.caps import SCOPE_MESSAGES
-from deskgate.signin.challenge import Answer, Check, Issue
+from deskgate.signin.challenge import Answer, Issue
+from deskgate.signin.codes import Check
 from deskgate.signin.forms import CodeForm
 from deskgate.signin.models import PendingSignIn
 
@@ -63,7 +64,7 @@ def check_message(answer: Answer) -> str:
         Check.LOCKED: f"Too many wrong codes. You can try again after {_until(answer)}, or ask "
         "your admin to unlock your account.",
         Check.NO_CODE: "There is no valid code for this sign-in. Ask for one with Resend code.",
-        Check.MALFORMED: codes.NOT_A_CODE,
+        Check.MALFORMED: codes.not_a_code(),
     }.get(Check(answer.reason), "That code is not right.")
 
 

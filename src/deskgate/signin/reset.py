@@ -91,13 +91,11 @@ def _end_password_lock(user: User, now: datetime, *, by: audit.Actor) -> None:
     guard = SignInGuard.objects.select_for_update().filter(user=user).first()
     if guard is None:
         return
-    locked = guard.password_locked_until is not None and guard.password_locked_until > now
-    if not (locked or guard.password_failures or guard.password_lock_count):
+    lock = guard.password_lock
+    locked = lock.locked(now)
+    if not lock.clear():
         return
-    guard.password_failures = 0
-    guard.password_lock_count = 0
-    guard.password_locked_until = None
-    guard.save(update_fields=["password_failures", "password_lock_count", "password_locked_until"])
+    guard.save(update_fields=guard.keep_password_lock(lock))
     if locked:
         audit.record(
             "user.password_lock_ended",
