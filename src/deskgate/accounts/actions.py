@@ -13,16 +13,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from importlib import import_module
 
-from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from deskgate.accounts import access, audit, contact, notify, rules
+from deskgate.accounts import access, audit, contact, notify, rules, sessions
 from deskgate.accounts.audit import Actor
 from deskgate.accounts.models import (
     AuditEvent,
@@ -31,7 +29,6 @@ from deskgate.accounts.models import (
     MessageTemplate,
     MfaMethod,
     User,
-    UserSession,
 )
 
 _RELEASE_RE = re.compile(r"\d{1,3}\.\d{1,3}")
@@ -631,12 +628,7 @@ def _void_factor_state(user: User) -> None:
 
 def end_sessions(user: User) -> int:
     """End every session of `user` on the server (sign-out everywhere, deactivation)."""
-    keys = list(UserSession.objects.filter(user=user).values_list("session_key", flat=True))
-    store = import_module(settings.SESSION_ENGINE).SessionStore
-    for key in keys:  # whichever backend holds them: the database, or Redis
-        store(session_key=key).delete()
-    UserSession.objects.filter(user=user).delete()
-    return len(keys)
+    return sessions.end_all(user)
 
 
 # --- passwords -----------------------------------------------------------------------------

@@ -15,8 +15,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
-from deskgate.accounts import audit, rules
-from deskgate.accounts.models import User, UserSession
+from deskgate.accounts import audit, rules, sessions
+from deskgate.accounts.models import User
 from deskgate.signin import challenge, devices
 from deskgate.signin.models import PendingSignIn
 from deskgate.signin.policy import owes_code
@@ -120,15 +120,7 @@ def finish(
             return False
     abandon(request)
     login(request, user, backend=BACKEND)  # rotates the session key
-    now = timezone.now()
-    request.session["deskgate.signed_in_at"] = now.timestamp()
-    request.session["deskgate.last_seen"] = now.timestamp()
-    # login() created the new session row already; the middleware saves these keys.
-    key = request.session.session_key or ""
-    if not key:  # a session backend that creates lazily
-        request.session.save()
-        key = request.session.session_key or ""
-    UserSession.objects.create(session_key=key, user=user, ip=client_ip(request))
+    sessions.open(request, user, ip=client_ip(request))
     audit.record(
         "signin.success",
         client=user.client,

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.http import urlsafe_base64_decode
 
-from deskgate.accounts import actions, audit, contact, rules
+from deskgate.accounts import actions, audit, contact, rules, sessions
 from deskgate.accounts.models import User
 from deskgate.signin import caps
 from deskgate.signin.app_settings import app_settings
@@ -84,7 +84,7 @@ def complete_reset(user: User, new_password: str, *, by: audit.Actor) -> None:
         now = timezone.now()
         ResetMail.objects.filter(user=user, used_at=None).update(used_at=now)
         _end_password_lock(user, now, by=by)
-    actions.end_sessions(user)
+    sessions.end_all(user)
 
 
 def _end_password_lock(user: User, now: datetime, *, by: audit.Actor) -> None:
