@@ -3,6 +3,9 @@
 Every check-then-update runs in one transaction with the attempt's row and the user's
 guard row locked (`select_for_update`), so parallel requests cannot use a code twice or
 exceed a limit. Each answer carries a reason the page turns into its own message.
+
+The code itself is the code engine's (`codes.CodeChallenge`, kept in the PendingSignIn
+row); the user's code lock is a `throttle.Lock` kept in the SignInGuard row.
 """
 
 from __future__ import annotations
