@@ -17,13 +17,11 @@ import html
 import re
 import socket
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from http.cookiejar import DefaultCookiePolicy
 from importlib import import_module
-from types import SimpleNamespace
 from typing import Any, TypeVar
 from urllib.parse import urljoin
 
@@ -36,7 +34,6 @@ from django.utils import timezone
 
 from deskgate.accounts.models import User, UserSession
 from deskgate.delivery.models import OutboxMessage
-from deskgate.http import middleware
 from tests.conftest import PASSWORD
 
 T = TypeVar("T")
@@ -403,16 +400,13 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[timedelta], datetime]:
 
 
 @pytest.fixture
-def wall_clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
-    """Move the session middleware's clock (idle and absolute timeouts) forward."""
-    offset = 0.0
-    real = time.time
+def wall_clock(clock: Callable[[timedelta], datetime]) -> Callable[[float], None]:
+    """Move the clock the session timeouts read (Django's, as every clock) forward by some
+    seconds (cumulative)."""
 
     def forward(seconds: float) -> None:
-        nonlocal offset
-        offset += seconds
+        clock(timedelta(seconds=seconds))
 
-    monkeypatch.setattr(middleware, "time", SimpleNamespace(time=lambda: real() + offset))
     return forward
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from types import SimpleNamespace
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,8 +14,8 @@ from django.contrib.sessions.models import Session
 from django.test import Client as HttpClient
 
 from deskgate import conf
+from deskgate.accounts import sessions
 from deskgate.accounts.models import User, UserSession
-from deskgate.http import middleware
 from tests.conftest import PASSWORD, sign_in
 from tests.pages import page_text, snapshot
 
@@ -43,9 +43,9 @@ def age_session(http: HttpClient, *, idle: float = 0, since_sign_in: float | Non
     """Pretend the last request was `idle` seconds ago and the sign-in `since_sign_in` ago."""
     session = http.session
     now = time.time()
-    session["deskgate.last_seen"] = now - idle
+    session[sessions.LAST_SEEN] = now - idle
     if since_sign_in is not None:
-        session["deskgate.signed_in_at"] = now - since_sign_in
+        session[sessions.SIGNED_IN_AT] = now - since_sign_in
     session.save()
 
 
@@ -56,16 +56,13 @@ def signed_in_as(user: User) -> HttpClient:
 
 
 @pytest.fixture
-def travel(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
-    """Move the middleware's clock forward by some seconds (cumulative)."""
-    offset = 0.0
-    real = time.time
+def travel(clock: Callable[[timedelta], datetime]) -> Callable[[float], None]:
+    """Move Django's clock, which the session timeouts read, forward by some seconds
+    (cumulative)."""
 
     def forward(seconds: float) -> None:
-        nonlocal offset
-        offset += seconds
+        clock(timedelta(seconds=seconds))
 
-    monkeypatch.setattr(middleware, "time", SimpleNamespace(time=lambda: real() + offset))
     return forward
 
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
-from deskgate.accounts.models import UserSession
+from deskgate.accounts import sessions
 
 CSP_BASE = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -21,9 +19,6 @@ CSP = f"{CSP_BASE}; form-action 'self'"
 # The SSO company form redirects to the company's identity provider, and browsers apply
 # form-action to a form's redirects too; that page alone lets a form lead elsewhere.
 CSP_FORM_TO_PROVIDER = CSP_BASE
-# Writing the session on every request would cost a database write per page; a minute
-# of precision is plenty for a 30-minute idle limit.
-TOUCH_EVERY = 60
 
 
 def _duration(seconds: int) -> str:
@@ -54,23 +49,15 @@ class IdleTimeoutMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
         if user.is_authenticated:
-            now = time.time()
-            session = request.session
-            last = float(session.get("deskgate.last_seen", now))
-            started = float(session.get("deskgate.signed_in_at", now))
-            limits = settings.DESKGATE_IDLE_TIMEOUT
-            idle_limit = limits["admin_pages"] if user.can_open_admin_pages else limits["other"]
-            idle = now - last > idle_limit
-            if idle or now - started > settings.SESSION_COOKIE_AGE:
-                UserSession.objects.filter(session_key=session.session_key).delete()
-                logout(request)
+            idle_limit = sessions.idle_limit(user)
+            expired = sessions.touch(request, idle=idle_limit)
+            if expired is not None:
+                sessions.end(request)
                 why = (
                     f"after {_duration(idle_limit)} without activity"
-                    if idle
+                    if expired == sessions.Expiry.IDLE
                     else f"because a session lasts at most {_duration(settings.SESSION_COOKIE_AGE)}"
                 )
                 messages.info(request, f"You were signed out {why}. Sign in again.")
                 return redirect("signin:password")
-            if now - last > TOUCH_EVERY:
-                session["deskgate.last_seen"] = now
         return self.get_response(request)

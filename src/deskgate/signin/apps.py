@@ -10,7 +10,12 @@ class SigninConfig(AppConfig):
         # app to void codes and devices, unlock and revoke through these hooks, which run
         # inside the action's own transaction (see deskgate.accounts.hooks).
         from deskgate.accounts import hooks
-        from deskgate.signin import challenge, devices, state
+        from deskgate.signin import (
+            challenge,
+            checks,  # noqa: F401  # registers the checks
+            devices,
+            state,
+        )
 
         hooks.register(
             hooks.SignInHooks(

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from django.conf import settings
 from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
 from deskgate.accounts import audit
+from deskgate.signin.app_settings import app_settings
 from deskgate.signin.models import AttemptCounter
 
 IPV4_NETWORK = 24
@@ -59,9 +59,9 @@ RETURNING count
 def scopes(ip: str | None) -> list[tuple[Scope, str]]:
     """The counters one request counts against: its address and its network.
 
-    The address is REMOTE_ADDR (`deskgate.http.actors.client_ip`); an IPv4-mapped IPv6 address counts
-    as the IPv4 address it maps. A request without a readable address shares one counter
-    with all others like it.
+    The address is REMOTE_ADDR (`deskgate.http.actors.client_ip`); an IPv4-mapped IPv6
+    address counts as the IPv4 address it maps. A request without a readable address shares
+    one counter with all others like it.
     """
     try:
         address = ipaddress.ip_address(ip or "")
@@ -75,7 +75,7 @@ def scopes(ip: str | None) -> list[tuple[Scope, str]]:
 
 
 def window_of(now: datetime) -> datetime:
-    length = int(settings.DESKGATE_SIGNIN_BUDGET["window"])
+    length = app_settings.SIGNIN_BUDGET.window
     start = int(now.timestamp()) // length * length
     return datetime.fromtimestamp(start, tz=UTC)
 
@@ -106,8 +106,8 @@ def take(ip: str | None, *, by: audit.Actor) -> Taken:
     Call before hashing; when refused, hash nothing and answer as for a wrong password.
     The first refusal of a window is audited (once per scope and window).
     """
-    conf = settings.DESKGATE_SIGNIN_BUDGET
-    caps = {Scope.ADDRESS: int(conf["ip"]), Scope.NETWORK: int(conf["network"])}
+    conf = app_settings.SIGNIN_BUDGET
+    caps = {Scope.ADDRESS: conf.ip, Scope.NETWORK: conf.network}
     window = window_of(timezone.now())
     keys = scopes(ip)
     counted: list[str] = []
@@ -136,7 +136,7 @@ def take(ip: str | None, *, by: audit.Actor) -> Taken:
 
 
 def _record_pause(scope: Scope, key: str, window: datetime, cap: int, by: audit.Actor) -> None:
-    length = int(settings.DESKGATE_SIGNIN_BUDGET["window"])
+    length = app_settings.SIGNIN_BUDGET.window
     until = window + timedelta(seconds=length)
     where = key.split(":", 1)[1]
     audit.record(

@@ -3,16 +3,18 @@
 Every check-then-update runs in one transaction with the attempt's row and the user's
 guard row locked (`select_for_update`), so parallel requests cannot use a code twice or
 exceed a limit. Each answer carries a reason the page turns into its own message.
+
+The code itself is the code engine's (`codes.CodeChallenge`, kept in the PendingSignIn
+row); the user's code lock is a `throttle.Lock` kept in the SignInGuard row.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -21,6 +23,8 @@ from deskgate.accounts import audit, notify
 from deskgate.accounts.models import MfaMethod, User
 from deskgate.delivery import caps, channels
 from deskgate.signin import codes
+from deskgate.signin.app_settings import app_settings
+from deskgate.signin.codes import Check
 from deskgate.signin.models import PendingSignIn, SignInGuard
 
 
@@ -32,17 +36,6 @@ class Issue(StrEnum):
     FAILED = "failed"  # the server or gateway did not take the message
     NOT_NEEDED = "not_needed"  # the code step of this sign-in is passed already
     COUNTRY = "country"  # SMS to a country the client does not allow
-
-
-class Check(StrEnum):
-    OK = "ok"
-    WRONG = "wrong"
-    REPLACED = "replaced"  # the code of an earlier send: a newer one voided it
-    EXPIRED = "expired"
-    TOO_MANY = "too_many"  # this code's tries are spent: ask for a new one
-    LOCKED = "locked"
-    NO_CODE = "no_code"
-    MALFORMED = "malformed"  # not six digits once separators are gone: no try counted
 
 
 @dataclass(frozen=True)
@@ -74,46 +67,10 @@ class Answer:
         )
 
 
-@dataclass(frozen=True)
-class CodePolicy:
-    """DESKGATE_CODE, typed: lifetimes in seconds."""
-
-    digits: int
-    lifetime: int
-    max_attempts: int
-    resend_cooldown: int
-    lock_after: int
-    lock_steps: tuple[int, ...]
-
-    @property
-    def lifetime_minutes(self) -> int:
-        return self.lifetime // 60
-
-
-def policy() -> CodePolicy:
-    conf: dict[str, Any] = settings.DESKGATE_CODE
-    return CodePolicy(
-        digits=int(conf["digits"]),
-        lifetime=int(conf["lifetime"]),
-        max_attempts=int(conf["max_attempts"]),
-        resend_cooldown=int(conf["resend_cooldown"]),
-        lock_after=int(conf["lock_after"]),
-        lock_steps=tuple(int(s) for s in conf["lock_steps"]),
-    )
-
-
-def _guard(user: User) -> SignInGuard:
-    return SignInGuard.objects.locked_for(user)
-
-
-def _locked(guard: SignInGuard, now: datetime) -> bool:
-    return guard.locked_until is not None and guard.locked_until > now
-
-
 def _message(user: User, code: str) -> tuple[str, str]:
+    minutes = app_settings.CODE.lifetime_minutes
     text = (
-        f"Your Deskgate sign-in code is {code}. It is valid for {policy().lifetime_minutes} "
-        "minutes. "
+        f"Your Deskgate sign-in code is {code}. It is valid for {minutes} minutes. "
         "Do not share it with anyone."
     )
     return "Your Deskgate sign-in code", text
@@ -121,11 +78,7 @@ def _message(user: User, code: str) -> tuple[str, str]:
 
 def resend_wait(pending: PendingSignIn, now: datetime | None = None) -> int:
     """Seconds until this sign-in may ask for another code."""
-    if pending.code_issued_at is None:
-        return 0
-    now = now or timezone.now()
-    cooldown = timedelta(seconds=policy().resend_cooldown)
-    return max(0, int((pending.code_issued_at + cooldown - now).total_seconds() + 0.999))
+    return pending.challenge().resend_wait(now or timezone.now(), app_settings.CODE)
 
 
 def _locked_pending(pending_id: int) -> PendingSignIn | None:
@@ -138,6 +91,7 @@ def _locked_pending(pending_id: int) -> PendingSignIn | None:
 
 def issue(pending_id: int, *, by: audit.Actor) -> Answer:
     """Send a new code for this sign-in, voiding the previous one, within every limit."""
+    conf = app_settings.CODE
     now = timezone.now()
     with transaction.atomic():
         pending = _locked_pending(pending_id)
@@ -146,10 +100,11 @@ def issue(pending_id: int, *, by: audit.Actor) -> Answer:
         user = pending.user
         if pending.code_passed:
             return Answer(Issue.NOT_NEEDED)
-        guard = _guard(user)
-        if _locked(guard, now):
-            return Answer(Issue.LOCKED, locked_until=guard.locked_until)
-        wait = resend_wait(pending, now)
+        lock = SignInGuard.objects.locked_for(user).code_lock
+        if lock.locked(now):
+            return Answer(Issue.LOCKED, locked_until=lock.until)
+        challenge = pending.challenge()
+        wait = challenge.resend_wait(now, conf)
         if wait:
             return Answer(Issue.COOLDOWN, wait_seconds=wait)
         # The caps and the SMS countries, as for every message (a refusal counts nothing).
@@ -177,16 +132,10 @@ def issue(pending_id: int, *, by: audit.Actor) -> Answer:
                 scope=permit.value,
             )
             return Answer(Issue.CAPPED, capped_scope=permit.value)
-        code = codes.new_code()
-        lifetime = timedelta(seconds=policy().lifetime)
-        pending.previous_code_hash = pending.code_hash
-        pending.code_hash = codes.code_hash(pending.token, code)
+        code = challenge.issue(now, conf)  # voids the previous code
+        pending.keep(challenge)
         pending.code_channel = user.mfa_method
         pending.code_destination = user.masked_mfa_destination()
-        pending.code_issued_at = now
-        pending.code_expires_at = now + lifetime
-        pending.code_attempts = 0  # per code; the user's consecutive count stays in the guard
-        pending.codes_sent += 1
         pending.save()
         channel = user.mfa_method
     # Deliver outside the transaction: a slow server must not hold the locks.
@@ -230,60 +179,44 @@ def verify(pending_id: int, submitted: str, *, by: audit.Actor) -> Answer:
     """Check a submitted code for this sign-in; count the failure or mark the step passed.
 
     The code is read as `codes.normalise` reads it: `977 743` is the code `977743`, and
-    input that is not six digits answers MALFORMED without counting a try.
+    input that is not a code answers MALFORMED without counting a try. A wrong code counts
+    against the code (`max_attempts`) and against the user's code lock (`lock_after`).
     """
     code = codes.normalise(submitted)
     if code is None:
         return Answer(Check.MALFORMED)
-    conf = policy()
+    conf = app_settings.CODE
     now = timezone.now()
     with transaction.atomic():
         pending = _locked_pending(pending_id)
         if pending is None:  # finished or voided by a parallel request
             return Answer(Check.NO_CODE)
         user = pending.user
-        guard = _guard(user)
-        if _locked(guard, now):
+        guard = SignInGuard.objects.locked_for(user)
+        lock = guard.code_lock
+        if lock.locked(now):
             # The same answer whether the code is right or wrong: no oracle while locked.
-            return Answer(Check.LOCKED, locked_until=guard.locked_until)
-        if not pending.code_hash:
-            return Answer(Check.NO_CODE)
-        if pending.code_expires_at is None or pending.code_expires_at <= now:
-            return Answer(Check.EXPIRED)
-        max_attempts = conf.max_attempts
-        if pending.code_attempts >= max_attempts:
-            return Answer(Check.TOO_MANY)
-        if codes.matches(pending.token, code, pending.code_hash):
+            return Answer(Check.LOCKED, locked_until=lock.until)
+        challenge = pending.challenge()
+        accepted, reason = challenge.check(code, now, conf)
+        if accepted:
             pending.code_passed = True
-            pending.code_hash = ""  # single use
-            pending.previous_code_hash = ""
-            pending.save(update_fields=["code_passed", "code_hash", "previous_code_hash"])
-            if guard.code_failures or guard.lock_count or guard.locked_until:
-                guard.code_failures = 0
-                guard.lock_count = 0
-                guard.locked_until = None
-                guard.save(update_fields=["code_failures", "lock_count", "locked_until"])
+            pending.save(update_fields=["code_passed", *pending.keep(challenge)])
+            if lock.clear():
+                guard.save(update_fields=guard.keep_code_lock(lock))
             return Answer(Check.OK)
-        if codes.matches(pending.token, code, pending.previous_code_hash):
-            return Answer(Check.REPLACED)
-        pending.code_attempts += 1
-        pending.save(update_fields=["code_attempts"])
-        guard.code_failures += 1
-        locked_now = guard.code_failures >= conf.lock_after
-        if locked_now:
-            steps = conf.lock_steps
-            seconds = steps[min(guard.lock_count, len(steps) - 1)]
-            guard.lock_count += 1
-            guard.code_failures = 0
-            guard.locked_until = now + timedelta(seconds=seconds)
-        guard.save(update_fields=["code_failures", "lock_count", "locked_until"])
+        if reason != Check.WRONG:
+            return Answer(reason)
+        pending.save(update_fields=pending.keep(challenge))
+        locked_now = lock.fail(now, conf.lock)
+        guard.save(update_fields=guard.keep_code_lock(lock))
         audit.record(
             "signin.code_failed",
             client=user.client,
             by=by,
             subject=user,
             summary=f"Wrong code for {user.label}",
-            attempts=pending.code_attempts,
+            attempts=challenge.attempts,
         )
         if locked_now:
             audit.record(
@@ -291,12 +224,12 @@ def verify(pending_id: int, submitted: str, *, by: audit.Actor) -> Answer:
                 client=user.client,
                 by=by,
                 subject=user,
-                summary=f"{user.label} locked until {guard.locked_until:%Y-%m-%d %H:%M} UTC "
+                summary=f"{user.label} locked until {lock.until:%Y-%m-%d %H:%M} UTC "
                 "after too many wrong codes",
-                until=guard.locked_until.isoformat() if guard.locked_until else "",
+                until=lock.until.isoformat() if lock.until else "",
             )
-            return Answer(Check.LOCKED, locked_until=guard.locked_until)
-        return Answer(Check.WRONG, tries_left=max_attempts - pending.code_attempts)
+            return Answer(Check.LOCKED, locked_until=lock.until)
+        return Answer(Check.WRONG, tries_left=challenge.tries_left(conf))
 
 
 def lock_state(user: User) -> SignInGuard | None:
@@ -305,8 +238,7 @@ def lock_state(user: User) -> SignInGuard | None:
     now = timezone.now()
     if guard is None:
         return None
-    password_locked = guard.password_locked_until is not None and guard.password_locked_until > now
-    return guard if _locked(guard, now) or password_locked else None
+    return guard if guard.code_lock.locked(now) or guard.password_lock.locked(now) else None
 
 
 def unlock(user: User, *, by: audit.Actor) -> bool:

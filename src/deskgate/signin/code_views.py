@@ -9,8 +9,10 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from deskgate.signin import challenge, codes, devices, pipeline
+from deskgate.signin.app_settings import app_settings
 from deskgate.signin.caps import SCOPE_MESSAGES
-from deskgate.signin.challenge import Answer, Check, Issue
+from deskgate.signin.challenge import Answer, Issue
+from deskgate.signin.codes import Check
 from deskgate.signin.forms import CodeForm
 from deskgate.signin.models import PendingSignIn
 
@@ -50,7 +52,7 @@ def issue_message(answer: Answer, pending: PendingSignIn, *, resend: bool) -> tu
 
 
 def check_message(answer: Answer) -> str:
-    minutes = challenge.policy().lifetime_minutes
+    minutes = app_settings.CODE.lifetime_minutes
     return {
         Check.WRONG: f"That code is not right. {answer.tries_left} "
         f"{'try' if answer.tries_left == 1 else 'tries'} left for this code.",
@@ -62,7 +64,7 @@ def check_message(answer: Answer) -> str:
         Check.LOCKED: f"Too many wrong codes. You can try again after {_until(answer)}, or ask "
         "your admin to unlock your account.",
         Check.NO_CODE: "There is no valid code for this sign-in. Ask for one with Resend code.",
-        Check.MALFORMED: codes.NOT_A_CODE,
+        Check.MALFORMED: codes.not_a_code(),
     }.get(Check(answer.reason), "That code is not right.")
 
 
@@ -143,6 +145,6 @@ def code_step(request: HttpRequest) -> HttpResponse:
             "pending_user": user,
             "offer_remember": _offer_remember(pending),
             "resend_wait": challenge.resend_wait(pending),
-            "lifetime_minutes": challenge.policy().lifetime_minutes,
+            "lifetime_minutes": app_settings.CODE.lifetime_minutes,
         },
     )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -15,10 +14,12 @@ from deskgate.accounts import actions, audit, contact, notify
 from deskgate.accounts.models import User
 from deskgate.delivery import caps, channels
 from deskgate.signin import codes
-from deskgate.signin.challenge import policy
+from deskgate.signin.app_settings import app_settings
+from deskgate.signin.codes import Check, CodeChallenge
 from deskgate.signin.models import ContactChange
 
 FIELD_LABELS = {"email": "Email", "work_phone": "Work phone"}
+EXPIRED = "This change expired or was not started. Start it again."
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,8 @@ def mask(field: str, value: str) -> str:
 def start(user: User, field: str, cleaned_value: str, *, by: audit.Actor) -> Started:
     """Send a code to the new destination (the caller re-authenticated and validated it)."""
     now = timezone.now()
-    code = codes.new_code()
-    token = secrets.token_urlsafe(32)
+    challenge = CodeChallenge(binding=secrets.token_urlsafe(32))
+    code = challenge.issue(now, app_settings.CODE)
     with transaction.atomic():
         channel = "email" if field == "email" else "sms"
         # The caps and the SMS countries, as for every message (the new number was checked
@@ -50,16 +51,12 @@ def start(user: User, field: str, cleaned_value: str, *, by: audit.Actor) -> Sta
             defaults={
                 "field": field,
                 "new_value": cleaned_value,
-                "code_hash": codes.code_hash(token, code),
-                "token": token,
-                "created_at": now,
-                "expires_at": now + timedelta(seconds=policy().lifetime),
-                "attempts": 0,
+                **ContactChange.columns(challenge),
             },
         )
     text = (
         f"Your Deskgate confirmation code is {code}. Enter it to confirm this as your "
-        f"{FIELD_LABELS[field]}. It is valid for {policy().lifetime_minutes} minutes."
+        f"{FIELD_LABELS[field]}. It is valid for {app_settings.CODE.lifetime_minutes} minutes."
     )
     try:
         if field == "email":
@@ -67,7 +64,7 @@ def start(user: User, field: str, cleaned_value: str, *, by: audit.Actor) -> Sta
         else:
             channels.send_sms(permit, text)
     except channels.DeliveryError:
-        ContactChange.objects.filter(user=user, token=token).delete()
+        ContactChange.objects.filter(user=user, token=challenge.binding).delete()
         return Started(
             False,
             "We could not send the confirmation code, so nothing changed. Try again in a moment.",
@@ -87,7 +84,7 @@ def start(user: User, field: str, cleaned_value: str, *, by: audit.Actor) -> Sta
 
 def pending_for(user: User) -> ContactChange | None:
     change = ContactChange.objects.filter(user=user).first()
-    if change is None or change.expires_at <= timezone.now():
+    if change is None or change.challenge().expired(timezone.now()):
         return None
     return change
 
@@ -95,22 +92,27 @@ def pending_for(user: User) -> ContactChange | None:
 def confirm(user: User, submitted: str, *, by: audit.Actor) -> str | None:
     """Apply the change if the code is right; answer None, or what is wrong.
 
-    Input that is not six digits (after `codes.normalise`) counts no try.
+    The code engine's check, as at sign-in (without the user's code lock): input that is
+    not a code (after `codes.normalise`) counts no try, a wrong code counts one.
     """
     code = codes.normalise(submitted)
     if code is None:
-        return codes.NOT_A_CODE
+        return codes.not_a_code()
+    conf = app_settings.CODE
     with transaction.atomic():
         change = ContactChange.objects.select_for_update().filter(user=user).first()
-        if change is None or change.expires_at <= timezone.now():
-            return "This change expired or was not started. Start it again."
-        if change.attempts >= policy().max_attempts:
-            return "That was the last try for this code. Start the change again."
-        if not codes.matches(change.token, code, change.code_hash):
-            change.attempts += 1
-            change.save(update_fields=["attempts"])
-            left = policy().max_attempts - change.attempts
+        if change is None:
+            return EXPIRED
+        challenge = change.challenge()
+        accepted, reason = challenge.check(code, timezone.now(), conf)
+        if reason == Check.WRONG:
+            change.save(update_fields=change.keep(challenge))
+            left = challenge.tries_left(conf)
             return f"That code is not right. {left} {'try' if left == 1 else 'tries'} left."
+        if reason == Check.TOO_MANY:
+            return "That was the last try for this code. Start the change again."
+        if not accepted:
+            return EXPIRED
         field, value = change.field, change.new_value
         change.delete()
     actions.change_own_contact(user, field, value, by=by)  # every rule checked again

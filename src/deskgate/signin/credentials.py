@@ -7,10 +7,8 @@ cannot exceed it); while locked, even the right password gets the same answer.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from enum import StrEnum
 
-from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.db.models import F
@@ -19,6 +17,7 @@ from django.utils import timezone
 from deskgate.accounts import audit, rules
 from deskgate.accounts.models import User
 from deskgate.signin import budget
+from deskgate.signin.app_settings import app_settings
 from deskgate.signin.models import SignInGuard
 
 
@@ -30,10 +29,6 @@ class PasswordOutcome(StrEnum):
     SSO_ONLY = "sso_only"  # the client's SSO is mandatory: no password sign-in
     LOCKED = "locked"  # too many wrong passwords in a row
     PAUSED = "paused"  # the address's (or network's) budget of attempts is spent
-
-
-def _lock_guard(user: User) -> SignInGuard:
-    return SignInGuard.objects.locked_for(user)
 
 
 def sign_in_with_password(
@@ -94,24 +89,15 @@ def _unknown_name(password: str) -> PasswordOutcome:
 
 def _known(user: User, password: str, by: audit.Actor | None) -> PasswordOutcome:
     """Call inside a transaction: the guard row stays locked until it ends."""
-    policy = settings.DESKGATE_PASSWORD_LOCK
-    guard = _lock_guard(user)  # parallel guesses for one account queue here
+    guard = SignInGuard.objects.locked_for(user)  # parallel guesses for one account queue here
+    lock = guard.password_lock
     now = timezone.now()
-    if guard.password_locked_until and guard.password_locked_until > now:
+    if lock.locked(now):
         make_password(password)
         return PasswordOutcome.LOCKED
     if not user.check_password(password):
-        guard.password_failures += 1
-        locked = guard.password_failures >= int(policy["after"])
-        if locked:
-            steps = [int(s) for s in policy["steps"]]
-            seconds = steps[min(guard.password_lock_count, len(steps) - 1)]
-            guard.password_lock_count += 1
-            guard.password_failures = 0
-            guard.password_locked_until = now + timedelta(seconds=seconds)
-        guard.save(
-            update_fields=["password_failures", "password_lock_count", "password_locked_until"]
-        )
+        locked = lock.fail(now, app_settings.PASSWORD_LOCK)
+        guard.save(update_fields=guard.keep_password_lock(lock))
         if locked and by is not None:
             audit.record(
                 "user.password_locked",
@@ -119,13 +105,11 @@ def _known(user: User, password: str, by: audit.Actor | None) -> PasswordOutcome
                 by=by,
                 subject=user,
                 summary=f"Password sign-in of {user.label} locked until "
-                f"{guard.password_locked_until:%Y-%m-%d %H:%M} UTC after wrong passwords",
+                f"{lock.until:%Y-%m-%d %H:%M} UTC after wrong passwords",
             )
         return PasswordOutcome.WRONG_PASSWORD
-    if guard.password_failures or guard.password_lock_count:
-        guard.password_failures = 0
-        guard.password_lock_count = 0
-        guard.save(update_fields=["password_failures", "password_lock_count"])
+    if lock.clear():  # a right password starts the count over
+        guard.save(update_fields=guard.keep_password_lock(lock))
     if not user.is_active:
         return PasswordOutcome.INACTIVE
     if rules.sso_mandatory(user.client):

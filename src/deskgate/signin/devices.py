@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from deskgate.accounts import audit
 from deskgate.accounts.models import User
+from deskgate.signin.app_settings import app_settings
 from deskgate.signin.codes import token_hash
 from deskgate.signin.models import RememberedDevice
 
@@ -24,7 +25,7 @@ SALT = "deskgate.remembered-device"
 
 
 def _days() -> int:
-    return int(settings.DESKGATE_REMEMBER_DEVICE_DAYS)
+    return app_settings.REMEMBER_DEVICE_DAYS
 
 
 def offered(user: User) -> bool:

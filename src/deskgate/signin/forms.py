@@ -4,31 +4,38 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.functional import lazy
 
 from deskgate.http.forms import Form
 from deskgate.signin import codes
+from deskgate.signin.app_settings import app_settings
+
+
+def _code_title() -> str:
+    return f"{app_settings.CODE.digits} digits; spaces and dashes are fine"
 
 
 class CodeField(forms.CharField):
-    """The Code field: six digits, typed or pasted with or without separators.
+    """The Code field: the code's digits (six), typed or pasted with or without separators.
 
-    Cleans to the six ASCII digits (`codes.normalise`); anything else is refused here with
+    Cleans to the ASCII digits (`codes.normalise`); anything else is refused here with
     "A code has 6 digits", before any flow sees it, so it never counts as a wrong try.
+    The length comes from `app_settings.CODE`, read when the page is drawn.
     """
 
     def __init__(self, *, autofocus: bool = False, **kwargs: Any) -> None:
         attrs: dict[str, Any] = {
             "autocomplete": "one-time-code",
             "inputmode": "numeric",
-            "pattern": codes.INPUT_PATTERN,
-            "title": "6 digits; spaces and dashes are fine",
+            "pattern": lazy(codes.input_pattern, str)(),
+            "title": lazy(_code_title, str)(),
         }
         if autofocus:
             attrs["autofocus"] = True
         kwargs.setdefault("label", "Code")
         super().__init__(
             max_length=32,  # room for "977 743", "977-743" and padding
-            error_messages={"max_length": codes.NOT_A_CODE},
+            error_messages={"max_length": lazy(codes.not_a_code, str)()},
             widget=forms.TextInput(attrs=attrs),
             **kwargs,
         )
@@ -37,7 +44,7 @@ class CodeField(forms.CharField):
         typed = super().clean(value)
         code = codes.normalise(typed)
         if code is None:
-            raise ValidationError(codes.NOT_A_CODE, code="not_a_code")
+            raise ValidationError(codes.not_a_code(), code="not_a_code")
         return code
 
 

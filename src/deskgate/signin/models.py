@@ -12,6 +12,16 @@ from deskgate.accounts.models import User
 
 # The send caps' counters live in delivery now; the old import path keeps working.
 from deskgate.delivery.models import SendCounter  # noqa: F401
+from deskgate.signin.codes import CodeChallenge
+from deskgate.signin.throttle import Lock
+
+
+def _assign(row: models.Model, **values: object) -> list[str]:
+    """Set the values that differ on the row; answer their names (for update_fields)."""
+    changed = [name for name, value in values.items() if getattr(row, name) != value]
+    for name in changed:
+        setattr(row, name, values[name])
+    return changed
 
 
 class PendingSignIn(models.Model):
@@ -43,6 +53,30 @@ class PendingSignIn(models.Model):
 
     def __str__(self) -> str:
         return f"pending sign-in of {self.user_id}"
+
+    def challenge(self) -> CodeChallenge:
+        """The live code's state, for the code engine."""
+        return CodeChallenge(
+            binding=self.token,
+            code_hash=self.code_hash,
+            previous_hash=self.previous_code_hash,
+            issued_at=self.code_issued_at,
+            expires_at=self.code_expires_at,
+            attempts=self.code_attempts,
+            sends=self.codes_sent,
+        )
+
+    def keep(self, challenge: CodeChallenge) -> list[str]:
+        """Take the engine's state back; answer the fields that changed, to save."""
+        return _assign(
+            self,
+            code_hash=challenge.code_hash,
+            previous_code_hash=challenge.previous_hash,
+            code_issued_at=challenge.issued_at,
+            code_expires_at=challenge.expires_at,
+            code_attempts=challenge.attempts,
+            codes_sent=challenge.sends,
+        )
 
 
 class SignInGuardManager(models.Manager["SignInGuard"]):
@@ -80,6 +114,29 @@ class SignInGuard(models.Model):
 
     def __str__(self) -> str:
         return f"guard of {self.user_id}"
+
+    @property
+    def code_lock(self) -> Lock:
+        return Lock(self.code_failures, self.lock_count, self.locked_until)
+
+    @property
+    def password_lock(self) -> Lock:
+        return Lock(self.password_failures, self.password_lock_count, self.password_locked_until)
+
+    def keep_code_lock(self, lock: Lock) -> list[str]:
+        """Take the code step's lock back; answer the fields that changed, to save."""
+        return _assign(
+            self, code_failures=lock.failures, lock_count=lock.count, locked_until=lock.until
+        )
+
+    def keep_password_lock(self, lock: Lock) -> list[str]:
+        """Take the password step's lock back; answer the fields that changed, to save."""
+        return _assign(
+            self,
+            password_failures=lock.failures,
+            password_lock_count=lock.count,
+            password_locked_until=lock.until,
+        )
 
 
 class AttemptCounter(models.Model):
@@ -133,6 +190,32 @@ class ContactChange(models.Model):
 
     def __str__(self) -> str:
         return f"contact change of {self.user_id}"
+
+    def challenge(self) -> CodeChallenge:
+        """The confirmation code's state, for the code engine (one send, no resend)."""
+        return CodeChallenge(
+            binding=self.token,
+            code_hash=self.code_hash,
+            issued_at=self.created_at,
+            expires_at=self.expires_at,
+            attempts=self.attempts,
+            sends=1,
+        )
+
+    @staticmethod
+    def columns(challenge: CodeChallenge) -> dict[str, object]:
+        """The row's values for the engine's state."""
+        return {
+            "code_hash": challenge.code_hash,
+            "token": challenge.binding,
+            "created_at": challenge.issued_at,
+            "expires_at": challenge.expires_at,
+            "attempts": challenge.attempts,
+        }
+
+    def keep(self, challenge: CodeChallenge) -> list[str]:
+        """Take the engine's state back; answer the fields that changed, to save."""
+        return _assign(self, **self.columns(challenge))
 
 
 class ResetRequest(models.Model):

@@ -15,8 +15,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
-from deskgate.accounts import audit
-from deskgate.accounts.models import User, UserSession
+from deskgate.accounts import audit, rules, sessions
+from deskgate.accounts.models import User
 from deskgate.http.actors import actor_for, client_ip
 from deskgate.signin import challenge, devices
 from deskgate.signin.models import PendingSignIn
@@ -35,12 +35,6 @@ class Stage(StrEnum):
 
 
 STAGE_URLS = {Stage.CODE: "signin:code", Stage.NEW_PASSWORD: "signin:new_password"}
-
-
-def sso_requires_idp_mfa(user: User) -> bool:
-    from deskgate.sso.models import ProviderConfig
-
-    return ProviderConfig.objects.filter(client_id=user.client_id, require_idp_mfa=True).exists()
 
 
 def create_pending(
@@ -103,6 +97,12 @@ def stage_url(stage: Stage) -> str:
     return reverse(STAGE_URLS[stage]) if stage in STAGE_URLS else reverse("home")
 
 
+def claim(pending: PendingSignIn) -> bool:
+    """Claim a passed attempt by deleting it: of parallel requests, exactly one gets True."""
+    claimed, _ = PendingSignIn.objects.filter(pk=pending.pk).delete()
+    return bool(claimed)
+
+
 def finish(
     request: HttpRequest, user: User, *, via: str, pending: PendingSignIn | None = None
 ) -> bool:
@@ -111,22 +111,12 @@ def finish(
     The pending sign-in is claimed by deleting it: of parallel requests carrying the same
     passed attempt, exactly one deletes the row and gets a session.
     """
-    if pending is not None:
-        claimed, _ = PendingSignIn.objects.filter(pk=pending.pk).delete()
-        if not claimed:
-            request.session.pop(SESSION_KEY, None)
-            return False
+    if pending is not None and not claim(pending):
+        request.session.pop(SESSION_KEY, None)
+        return False
     abandon(request)
     login(request, user, backend=BACKEND)  # rotates the session key
-    now = timezone.now()
-    request.session["deskgate.signed_in_at"] = now.timestamp()
-    request.session["deskgate.last_seen"] = now.timestamp()
-    # login() created the new session row already; the middleware saves these keys.
-    key = request.session.session_key or ""
-    if not key:  # a session backend that creates lazily
-        request.session.save()
-        key = request.session.session_key or ""
-    UserSession.objects.create(session_key=key, user=user, ip=client_ip(request))
+    sessions.open(request, user, ip=client_ip(request))
     audit.record(
         "signin.success",
         client=user.client,
@@ -146,7 +136,7 @@ def advance(request: HttpRequest, pending: PendingSignIn) -> str:
         owed = owes_code(
             user,
             via_sso=via_sso,
-            sso_requires_idp_mfa=via_sso and sso_requires_idp_mfa(user),
+            sso_requires_idp_mfa=via_sso and rules.sso_requires_idp_mfa(user.client),
             idp_did_mfa=pending.idp_did_mfa,
             remembered_device=not via_sso and devices.is_remembered(request, user),
         )

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.db import transaction
 from django.utils import timezone
 from django.utils.http import urlsafe_base64_decode
 
-from deskgate.accounts import actions, audit, contact, rules
+from deskgate.accounts import actions, audit, contact, rules, sessions
 from deskgate.accounts.models import User
 from deskgate.signin import caps
+from deskgate.signin.app_settings import app_settings
 from deskgate.signin.models import ResetMail, ResetRequest, SignInGuard
 
 MAX_ADDRESS = 254
@@ -43,14 +43,10 @@ def request_reset(email: str, *, by: audit.Actor) -> None:
     with transaction.atomic():
         # Per requester, counted in the database in one statement (caps.take): one source
         # cannot fill the queue or the mail server. The owner is never counted here alone.
-        if by.ip and not caps.take(f"reset-ip:{by.ip}", now, _limit("per_ip_hour")):
+        if by.ip and not caps.take(f"reset-ip:{by.ip}", now, app_settings.RESET.per_ip_hour):
             return
         ResetRequest.objects.create(email=address, ip=by.ip, requested_at=now)
         transaction.on_commit(reset_delivery.worker.kick)
-
-
-def _limit(name: str) -> int:
-    return int(settings.DESKGATE_RESET[name])
 
 
 def user_for_link(uidb64: str, token: str) -> User | None:
@@ -88,20 +84,18 @@ def complete_reset(user: User, new_password: str, *, by: audit.Actor) -> None:
         now = timezone.now()
         ResetMail.objects.filter(user=user, used_at=None).update(used_at=now)
         _end_password_lock(user, now, by=by)
-    actions.end_sessions(user)
+    sessions.end_all(user)
 
 
 def _end_password_lock(user: User, now: datetime, *, by: audit.Actor) -> None:
     guard = SignInGuard.objects.select_for_update().filter(user=user).first()
     if guard is None:
         return
-    locked = guard.password_locked_until is not None and guard.password_locked_until > now
-    if not (locked or guard.password_failures or guard.password_lock_count):
+    lock = guard.password_lock
+    locked = lock.locked(now)
+    if not lock.clear():
         return
-    guard.password_failures = 0
-    guard.password_lock_count = 0
-    guard.password_locked_until = None
-    guard.save(update_fields=["password_failures", "password_lock_count", "password_locked_until"])
+    guard.save(update_fields=guard.keep_password_lock(lock))
     if locked:
         audit.record(
             "user.password_lock_ended",

@@ -34,6 +34,7 @@ from deskgate.delivery import caps as send_caps
 from deskgate.delivery import channels
 from deskgate.delivery.worker import BackgroundWorker
 from deskgate.signin import caps, reset
+from deskgate.signin.app_settings import app_settings
 from deskgate.signin.models import ResetMail, ResetMailState, ResetRequest, SignInGuard
 
 KEEP_LINK_RECORDS = timedelta(days=1)
@@ -148,7 +149,7 @@ def _queue_link(user: User, now: datetime, *, ip: str | None) -> None:
         .filter(Q(state=ResetMailState.QUEUED) | Q(state=ResetMailState.SENT, sent_at__gt=expired))
         .exists()
     )
-    allowance = int(settings.DESKGATE_RESET["per_account_hour"])
+    allowance = app_settings.RESET.per_account_hour
     if not caps.take(f"reset-user:{user.pk}", now, allowance) and live:
         return
     ResetMail.objects.create(user=user, to=user.email, ip=ip, created_at=now, due_at=now)
@@ -225,9 +226,9 @@ def _message(user: User) -> tuple[str, str]:
 
 def _failed(mail: ResetMail, user: User, by: audit.Actor, masked: str, error: str) -> None:
     attempts = mail.attempts + 1
-    final = attempts >= int(settings.DESKGATE_RESET["mail_attempts"])
-    waits = [int(s) for s in settings.DESKGATE_RESET["retry_after"]] or [60]
-    wait = waits[min(attempts - 1, len(waits) - 1)]
+    retry = app_settings.RESET.retry
+    final = attempts >= retry.after
+    wait = retry.seconds(attempts - 1)
     then = "no further attempt" if final else f"trying again in {wait} seconds"
     with transaction.atomic():
         ResetMail.objects.filter(pk=mail.pk).update(

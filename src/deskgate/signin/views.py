@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth import logout, password_validation, update_session_auth_hash
+from django.contrib.auth import password_validation
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -12,8 +12,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from deskgate.accounts import actions, audit, rules
-from deskgate.accounts.models import User, UserSession
+from deskgate.accounts import actions, audit, rules, sessions
+from deskgate.accounts.models import User
 from deskgate.http.guards import acting_user
 from deskgate.signin import pipeline, reset
 from deskgate.signin.credentials import (
@@ -27,7 +27,6 @@ from deskgate.signin.forms import (
     PasswordForm,
     ResetRequestForm,
 )
-from deskgate.signin.models import PendingSignIn
 
 # One answer for every refusal (unknown user, wrong password, inactive, SSO-only, locked,
 # the address's budget spent), so it must also make sense to someone who types the right
@@ -74,8 +73,7 @@ def new_password_step(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid() and _password_acceptable(user, form):
         # Claim the sign-in before the change (which voids pending sign-ins): of parallel
         # requests, one goes on. The code step (if owed) came before this one.
-        claimed, _ = PendingSignIn.objects.filter(pk=pending.pk).delete()
-        if claimed and _set_password(request, user, form):
+        if pipeline.claim(pending) and _set_password(request, user, form):
             pipeline.finish(request, user, via=pending.via)
             return redirect("home")
         return redirect("signin:password")
@@ -115,7 +113,6 @@ def cancel(request: HttpRequest) -> HttpResponse:
 def sign_out(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         user = acting_user(request)
-        UserSession.objects.filter(session_key=request.session.session_key).delete()
         audit.record(
             "signin.signed_out",
             client=user.client,
@@ -123,7 +120,7 @@ def sign_out(request: HttpRequest) -> HttpResponse:
             subject=user,
             summary=f"{user.label} signed out",
         )
-    logout(request)
+    sessions.end(request)
     messages.info(request, "You are signed out.")
     return redirect("signin:password")
 
@@ -142,10 +139,7 @@ def change_password(request: HttpRequest) -> HttpResponse:
         if outcome != PasswordOutcome.OK:
             form.add_error("current_password", "That is not your current password.")
         elif _set_password(request, user, form):
-            update_session_auth_hash(request, user)
-            UserSession.objects.update_or_create(
-                session_key=request.session.session_key, defaults={"user": user}
-            )
+            sessions.rekey(request, user)  # this session stays signed in, under a new key
             messages.success(request, "Your password is changed.")
             return redirect("account")
     return render(request, "signin/change_password.html", {"form": form})

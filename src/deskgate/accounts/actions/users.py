@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from importlib import import_module
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from deskgate.accounts import audit, contact, hooks, notify, rules
+from deskgate.accounts import audit, contact, hooks, notify, rules, sessions
 from deskgate.accounts.actions._common import (
     RACED,
     lock_client,
@@ -23,7 +21,7 @@ from deskgate.accounts.actions._common import (
 )
 from deskgate.accounts.actions.passwords import check_password
 from deskgate.accounts.audit import Actor
-from deskgate.accounts.models import AuditEvent, Client, Level, MfaMethod, User, UserSession
+from deskgate.accounts.models import AuditEvent, Client, Level, MfaMethod, User
 
 
 @dataclass
@@ -261,12 +259,7 @@ def revoke_devices(user: User, *, by: Actor) -> int:
 
 def end_sessions(user: User) -> int:
     """End every session of `user` on the server (sign-out everywhere, deactivation)."""
-    keys = list(UserSession.objects.filter(user=user).values_list("session_key", flat=True))
-    store = import_module(settings.SESSION_ENGINE).SessionStore
-    for key in keys:  # whichever backend holds them: the database, or Redis
-        store(session_key=key).delete()
-    UserSession.objects.filter(user=user).delete()
-    return len(keys)
+    return sessions.end_all(user)
 
 
 # --- the audit trail ------------------------------------------------------------------------

@@ -49,6 +49,7 @@ from deskgate.accounts.rules.users import (
     check_user,
     sso_configured,
     sso_mandatory,
+    sso_requires_idp_mfa,
     users_matching,
 )
 
@@ -81,6 +82,7 @@ __all__ = [
     "render_template_text",
     "sso_configured",
     "sso_mandatory",
+    "sso_requires_idp_mfa",
     "template_tags",
     "template_warnings",
     "templates_sending_from",

@@ -353,3 +353,10 @@ def users_matching(client: Client, query: str) -> Q:
         # Typed nationally ("040 123 4567"): the stored number has the country code instead.
         cond |= Q(search_key__contains=digits) | Q(search_key__contains=digits.lstrip("0"))
     return cond
+
+
+def sso_requires_idp_mfa(client: Client) -> bool:
+    """The client's SSO asks for our code unless the provider says it did MFA itself."""
+    # Reverse one-to-one, as in sso_mandatory: the sign-in app asks here, not sso.models.
+    config = getattr(client, "sso", None)
+    return bool(config is not None and config.require_idp_mfa)

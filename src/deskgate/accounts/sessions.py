@@ -1,0 +1,102 @@
+"""Signed-in sessions: the one module that opens, touches, rekeys and ends them.
+
+Django's session says who is signed in in one browser; a `UserSession` row says which
+session keys belong to whom, so that ending every session of a user (deactivation, a
+password reset) finds them whichever engine holds them (the database, or Redis in front of
+it). Every write of `UserSession`, and every read or write of Deskgate's keys in the
+session, is here.
+
+The session's clock (when it signed in, when it was last seen) is kept as Unix
+timestamps under the keys below and read from `timezone.now()`, as every other clock in
+Deskgate. It lives in the accounts app, beside `UserSession`, so that the accounts
+actions, the sign-in app and the middleware all reach it without importing upward.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib.auth import logout, update_session_auth_hash
+from django.http import HttpRequest
+from django.utils import timezone
+
+from deskgate.accounts.models import User, UserSession
+
+# Deskgate's keys in a signed-in session (Unix timestamps).
+SIGNED_IN_AT = "deskgate.signed_in_at"
+LAST_SEEN = "deskgate.last_seen"
+# Writing the session on every request would cost a database write per page; a minute
+# of precision is plenty for a 30-minute idle limit.
+TOUCH_EVERY = 60
+
+
+class Expiry(StrEnum):
+    """Why a session ends on its own."""
+
+    IDLE = "idle"  # no request for longer than the idle limit
+    TOO_OLD = "too_old"  # signed in longer ago than SESSION_COOKIE_AGE (12 hours)
+
+
+def open(request: HttpRequest, user: User, *, ip: str | None) -> None:
+    """Record a session that `login()` just opened: its clock, and whose it is."""
+    now = timezone.now().timestamp()
+    request.session[SIGNED_IN_AT] = now
+    request.session[LAST_SEEN] = now
+    # login() created the new session row already; the middleware saves these keys.
+    key = request.session.session_key or ""
+    if not key:  # a session backend that creates lazily
+        request.session.save()
+        key = request.session.session_key or ""
+    UserSession.objects.create(session_key=key, user=user, ip=ip)
+
+
+def idle_limit(user: User) -> int:
+    """Seconds without a request after which the user's session ends (DESKGATE_IDLE_TIMEOUT):
+    30 minutes for whoever may open the admin pages, longer for the others."""
+    limits = settings.DESKGATE_IDLE_TIMEOUT
+    return int(limits["admin_pages"] if user.can_open_admin_pages else limits["other"])
+
+
+def touch(request: HttpRequest, *, idle: int) -> Expiry | None:
+    """A request of the signed-in session: answer why it has expired (`idle` seconds
+    without a request, or the absolute limit), or note the activity and answer None."""
+    now = timezone.now().timestamp()
+    session = request.session
+    last = float(session.get(LAST_SEEN, now))
+    started = float(session.get(SIGNED_IN_AT, now))
+    if now - last > idle:
+        return Expiry.IDLE
+    if now - started > settings.SESSION_COOKIE_AGE:
+        return Expiry.TOO_OLD
+    if now - last > TOUCH_EVERY:
+        session[LAST_SEEN] = now
+    return None
+
+
+def rekey(request: HttpRequest, user: User) -> None:
+    """The user changed their password in this session: it stays signed in under a new key
+    (the old one is void), and its record follows it."""
+    old = request.session.session_key
+    update_session_auth_hash(request, user)
+    new = request.session.session_key
+    if not UserSession.objects.filter(session_key=old).update(session_key=new):
+        UserSession.objects.update_or_create(session_key=new, defaults={"user": user})
+
+
+def end(request: HttpRequest) -> None:
+    """Sign this browser out: its session and the record of it."""
+    if request.session.session_key:
+        UserSession.objects.filter(session_key=request.session.session_key).delete()
+    logout(request)
+
+
+def end_all(user: User) -> int:
+    """End every session of `user` on the server; answer how many there were."""
+    keys = list(UserSession.objects.filter(user=user).values_list("session_key", flat=True))
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    for key in keys:  # whichever backend holds them: the database, or Redis
+        store(session_key=key).delete()
+    UserSession.objects.filter(user=user).delete()
+    return len(keys)

@@ -1,0 +1,76 @@
+"""accounts/sessions.py: who owns which session, through the real pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.contrib.sessions.models import Session
+from django.test import Client as HttpClient
+from django.utils import timezone
+
+from deskgate.accounts import sessions
+from deskgate.accounts.models import User, UserSession
+from tests.conftest import PASSWORD, sign_in
+
+NEW_PASSWORD = "a quite different passphrase 2026"
+
+
+def signed_in(user: User) -> tuple[HttpClient, str]:
+    http = HttpClient()
+    assert sign_in(http, user)["Location"] == "/"
+    return http, http.cookies["deskgate_session"].value
+
+
+def test_signing_in_records_the_session_and_its_clock(
+    user_factory: Callable[..., User],
+) -> None:
+    user = user_factory("agent")
+    before = timezone.now().timestamp()
+    http, key = signed_in(user)
+    row = UserSession.objects.get(user=user)
+    assert (row.session_key, row.ip) == (key, "127.0.0.1")
+    stamps = {http.session[sessions.SIGNED_IN_AT], http.session[sessions.LAST_SEEN]}
+    assert len(stamps) == 1 and before <= stamps.pop() <= timezone.now().timestamp()
+
+
+def test_a_new_password_rekeys_the_session_and_its_record(
+    user_factory: Callable[..., User],
+) -> None:
+    user = user_factory("agent")
+    http, old_key = signed_in(user)
+    response = http.post(
+        "/signin/password/",
+        {
+            "current_password": PASSWORD,
+            "new_password": NEW_PASSWORD,
+            "confirm_password": NEW_PASSWORD,
+        },
+    )
+    assert response["Location"] == "/account/"
+    new_key = http.cookies["deskgate_session"].value
+    assert new_key != old_key
+    assert http.get("/account/").status_code == 200  # still signed in, under the new key
+    # One record, of the live key; the void key's record went with it.
+    assert list(UserSession.objects.filter(user=user).values_list("session_key", "ip")) == [
+        (new_key, "127.0.0.1")
+    ]
+
+
+def test_signing_out_ends_the_session_and_its_record(user_factory: Callable[..., User]) -> None:
+    user = user_factory("agent")
+    http, key = signed_in(user)
+    http.post("/signin/sign-out/")
+    assert not UserSession.objects.filter(session_key=key).exists()
+    assert http.get("/account/")["Location"].startswith("/signin/")
+
+
+def test_end_all_ends_every_browser_of_the_user_only(user_factory: Callable[..., User]) -> None:
+    user, other = user_factory("agent"), user_factory("agent")
+    browsers = [signed_in(user)[0] for _ in range(2)]
+    bystander, _ = signed_in(other)
+    assert sessions.end_all(user) == 2
+    assert not UserSession.objects.filter(user=user).exists()
+    for http in browsers:
+        assert http.get("/account/").status_code == 302
+    assert bystander.get("/account/").status_code == 200
+    assert Session.objects.count() == 1
