@@ -11,7 +11,6 @@ than with SMTP or Kannel), read back from it.
 from __future__ import annotations
 
 import argparse
-import re
 from collections import Counter
 
 from bench.userlist import setup_django
@@ -27,6 +26,7 @@ def main() -> None:
     from django.db import connection
     from django.test import Client as HttpClient
     from django.test.utils import CaptureQueriesContext
+    from tests.mailbox import code_in
 
     from bench.userlist import fresh_database
     from deskgate.accounts import actions
@@ -71,7 +71,7 @@ def main() -> None:
         for label, path, form in steps:
             if form is not None and form.get("code") == "?":
                 body = OutboxMessage.objects.order_by("-id").first().body  # type: ignore[union-attr]
-                form["code"] = re.search(r"\b(\d{6})\b", body).group(1)  # type: ignore[union-attr]
+                form["code"] = code_in(body)
             with CaptureQueriesContext(connection) as ctx:
                 response = http.post(path, form) if form is not None else http.get(path)
             kinds = Counter(q["sql"].split(None, 1)[0].upper() for q in ctx.captured_queries)

@@ -9,13 +9,10 @@ the servers themselves (aiosmtpd; bearerbox + smsbox + fakesmsc) are the harness
 from __future__ import annotations
 
 import queue
-import re
 import threading
 
 from tests.harness.kannel import Kannel, Sms
 from tests.harness.smtp import ReceivedEmail, SmtpServer
-
-CODE = re.compile(r"\b(\d{6})\b")
 
 
 class Mailboxes:
@@ -49,13 +46,14 @@ class Mailboxes:
             n += 1
 
     def code_for(self, to: str, timeout: float) -> str | None:
-        """The 6-digit code of the next message to `to`, or None if none came in time."""
+        """The code of the next message to `to`, or None if none came in time."""
+        from tests.mailbox import find_code  # after django.setup(): it reads the code policy
+
         try:
             text = self._box(to).get(timeout=timeout)
         except queue.Empty:
             return None
-        match = CODE.search(text)
-        return match.group(1) if match else None
+        return find_code(text)
 
 
 class MailSink(SmtpServer):

@@ -5,10 +5,13 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.test import Client as HttpClient
+from django.utils import timezone
 
 from deskgate.accounts import actions
 from deskgate.accounts.audit import OPERATOR
@@ -57,6 +60,32 @@ def _sso_providers_on_loopback(settings: Any) -> None:
     # product refuses unless the operator allows it for development (as `make sso-demo`
     # does). The SSRF tests switch it off again to see the refusal.
     settings.DESKGATE_SSO = {**settings.DESKGATE_SSO, "allow_http_loopback": True}
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[timedelta], datetime]:
+    """Django's clock, stopped, and moved forward only by the given amount (cumulative);
+    answers the time it is then. `clock(timedelta())` reads it.
+
+    Stopped, not running with an offset: on a loaded machine a running clock adds its own
+    seconds between two readings, and durations measured against it drift. The patch is on
+    the module every caller reads `timezone.now` from, so the live server's threads (and
+    the reset mail worker's) see it too; a server in another process does not (those
+    tests keep the real clock). The password-reset links' clock (Django's token
+    generator reads a naive `datetime.now()`) is moved with it.
+    """
+    base = timezone.now()
+    naive_base = datetime.now()  # noqa: DTZ005  # Django's token clock is naive local time
+    offset = timedelta()
+
+    def advance(by: timedelta) -> datetime:
+        nonlocal offset
+        offset += by
+        return base + offset
+
+    monkeypatch.setattr(timezone, "now", lambda: base + offset)
+    monkeypatch.setattr(PasswordResetTokenGenerator, "_now", lambda self: naive_base + offset)
+    return advance
 
 
 @pytest.fixture

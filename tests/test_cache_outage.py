@@ -21,16 +21,15 @@ import requests
 from django.db import connection
 
 from deskgate.accounts.models import User
-from deskgate.delivery.models import OutboxMessage
 from tests.conftest import PASSWORD, need
 from tests.harness.gunicorn import HASH, Gunicorn, server_env
 from tests.harness.net import LOOPBACK, free_port
 from tests.harness.redis import INSTALL_HINT, RedisServer, redis_missing
+from tests.mailbox import last_code
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the server must see committed rows
 
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
-CODE = re.compile(r"\b(\d{6})\b")
 UNAVAILABLE = "Deskgate is briefly unavailable"
 
 
@@ -73,13 +72,9 @@ def _post(browser: requests.Session, server: Gunicorn, path: str, data: dict[str
 
 
 def _last_code(user: User) -> str:
-    body = (
-        OutboxMessage.objects.filter(to=user.email).order_by("-id").values_list("body", flat=True)
-    )
-    match = CODE.search(body[0])
-    assert match
+    code = last_code(user)
     connection.close()
-    return match.group(1)
+    return code
 
 
 def _sign_in(server: Gunicorn, user: User) -> requests.Session:

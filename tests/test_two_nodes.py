@@ -25,10 +25,10 @@ import requests
 from django.db import connection
 
 from deskgate.accounts.models import User
-from deskgate.delivery.models import OutboxMessage
 from deskgate.signin.caps import SCOPE_MESSAGES
 from tests.conftest import PASSWORD, need
 from tests.harness.net import LOOPBACK, free_ports, port_open
+from tests.mailbox import codes_to
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the servers must see committed rows
 
@@ -36,7 +36,6 @@ GUNICORN = Path(sys.executable).parent / "gunicorn"
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("DESKGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
-CODE = re.compile(r"\b(\d{6})\b")
 # The hash cost the servers run with; the test process hashes at the same cost, so a
 # sign-in does not also rehash (the autouse fixture's 8 KiB is below what conf.py accepts).
 HASH = {"memory_cost": 8192, "time_cost": 1, "parallelism": 1}
@@ -168,10 +167,7 @@ def _password_step(browser: requests.Session, node: Node, user: User) -> Any:
 
 
 def _codes_to(user: User) -> list[str]:
-    bodies = (
-        OutboxMessage.objects.filter(to=user.email).order_by("id").values_list("body", flat=True)
-    )
-    return [m.group(1) for body in bodies if (m := CODE.search(body))]
+    return codes_to(user.email)
 
 
 def test_password_on_one_node_code_on_the_other_and_caps_across_both(

@@ -20,11 +20,10 @@ from deskgate.signin.models import RememberedDevice
 from tests.conftest import PASSWORD
 from tests.harness.kannel import Kannel
 from tests.harness.smtp import SmtpServer
-from tests.signin.conftest import clock  # noqa: F401  # a fixture, found by name
+from tests.mailbox import code_in
 
 pytestmark = pytest.mark.browser
 
-CODE = re.compile(r"\b(\d{6})\b")
 COUNTDOWN = re.compile(r"^You can ask for a new code in ([1-9]\d*) s\.$")
 Screenshot = Callable[[], None]
 
@@ -59,12 +58,6 @@ def visits(page: Page) -> list[str]:
         lambda r: paths.append(urlsplit(r.url).path) if r.is_navigation_request() else None,
     )
     return paths
-
-
-def code_in(text: str) -> str:
-    match = CODE.search(text)
-    assert match, text
-    return match.group(1)
 
 
 def enter_password(page: Page, user: User) -> None:
@@ -205,7 +198,7 @@ def test_an_expired_code_then_resend_voids_the_old_code(
     page: Page,
     user_factory: Callable[..., User],
     mail: SmtpServer,
-    clock: Callable[[timedelta], Any],  # noqa: F811
+    clock: Callable[[timedelta], Any],
     screenshot: Screenshot,
 ) -> None:
     agent = user_factory("agent", "email", full_name="Eino Expired")

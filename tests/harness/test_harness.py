@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import smtplib
 import socket
 import time
@@ -22,8 +21,8 @@ from tests.harness import kannel as kannel_module
 from tests.harness.kannel import Kannel, KannelError, kannel_missing, parse_fakesmsc_line
 from tests.harness.net import free_port, port_open
 from tests.harness.smtp import SlowSmtpServer, SmtpServer
+from tests.mailbox import codes_in
 
-CODE = re.compile(r"\b(\d{6})\b")
 PHONE = "+358401234567"
 
 
@@ -49,7 +48,7 @@ def test_smtp_receives_and_parses_a_message(smtp: SmtpServer) -> None:
     assert got.mail_from == "no-reply@deskgate.invalid"
     assert got.subject == "Koodi ä"
     assert got.body == "Your code is 654321.\nBye ä\n"
-    assert CODE.findall(got.body) == ["654321"]
+    assert codes_in(got.body) == ["654321"]
     assert got.auth_login is None
     assert smtp.messages == [got]
 
@@ -192,7 +191,7 @@ def test_sendsms_delivers_a_code_to_fakesmsc(sms_gateway: Kannel) -> None:
     assert sms.sender == "Deskgate"
     # GSM 7-bit has no en dash: Kannel turns it into "?". ä, ö and å are in the alphabet.
     assert sms.text == "Your Deskgate code is 482913 ? ä ö å + 100% & more"
-    assert CODE.findall(sms.text) == ["482913"]
+    assert codes_in(sms.text) == ["482913"]
     assert sms.kind == "text"
 
 

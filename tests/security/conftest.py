@@ -19,7 +19,6 @@ import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
 from http.cookiejar import DefaultCookiePolicy
 from importlib import import_module
 from typing import Any, TypeVar
@@ -28,16 +27,14 @@ from urllib.parse import urljoin
 import pytest
 import requests
 from django.contrib.sessions.models import Session
-from django.core import mail
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from deskgate.accounts.models import User, UserSession
-from deskgate.delivery.models import OutboxMessage
 from tests.conftest import PASSWORD
+from tests.mailbox import last_code
 
 T = TypeVar("T")
-CODE_RE = re.compile(r"\b(\d{6})\b")
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 SESSION_COOKIE = "deskgate_session"
 TIMEOUT = 60  # seconds for one HTTP request; a queue of parallel requests can be slow
@@ -234,39 +231,7 @@ def browser(live_server: Any) -> BrowserFactory:
     return BrowserFactory(live_server.url)
 
 
-# --- what the product delivered -------------------------------------------------------
-
-
-def messages_to(destination: str) -> list[str]:
-    """Every email or SMS text delivered to an address or number, oldest first."""
-    from deskgate.signin import reset_delivery
-
-    # Reset links are sent after the response, by a worker thread: wait for it.
-    assert reset_delivery.worker.wait_idle(timeout=60), "the reset mail worker did not finish"
-    emails = [str(m.body) for m in mail.outbox if destination in m.to]
-    sms = list(
-        OutboxMessage.objects.filter(channel="sms", to=destination)
-        .order_by("id")
-        .values_list("body", flat=True)
-    )
-    return emails + sms
-
-
-def codes_to(destination: str) -> list[str]:
-    """The six-digit codes delivered to an address or number, oldest first."""
-    return [m.group(1) for text in messages_to(destination) if (m := CODE_RE.search(text))]
-
-
-def last_code(user: User) -> str:
-    user.refresh_from_db()
-    found = codes_to(user.mfa_destination())
-    assert found, f"no code was delivered to {user.mfa_destination()}"
-    return found[-1]
-
-
-def other_code(code: str) -> str:
-    """A wrong code: the right one, off by one in its last digits."""
-    return f"{(int(code) + 1) % 10**6:06d}"
+# --- what the product did ---------------------------------------------------------------
 
 
 def signed_in_users() -> list[int]:
@@ -378,36 +343,6 @@ def parallel(n: int, work: Callable[[int], T]) -> list[T]:
             future.result()
     close_old_connections()
     return results
-
-
-# --- clocks ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[timedelta], datetime]:
-    """Move Django's clock forward (cumulative); the live server's thread sees it too,
-    as the patch is on the module every caller reads `timezone.now` from."""
-    offset = timedelta()
-    real_now = timezone.now
-
-    def advance(by: timedelta) -> datetime:
-        nonlocal offset
-        offset += by
-        return real_now() + offset
-
-    monkeypatch.setattr(timezone, "now", lambda: real_now() + offset)
-    return advance
-
-
-@pytest.fixture
-def wall_clock(clock: Callable[[timedelta], datetime]) -> Callable[[float], None]:
-    """Move the clock the session timeouts read (Django's, as every clock) forward by some
-    seconds (cumulative)."""
-
-    def forward(seconds: float) -> None:
-        clock(timedelta(seconds=seconds))
-
-    return forward
 
 
 # --- every URL the product serves -----------------------------------------------------

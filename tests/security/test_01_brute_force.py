@@ -16,12 +16,10 @@ import pytest
 from deskgate.accounts.models import AuditEvent
 from deskgate.signin.models import SignInGuard
 from tests.conftest import PASSWORD
+from tests.mailbox import codes_to, last_code, other_code
 from tests.security.conftest import (
-    codes_to,
     comparable,
     full_sign_in,
-    last_code,
-    other_code,
     sessions_of,
     visible_text,
 )

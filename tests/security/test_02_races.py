@@ -15,10 +15,9 @@ import pytest
 from deskgate.accounts.models import AuditEvent, UserSession
 from deskgate.signin.models import PendingSignIn, SignInGuard
 from tests.conftest import PASSWORD
+from tests.mailbox import last_code, other_code
 from tests.security.conftest import (
     comparable,
-    last_code,
-    other_code,
     parallel,
     sessions_of,
     user_sessions_of,

@@ -14,9 +14,9 @@ import pytest
 
 from deskgate.accounts.models import AuditEvent
 from deskgate.signin import codes
+from tests.mailbox import last_code
 from tests.security.conftest import (
     full_sign_in,
-    last_code,
     sessions_of,
     signed_in_users,
     visible_text,

@@ -20,11 +20,10 @@ from deskgate.signin.devices import COOKIE as DEVICE_COOKIE
 from deskgate.signin.models import PendingSignIn
 from deskgate.sso.models import ProviderConfig
 from tests.conftest import PASSWORD
+from tests.mailbox import last_code, messages_to
 from tests.security.conftest import (
     comparable,
     concrete,
-    last_code,
-    messages_to,
     routes,
     signed_in_users,
     visible_text,

@@ -32,11 +32,9 @@ from deskgate.delivery.models import OutboxMessage
 from deskgate.signin import codes
 from deskgate.signin.models import ContactChange, PendingSignIn
 from tests.conftest import PASSWORD
+from tests.mailbox import code_in, find_code, last_code, messages_to
 from tests.security.conftest import (
-    CODE_RE,
     full_sign_in,
-    last_code,
-    messages_to,
     visible_text,
 )
 
@@ -102,7 +100,7 @@ class Secrets:
     def collect_codes(self) -> None:
         texts = [str(m.body) for m in mail.outbox]
         texts += list(OutboxMessage.objects.values_list("body", flat=True))
-        self.codes |= {m.group(1) for t in texts if (m := CODE_RE.search(t))}
+        self.codes |= {c for t in texts if (c := find_code(t))}
 
     def national_numbers(self) -> set[str]:
         """The national significant numbers: "401234567" of +358 40 1234567."""
@@ -242,7 +240,7 @@ def test_sign_ins_codes_resends_failures_admin_changes_resets_leak_nothing(
         "/account/contact/",
         {"field": "work_phone", "value": "+358 50 111 2233", "current_password": NEW_OWN_PASSWORD},
     )
-    change_code = CODE_RE.search(messages_to("+358501112233")[-1]).group(1)
+    change_code = code_in(messages_to("+358501112233")[-1])
     s.post("/account/contact/confirm/", {"code": other(change_code)})
     s.post("/account/contact/confirm/", {"code": change_code})
     agent.refresh_from_db()
@@ -282,7 +280,7 @@ def test_sms_gateway_secrets_stay_out_of_logs_and_pages(
     b = browser()
     b.sign_in(user.username)
     sms = sms_gateway.wait_for(to=user.work_phone)
-    code = CODE_RE.search(sms.text).group(1)
+    code = code_in(sms.text)
     b.submit_code(code)
     assert b.whoami() == user.full_name
     secrets = Secrets()
@@ -362,7 +360,7 @@ def test_codes_are_stored_only_as_keyed_hashes_bound_to_the_attempt(browser, use
         {"field": "email", "value": "new.address@example.com", "current_password": PASSWORD},
     )
     change = ContactChange.objects.get(user=user)
-    confirmation = CODE_RE.search(messages_to("new.address@example.com")[-1]).group(1)
+    confirmation = code_in(messages_to("new.address@example.com")[-1])
     stored = json.dumps(
         list(ContactChange.objects.filter(pk=change.pk).values().get().values()), default=str
     )
@@ -446,7 +444,7 @@ def test_server_error_page_and_its_log_leak_nothing(
     response = b.sign_in(user.username)
     crashed = response.status_code == 500 or b.code_page().status_code == 500
     secrets = Secrets()
-    secrets.codes |= {CODE_RE.search(text).group(1) for text in sent}
+    secrets.codes |= {code_in(text) for text in sent}
     secrets.passwords.add(PASSWORD)
     secrets.phones.add(user.work_phone)
     assert sent and secrets.codes

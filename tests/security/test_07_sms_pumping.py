@@ -17,7 +17,12 @@ from deskgate.accounts.models import AuditEvent, Client
 from deskgate.delivery.models import OutboxMessage
 from deskgate.signin.models import PendingSignIn, SendCounter, SignInGuard
 from tests.conftest import PASSWORD
-from tests.security.conftest import full_sign_in, last_code, messages_to, parallel, visible_text
+from tests.mailbox import last_code, messages_to
+from tests.security.conftest import (
+    full_sign_in,
+    parallel,
+    visible_text,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -20,11 +20,11 @@ from deskgate import conf
 from deskgate.accounts.models import MessageTemplate, UserSession
 from deskgate.signin.devices import COOKIE as DEVICE_COOKIE
 from tests.conftest import PASSWORD
+from tests.mailbox import last_code
 from tests.security.conftest import (
     SESSION_COOKIE,
     concrete,
     full_sign_in,
-    last_code,
     routes,
     signed_in_users,
     visible_text,
@@ -246,14 +246,14 @@ def test_password_change_ends_the_other_sessions(browser, user_factory) -> None:
     assert elsewhere.whoami() is None
 
 
-def test_idle_timeout_is_30_minutes_on_admin_pages(browser, admin_user, wall_clock) -> None:
+def test_idle_timeout_is_30_minutes_on_admin_pages(browser, admin_user, clock) -> None:
     a = full_sign_in(browser(), admin_user)
     key = a.session_key
-    wall_clock(29 * MINUTE)
+    clock(timedelta(minutes=29))
     assert a.get("/users/").status_code == 200  # activity keeps the session alive
-    wall_clock(29 * MINUTE)
+    clock(timedelta(minutes=29))
     assert a.get("/users/").status_code == 200
-    wall_clock(30 * MINUTE + 5)
+    clock(timedelta(minutes=30, seconds=5))
     response = a.get("/users/")
     assert response.status_code == 302 and response.headers["Location"] == "/signin/"
     assert "after 30 minutes without activity" in visible_text(a.get("/signin/"))
@@ -261,23 +261,23 @@ def test_idle_timeout_is_30_minutes_on_admin_pages(browser, admin_user, wall_clo
     assert not UserSession.objects.filter(session_key=key).exists()
 
 
-def test_idle_timeout_is_8_hours_for_agents(browser, user_factory, wall_clock) -> None:
+def test_idle_timeout_is_8_hours_for_agents(browser, user_factory, clock) -> None:
     agent = user_factory("agent", "off")
     b = full_sign_in(browser(), agent)
-    wall_clock(31 * MINUTE)
+    clock(timedelta(minutes=31))
     assert b.whoami() == agent.full_name
-    wall_clock(8 * HOUR + MINUTE)
+    clock(timedelta(hours=8, minutes=1))
     assert b.whoami() is None
 
 
-def test_absolute_timeout_is_12_hours_even_when_active(browser, user_factory, wall_clock) -> None:
+def test_absolute_timeout_is_12_hours_even_when_active(browser, user_factory, clock) -> None:
     agent = user_factory("agent", "off")
     b = full_sign_in(browser(), agent)
     key = b.session_key
     for _ in range(3):
-        wall_clock(3 * HOUR + 50 * MINUTE)
+        clock(timedelta(hours=3, minutes=50))
         assert b.whoami() == agent.full_name
-    wall_clock(timedelta(minutes=31).total_seconds())  # 12 h 1 min after signing in
+    clock(timedelta(minutes=31))  # 12 h 1 min after signing in
     response = b.get("/account/")
     assert response.status_code == 302
     assert "a session lasts at most 12 hours" in visible_text(b.get("/signin/"))

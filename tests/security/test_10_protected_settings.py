@@ -19,12 +19,9 @@ from deskgate.accounts.models import AuditEvent, User
 from deskgate.delivery.models import OutboxMessage
 from deskgate.signin.models import ContactChange
 from tests.conftest import PASSWORD
+from tests.mailbox import codes_to, last_code, messages_to, other_code
 from tests.security.conftest import (
-    codes_to,
     full_sign_in,
-    last_code,
-    messages_to,
-    other_code,
     parallel,
     visible_text,
 )

@@ -10,7 +10,7 @@ from deskgate.accounts.audit import Actor
 from deskgate.signin import challenge, codes
 from deskgate.signin.challenge import Check, Issue
 from deskgate.signin.models import PendingSignIn, SignInGuard
-from tests.signin.conftest import codes_sent_to, last_code
+from tests.mailbox import codes_sent_to, last_code
 
 BY = Actor(ip="127.0.0.1")
 

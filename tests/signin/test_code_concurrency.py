@@ -16,7 +16,7 @@ from deskgate.accounts.audit import Actor
 from deskgate.signin import challenge, pipeline
 from deskgate.signin.challenge import Check, Issue
 from deskgate.signin.models import PendingSignIn, SendCounter, SignInGuard
-from tests.signin.conftest import CODE_RE, codes_sent_to, last_code
+from tests.mailbox import codes_in, codes_sent_to, last_code
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BY = Actor(ip="127.0.0.1")
@@ -63,7 +63,7 @@ def test_parallel_wrong_codes_across_attempts_lock_once(user_factory) -> None:
     pendings = [pipeline.create_pending(user, via="password", ip=None) for _ in range(4)]
     for p in pendings:
         challenge.issue(p.pk, by=BY)
-    sent = set(CODE_RE.findall(" ".join(str(m.body) for m in mail.outbox)))
+    sent = set(codes_in(" ".join(str(m.body) for m in mail.outbox)))
     bad = next(c for c in ("999999", "999998", "999997", "999996", "999995") if c not in sent)
     answers = in_parallel(40, lambda i: challenge.verify(pendings[i % 4].pk, bad, by=BY).reason)
     counts = Counter(answers)

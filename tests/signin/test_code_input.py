@@ -19,7 +19,7 @@ from deskgate.signin import challenge, codes, contact_change
 from deskgate.signin.challenge import Check, Issue
 from deskgate.signin.models import ContactChange, PendingSignIn, SignInGuard
 from tests.conftest import PASSWORD, sign_in
-from tests.signin.conftest import last_code
+from tests.mailbox import code_in, last_code
 
 BY = Actor(ip="127.0.0.1")
 NOT_SIX_DIGITS = "A code has 6 digits."
@@ -180,9 +180,7 @@ def waiting_for_confirmation(user_factory) -> tuple[HttpClient, User, str]:
     )
     assert response["Location"] == "/account/contact/confirm/"
     sent = [m for m in mail.outbox if "new@example.com" in m.to]
-    match = re.search(r"\b(\d{6})\b", str(sent[-1].body))
-    assert match
-    return http, user, match.group(1)
+    return http, user, code_in(str(sent[-1].body))
 
 
 def test_the_confirmation_takes_a_formatted_code(user_factory) -> None:

@@ -12,7 +12,7 @@ from deskgate.accounts.audit import OPERATOR
 from deskgate.accounts.models import AuditEvent
 from deskgate.signin.models import PendingSignIn, RememberedDevice
 from tests.conftest import sign_in
-from tests.signin.conftest import codes_sent_to, last_code
+from tests.mailbox import codes_sent_to, last_code
 
 
 def enter(http: HttpClient, code: str, remember: bool = False):  # type: ignore[no-untyped-def]

@@ -12,8 +12,7 @@ from deskgate.accounts.models import AuditEvent
 from deskgate.conf import parse_email_url, parse_sms_url
 from tests.conftest import sign_in
 from tests.harness.smtp import SmtpServer
-
-CODE = re.compile(r"\b(\d{6})\b")
+from tests.mailbox import code_in
 
 
 def use_smtp(settings, url: str, timeout: float = 5) -> None:  # type: ignore[no-untyped-def]
@@ -27,12 +26,6 @@ def use_smtp(settings, url: str, timeout: float = 5) -> None:  # type: ignore[no
     settings.EMAIL_USE_TLS = config.use_tls
     settings.EMAIL_USE_SSL = config.use_ssl
     settings.EMAIL_TIMEOUT = timeout
-
-
-def code_in(text: str) -> str:
-    match = CODE.search(text)
-    assert match, text
-    return match.group(1)
 
 
 def test_email_code_through_smtp(user_factory, settings, smtp) -> None:

@@ -3,7 +3,6 @@ the new password's rules, sign out and change password."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +14,7 @@ from django.test import Client as HttpClient
 
 from deskgate.accounts.models import AuditEvent, User, UserSession
 from tests.conftest import PASSWORD, sign_in
+from tests.mailbox import code_in
 from tests.pages import controls, field_errors, form_errors_text, page_text, without_csrf
 
 COOKIE = "deskgate_session"
@@ -42,9 +42,7 @@ def pass_code_step_if_owed(http: HttpClient, response: Any) -> Any:
     """Users with MFA owe a code after the password: read it from the mail and enter it."""
     if response.status_code != 302 or response["Location"] != "/signin/code/":
         return response
-    codes = re.findall(r"\b(\d{6})\b", mail.outbox[-1].body)
-    assert codes, mail.outbox[-1].body
-    return http.post("/signin/code/", {"action": "verify", "code": codes[0]})
+    return http.post("/signin/code/", {"action": "verify", "code": code_in(mail.outbox[-1].body)})
 
 
 @pytest.fixture

@@ -3,26 +3,19 @@ new destination; only then does MFA use it (issue 5, item 10)."""
 
 from __future__ import annotations
 
-import re
-
 from django.core import mail
 from django.test import Client as HttpClient
 
 from deskgate.accounts.models import AuditEvent, User
 from deskgate.delivery.models import OutboxMessage
 from tests.conftest import PASSWORD, sign_in
+from tests.mailbox import code_in, last_code
 
 
 def signed_in(user: User) -> HttpClient:
     http = HttpClient()
     assert sign_in(http, user)["Location"] == "/"
     return http
-
-
-def code_in(text: str) -> str:
-    match = re.search(r"\b(\d{6})\b", text)
-    assert match, text
-    return match.group(1)
 
 
 def test_new_email_is_used_only_after_its_code(
@@ -69,8 +62,6 @@ def test_wrong_password_changes_nothing_and_sends_nothing(user_factory) -> None:
 
 
 def signed_in_code(user: User) -> HttpClient:
-    from tests.signin.conftest import last_code
-
     http = HttpClient()
     sign_in(http, user)
     http.post("/signin/code/", {"action": "verify", "code": last_code(user)})
