@@ -16,7 +16,14 @@ from django.utils import timezone
 from deskgate.accounts import actions
 from deskgate.accounts.audit import OPERATOR
 from deskgate.accounts.models import Client, User
-from tests.harness.fixtures import kannel, slow_smtp_server, sms_gateway, smtp, smtp_server  # noqa: F401
+from tests.harness.fixtures import (  # noqa: F401
+    kannel,
+    redis_server,
+    slow_smtp_server,
+    sms_gateway,
+    smtp,
+    smtp_server,
+)
 from tests.harness.oidc_fixtures import (  # noqa: F401
     oidc_claims_conform,
     oidc_provider,
@@ -24,6 +31,7 @@ from tests.harness.oidc_fixtures import (  # noqa: F401
 )
 
 PASSWORD = "correct horse battery staple"
+VERA_PHONE = "+358401110005"
 _seq = itertools.count(1)
 
 
@@ -148,8 +156,29 @@ def user_factory(db: None, tenant: Client) -> Callable[..., User]:
 
 
 def sign_in(http: HttpClient, user: User, password: str = PASSWORD) -> Any:
-    """Sign in through the real password page, as a browser would."""
+    """Post the password page, as a browser would (the first step of signing in)."""
     return http.post("/signin/", {"username": user.username, "password": password})
+
+
+def signed_in_client(user: User, password: str = PASSWORD) -> HttpClient:
+    """A browser signed in as `user` through the real sign-in: the password page, then the
+    code step with the code the product delivered, when one is owed."""
+    from tests.mailbox import last_code
+
+    http = HttpClient()
+    response = sign_in(http, user, password)
+    assert response.status_code == 302, response.content[:500]
+    if response["Location"] == "/signin/code/":
+        response = http.post("/signin/code/", {"action": "verify", "code": last_code(user)})
+        assert response.status_code == 302, response.content[:500]
+    assert response["Location"] == "/", response["Location"]
+    return http
+
+
+@pytest.fixture
+def signed_in(db: None) -> Callable[..., HttpClient]:
+    """signed_in(user) is a Django test client signed in as `user` (see signed_in_client)."""
+    return signed_in_client
 
 
 @pytest.fixture
@@ -158,8 +187,17 @@ def admin_user(user_factory: Callable[..., User]) -> User:
 
 
 @pytest.fixture
+def vera(user_factory: Callable[..., User]) -> User:
+    """An agent of the tenant without MFA, with an address and a number the tests can name."""
+    return user_factory(
+        "agent",
+        username="vera.agent",
+        full_name="Vera Agent",
+        email="vera@northwind.example",
+        work_phone=VERA_PHONE,
+    )
+
+
+@pytest.fixture
 def admin_http(admin_user: User) -> HttpClient:
-    http = HttpClient()
-    response = sign_in(http, admin_user)
-    assert response.status_code == 302, response.content[:500]
-    return http
+    return signed_in_client(admin_user)

@@ -4,27 +4,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from deskgate import cache as deskgate_cache
 from deskgate.cache import ForgivingRedisCache
-from tests.conftest import need
 from tests.harness.net import LOOPBACK, free_port
-from tests.harness.redis import INSTALL_HINT, RedisServer, redis_missing
+from tests.harness.redis import RedisServer
 from tests.harness.smtp import SlowSmtpServer
 
 
 def _cache(url: str) -> ForgivingRedisCache:
     return ForgivingRedisCache(url, {"KEY_PREFIX": "t"})
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    need(not redis_missing(), INSTALL_HINT)
-    with RedisServer() as server:
-        yield server
 
 
 def test_it_caches_while_redis_answers_and_misses_while_it_is_away(

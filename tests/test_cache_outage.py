@@ -21,26 +21,16 @@ import requests
 from django.db import connection
 
 from deskgate.accounts.models import User
-from tests.conftest import PASSWORD, need
+from tests.conftest import PASSWORD
 from tests.harness.gunicorn import HASH, Gunicorn, server_env
 from tests.harness.net import LOOPBACK, free_port
-from tests.harness.redis import INSTALL_HINT, RedisServer, redis_missing
+from tests.harness.redis import RedisServer
 from tests.mailbox import last_code
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the server must see committed rows
 
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 UNAVAILABLE = "Deskgate is briefly unavailable"
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    need(not redis_missing(), INSTALL_HINT)
-    server = RedisServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

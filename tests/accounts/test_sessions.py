@@ -10,14 +10,13 @@ from django.utils import timezone
 
 from deskgate.accounts import sessions
 from deskgate.accounts.models import User, UserSession
-from tests.conftest import PASSWORD, sign_in
+from tests.conftest import PASSWORD, signed_in_client
 
 NEW_PASSWORD = "a quite different passphrase 2026"
 
 
-def signed_in(user: User) -> tuple[HttpClient, str]:
-    http = HttpClient()
-    assert sign_in(http, user)["Location"] == "/"
+def signed_in_with_key(user: User) -> tuple[HttpClient, str]:
+    http = signed_in_client(user)
     return http, http.cookies["deskgate_session"].value
 
 
@@ -26,7 +25,7 @@ def test_signing_in_records_the_session_and_its_clock(
 ) -> None:
     user = user_factory("agent")
     before = timezone.now().timestamp()
-    http, key = signed_in(user)
+    http, key = signed_in_with_key(user)
     row = UserSession.objects.get(user=user)
     assert (row.session_key, row.ip) == (key, "127.0.0.1")
     stamps = {http.session[sessions.SIGNED_IN_AT], http.session[sessions.LAST_SEEN]}
@@ -37,7 +36,7 @@ def test_a_new_password_rekeys_the_session_and_its_record(
     user_factory: Callable[..., User],
 ) -> None:
     user = user_factory("agent")
-    http, old_key = signed_in(user)
+    http, old_key = signed_in_with_key(user)
     response = http.post(
         "/signin/password/",
         {
@@ -58,7 +57,7 @@ def test_a_new_password_rekeys_the_session_and_its_record(
 
 def test_signing_out_ends_the_session_and_its_record(user_factory: Callable[..., User]) -> None:
     user = user_factory("agent")
-    http, key = signed_in(user)
+    http, key = signed_in_with_key(user)
     http.post("/signin/sign-out/")
     assert not UserSession.objects.filter(session_key=key).exists()
     assert http.get("/account/")["Location"].startswith("/signin/")
@@ -66,8 +65,8 @@ def test_signing_out_ends_the_session_and_its_record(user_factory: Callable[...,
 
 def test_end_all_ends_every_browser_of_the_user_only(user_factory: Callable[..., User]) -> None:
     user, other = user_factory("agent"), user_factory("agent")
-    browsers = [signed_in(user)[0] for _ in range(2)]
-    bystander, _ = signed_in(other)
+    browsers = [signed_in_with_key(user)[0] for _ in range(2)]
+    bystander, _ = signed_in_with_key(other)
     assert sessions.end_all(user) == 2
     assert not UserSession.objects.filter(user=user).exists()
     for http in browsers:

@@ -1,11 +1,13 @@
-"""pytest fixtures that run the harness servers. Make them available with, in tests/conftest.py,
-this line (plus `  # noqa: F401` at its end, as pytest finds fixtures by name):
+"""pytest fixtures that run the harness servers. Make them available by importing them, in
+tests/conftest.py (with `# noqa: F401`, as pytest finds fixtures by name):
 
-    from tests.harness.fixtures import kannel, slow_smtp_server, sms_gateway, smtp, smtp_server
+    from tests.harness.fixtures import (kannel, redis_server, slow_smtp_server, sms_gateway,
+                                        smtp, smtp_server)
 
 Session-scoped (started once, on first use): `smtp_server`, `kannel`.
 Function-scoped, cleared before the test: `smtp` (the smtp_server), `sms_gateway` (the kannel).
-Per test: `slow_smtp_server`, a socket that accepts and never answers.
+Per test: `slow_smtp_server`, a socket that accepts and never answers; `redis_server`, a
+Redis of its own on loopback (the test may stop and restart it).
 
 They only start servers; a test points the product at them, e.g. with pytest-django's
 `settings`: EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend", EMAIL_HOST/EMAIL_PORT
@@ -21,9 +23,11 @@ from collections.abc import Iterator
 import pytest
 
 from tests.harness.kannel import INSTALL_HINT, Kannel, kannel_missing
+from tests.harness.redis import INSTALL_HINT as REDIS_INSTALL_HINT
+from tests.harness.redis import RedisServer, redis_missing
 from tests.harness.smtp import SlowSmtpServer, SmtpServer
 
-__all__ = ["kannel", "slow_smtp_server", "sms_gateway", "smtp", "smtp_server"]
+__all__ = ["kannel", "redis_server", "slow_smtp_server", "sms_gateway", "smtp", "smtp_server"]
 
 
 @pytest.fixture(scope="session")
@@ -70,3 +74,12 @@ def sms_gateway(kannel: Kannel) -> Kannel:
     """The session's Kannel, with no messages from earlier tests."""
     kannel.clear()
     return kannel
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    from tests.conftest import need
+
+    need(not redis_missing(), REDIS_INSTALL_HINT)
+    with RedisServer() as server:
+        yield server

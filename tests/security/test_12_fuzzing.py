@@ -313,13 +313,6 @@ def test_code_page_never_fails(at_code_step, code, action, remember) -> None:
     assert response.status_code in (200, 302)
 
 
-@pytest.fixture
-def admin_http(admin_user):
-    http = HttpClient()
-    assert sign_in(http, admin_user)["Location"] == "/"
-    return http
-
-
 @pytest.mark.django_db
 @PAGES
 @given(

@@ -45,11 +45,6 @@ def pass_code_step_if_owed(http: HttpClient, response: Any) -> Any:
     return http.post("/signin/code/", {"action": "verify", "code": code_in(mail.outbox[-1].body)})
 
 
-@pytest.fixture
-def vera(user_factory: Callable[..., User]) -> User:
-    return user_factory("agent", username="vera.agent", full_name="Vera Agent")
-
-
 def test_sign_in_page_has_the_labels(db: None) -> None:
     response = HttpClient().get("/signin/")
     assert response.status_code == 200

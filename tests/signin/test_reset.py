@@ -46,13 +46,6 @@ def _base_url(settings: Any) -> None:
 
 
 @pytest.fixture
-def vera(user_factory: Callable[..., User]) -> User:
-    return user_factory(
-        "agent", username="vera.agent", full_name="Vera Agent", email="vera@northwind.example"
-    )
-
-
-@pytest.fixture
 def reset_on(tenant: Client) -> Client:
     turn_reset(tenant, True)
     return tenant

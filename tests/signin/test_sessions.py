@@ -16,7 +16,7 @@ from django.test import Client as HttpClient
 from deskgate import conf
 from deskgate.accounts import sessions
 from deskgate.accounts.models import User, UserSession
-from tests.conftest import PASSWORD, sign_in
+from tests.conftest import PASSWORD, sign_in, signed_in_client
 from tests.pages import page_text, snapshot
 
 MINUTE = 60
@@ -49,12 +49,6 @@ def age_session(http: HttpClient, *, idle: float = 0, since_sign_in: float | Non
     session.save()
 
 
-def signed_in_as(user: User) -> HttpClient:
-    http = HttpClient()
-    assert sign_in(http, user).status_code == 302
-    return http
-
-
 def assert_signed_out(http: HttpClient, response: Any, words: str) -> None:
     key = http.cookies["deskgate_session"].value
     assert response.status_code == 302
@@ -65,7 +59,7 @@ def assert_signed_out(http: HttpClient, response: Any, words: str) -> None:
 
 
 def test_admin_idle_for_31_minutes_is_signed_out(admin_user: User) -> None:
-    http = signed_in_as(admin_user)
+    http = signed_in_client(admin_user)
     old_key = http.cookies["deskgate_session"].value
     age_session(http, idle=31 * MINUTE)
     response = http.get("/users/")
@@ -78,7 +72,7 @@ def test_admin_idle_for_31_minutes_is_signed_out(admin_user: User) -> None:
 
 
 def test_admin_idle_for_29_minutes_stays(admin_user: User) -> None:
-    http = signed_in_as(admin_user)
+    http = signed_in_client(admin_user)
     age_session(http, idle=29 * MINUTE)
     assert http.get("/users/").status_code == 200
 
@@ -86,7 +80,7 @@ def test_admin_idle_for_29_minutes_stays(admin_user: User) -> None:
 def test_activity_keeps_an_admin_signed_in(
     admin_user: User, clock: Callable[[timedelta], datetime]
 ) -> None:
-    http = signed_in_as(admin_user)
+    http = signed_in_client(admin_user)
     for _ in range(4):  # two hours in all, never 30 minutes idle
         clock(timedelta(minutes=29))
         assert http.get("/users/").status_code == 200
@@ -97,7 +91,7 @@ def test_activity_keeps_an_admin_signed_in(
 def test_the_idle_limit_covers_every_page_of_an_admin(
     admin_user: User, clock: Callable[[timedelta], datetime]
 ) -> None:
-    http = signed_in_as(admin_user)
+    http = signed_in_client(admin_user)
     clock(timedelta(minutes=31))
     assert http.get("/account/").status_code == 302
 
@@ -105,7 +99,7 @@ def test_the_idle_limit_covers_every_page_of_an_admin(
 def test_manager_has_the_admin_pages_limit(
     user_factory: Callable[..., User], clock: Callable[[timedelta], datetime]
 ) -> None:
-    http = signed_in_as(user_factory("manager"))
+    http = signed_in_client(user_factory("manager"))
     clock(timedelta(minutes=31))
     assert_signed_out(http, http.get("/users/"), "after 30 minutes without activity")
 
@@ -113,7 +107,7 @@ def test_manager_has_the_admin_pages_limit(
 def test_agent_has_a_longer_idle_limit(
     user_factory: Callable[..., User], clock: Callable[[timedelta], datetime]
 ) -> None:
-    http = signed_in_as(user_factory("agent"))
+    http = signed_in_client(user_factory("agent"))
     clock(timedelta(hours=2))
     assert http.get("/account/").status_code == 200
     clock(timedelta(hours=8, minutes=1))
@@ -121,7 +115,7 @@ def test_agent_has_a_longer_idle_limit(
 
 
 def test_absolute_limit_of_12_hours(admin_user: User) -> None:
-    http = signed_in_as(admin_user)
+    http = signed_in_client(admin_user)
     age_session(http, idle=0, since_sign_in=12 * HOUR + MINUTE)
     assert_signed_out(
         http,
@@ -133,7 +127,7 @@ def test_absolute_limit_of_12_hours(admin_user: User) -> None:
 def test_absolute_limit_holds_despite_activity(
     user_factory: Callable[..., User], clock: Callable[[timedelta], datetime]
 ) -> None:
-    http = signed_in_as(user_factory("agent"))
+    http = signed_in_client(user_factory("agent"))
     for _ in range(11):
         clock(timedelta(hours=1))
         assert http.get("/account/").status_code == 200
@@ -142,7 +136,7 @@ def test_absolute_limit_holds_despite_activity(
 
 
 def test_a_timed_out_session_cannot_be_replayed(admin_user: User) -> None:
-    http = signed_in_as(admin_user)
+    http = signed_in_client(admin_user)
     key = http.cookies["deskgate_session"].value
     age_session(http, idle=31 * MINUTE)
     http.get("/users/")
@@ -152,7 +146,7 @@ def test_a_timed_out_session_cannot_be_replayed(admin_user: User) -> None:
 
 
 def test_signing_in_again_after_a_timeout_works(admin_user: User) -> None:
-    http = signed_in_as(admin_user)
+    http = signed_in_client(admin_user)
     age_session(http, idle=31 * MINUTE)
     http.get("/users/")
     assert sign_in(http, admin_user).status_code == 302

@@ -12,10 +12,9 @@ import pytest
 from django.test import Client as HttpClient
 
 from deskgate.accounts.models import AuditEvent, Client, User
-from tests.conftest import sign_in
+from tests.conftest import VERA_PHONE, sign_in
 from tests.pages import content, page_text
 
-VERA_PHONE = "+358401110005"
 VERA_NEW_PHONE = "+358401110077"
 
 
@@ -29,17 +28,6 @@ def rows(response: Any) -> list[dict[str, str]]:
     )
     keys = ("what", "who", "whom", "destination", "from", "event")
     return [dict(zip(keys, (html.unescape(v) for v in row), strict=True)) for row in found]
-
-
-@pytest.fixture
-def vera(user_factory: Callable[..., User]) -> User:
-    return user_factory(
-        "agent",
-        username="vera.agent",
-        full_name="Vera Agent",
-        email="vera@northwind.example",
-        work_phone=VERA_PHONE,
-    )
 
 
 @pytest.fixture

@@ -4,22 +4,15 @@ new destination; only then does MFA use it (issue 5, item 10)."""
 from __future__ import annotations
 
 from django.core import mail
-from django.test import Client as HttpClient
 
-from deskgate.accounts.models import AuditEvent, User
+from deskgate.accounts.models import AuditEvent
 from deskgate.delivery.models import OutboxMessage
-from tests.conftest import PASSWORD, sign_in
-from tests.mailbox import code_in, last_code
-
-
-def signed_in(user: User) -> HttpClient:
-    http = HttpClient()
-    assert sign_in(http, user)["Location"] == "/"
-    return http
+from tests.conftest import PASSWORD
+from tests.mailbox import code_in
 
 
 def test_new_email_is_used_only_after_its_code(
-    user_factory, django_capture_on_commit_callbacks
+    user_factory, signed_in, django_capture_on_commit_callbacks
 ) -> None:
     user = user_factory("agent", "off", email="old@example.com")
     http = signed_in(user)
@@ -49,9 +42,9 @@ def test_new_email_is_used_only_after_its_code(
     assert notice and "changed by you" in notice[0].body
 
 
-def test_wrong_password_changes_nothing_and_sends_nothing(user_factory) -> None:
+def test_wrong_password_changes_nothing_and_sends_nothing(user_factory, signed_in) -> None:
     user = user_factory("agent", "sms", work_phone="+358401110001")
-    http = signed_in_code(user)
+    http = signed_in(user)
     response = http.post(
         "/account/contact/",
         {"field": "work_phone", "value": "040 222 3333", "current_password": "not my password"},
@@ -61,15 +54,7 @@ def test_wrong_password_changes_nothing_and_sends_nothing(user_factory) -> None:
     assert not OutboxMessage.objects.filter(to="+358402223333").exists()
 
 
-def signed_in_code(user: User) -> HttpClient:
-    http = HttpClient()
-    sign_in(http, user)
-    http.post("/signin/code/", {"action": "verify", "code": last_code(user)})
-    assert http.session.get("_auth_user_id") == str(user.pk)
-    return http
-
-
-def test_the_rules_hold_for_a_users_own_change(user_factory) -> None:
+def test_the_rules_hold_for_a_users_own_change(user_factory, signed_in) -> None:
     user_factory("agent", "email", email="taken@example.com")
     user = user_factory("agent", "off", email="mine@example.com")
     http = signed_in(user)
@@ -82,9 +67,9 @@ def test_the_rules_hold_for_a_users_own_change(user_factory) -> None:
     assert not any("taken@example.com" in m.to for m in mail.outbox)
 
 
-def test_a_new_sms_number_is_confirmed_by_sms(user_factory) -> None:
+def test_a_new_sms_number_is_confirmed_by_sms(user_factory, signed_in) -> None:
     user = user_factory("agent", "sms", work_phone="+358401110009")
-    http = signed_in_code(user)
+    http = signed_in(user)
     http.post(
         "/account/contact/",
         {"field": "work_phone", "value": "+358 40 222 4444", "current_password": PASSWORD},
