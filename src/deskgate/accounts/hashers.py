@@ -15,7 +15,7 @@ class ConfiguredArgon2PasswordHasher(Argon2PasswordHasher):
     """
 
     @property
-    def memory_cost(self) -> int:  # type: ignore[override]  # Django reads an attribute
+    def memory_cost(self) -> int:  # type: ignore[override]  # an attribute in Django; it only reads it
         return app_settings.PASSWORD_HASH.memory_cost
 
     @property
