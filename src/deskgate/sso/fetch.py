@@ -196,7 +196,7 @@ class _Connection(http.client.HTTPConnection):
         self, host: str, port: int, *, addresses: list[str], tls: bool, deadline: _Deadline
     ) -> None:
         super().__init__(host, port)
-        self.default_port = 443 if tls else 80  # type: ignore[misc]  # the Host header omits it
+        self.default_port = 443 if tls else 80  # the Host header omits it
         self._checked = addresses
         self._tls = tls
         self._deadline = deadline
