@@ -34,6 +34,7 @@ from deskgate.signin.models import ContactChange, PendingSignIn
 from tests.conftest import PASSWORD
 from tests.security.conftest import (
     CODE_RE,
+    found,
     full_sign_in,
     last_code,
     messages_to,
@@ -62,7 +63,7 @@ def every_log_record() -> Iterator[list[tuple[str, str]]]:
     class Keep(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             if record.name.startswith(("urllib3", "requests", "charset_normalizer")) and (
-                "process_request_thread" not in record.threadName
+                "process_request_thread" not in (record.threadName or "")
             ):
                 return  # the attacker's own HTTP client, not the product
             try:
@@ -242,7 +243,7 @@ def test_sign_ins_codes_resends_failures_admin_changes_resets_leak_nothing(
         "/account/contact/",
         {"field": "work_phone", "value": "+358 50 111 2233", "current_password": NEW_OWN_PASSWORD},
     )
-    change_code = CODE_RE.search(messages_to("+358501112233")[-1]).group(1)
+    change_code = found(CODE_RE, messages_to("+358501112233")[-1])
     s.post("/account/contact/confirm/", {"code": other(change_code)})
     s.post("/account/contact/confirm/", {"code": change_code})
     agent.refresh_from_db()
@@ -251,7 +252,7 @@ def test_sign_ins_codes_resends_failures_admin_changes_resets_leak_nothing(
     # The email agent: a password reset by link, then a sign-in with the new password.
     r = browser()
     r.post("/signin/reset/", {"email": mailer.email})
-    link = re.search(r"https?://\S+/signin/reset/\S+/", messages_to(mailer.email)[-1]).group(0)
+    link = found(r"https?://\S+/signin/reset/\S+/", messages_to(mailer.email)[-1], 0)
     r.get(urlsplit(link).path)
     r.post(
         urlsplit(link).path, {"new_password": RESET_PASSWORD, "confirm_password": RESET_PASSWORD}
@@ -282,7 +283,7 @@ def test_sms_gateway_secrets_stay_out_of_logs_and_pages(
     b = browser()
     b.sign_in(user.username)
     sms = sms_gateway.wait_for(to=user.work_phone)
-    code = CODE_RE.search(sms.text).group(1)
+    code = found(CODE_RE, sms.text)
     b.submit_code(code)
     assert b.whoami() == user.full_name
     secrets = Secrets()
@@ -316,7 +317,7 @@ def test_sso_secret_stays_out_of_logs_pages_and_audit(
     # A sign-in through the provider: the secret goes to its token endpoint, nowhere else.
     b = browser()
     page = b.visit(f"/signin/sso/{tenant.slug}/")  # on to the provider's login page
-    action = re.search(r'<form[^>]*action="([^"]+)"', page.text).group(1)
+    action = found(r'<form[^>]*action="([^"]+)"', page.text)
     fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', page.text))
     fields |= {"login": "anna", "password": "any password will do"}
     b.visit(urljoin(page.url, action), fields)  # back through the callback, signed in
@@ -362,7 +363,7 @@ def test_codes_are_stored_only_as_keyed_hashes_bound_to_the_attempt(browser, use
         {"field": "email", "value": "new.address@example.com", "current_password": PASSWORD},
     )
     change = ContactChange.objects.get(user=user)
-    confirmation = CODE_RE.search(messages_to("new.address@example.com")[-1]).group(1)
+    confirmation = found(CODE_RE, messages_to("new.address@example.com")[-1])
     stored = json.dumps(
         list(ContactChange.objects.filter(pk=change.pk).values().get().values()), default=str
     )
@@ -446,7 +447,7 @@ def test_server_error_page_and_its_log_leak_nothing(
     response = b.sign_in(user.username)
     crashed = response.status_code == 500 or b.code_page().status_code == 500
     secrets = Secrets()
-    secrets.codes |= {CODE_RE.search(text).group(1) for text in sent}
+    secrets.codes |= {found(CODE_RE, text) for text in sent}
     secrets.passwords.add(PASSWORD)
     secrets.phones.add(user.work_phone)
     assert sent and secrets.codes

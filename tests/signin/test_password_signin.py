@@ -42,7 +42,7 @@ def pass_code_step_if_owed(http: HttpClient, response: Any) -> Any:
     """Users with MFA owe a code after the password: read it from the mail and enter it."""
     if response.status_code != 302 or response["Location"] != "/signin/code/":
         return response
-    codes = re.findall(r"\b(\d{6})\b", mail.outbox[-1].body)
+    codes = re.findall(r"\b(\d{6})\b", str(mail.outbox[-1].body))
     assert codes, mail.outbox[-1].body
     return http.post("/signin/code/", {"action": "verify", "code": codes[0]})
 
