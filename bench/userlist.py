@@ -55,7 +55,7 @@ def fresh_database() -> None:
     from django.core.management import call_command
 
     db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3"):
+    if str(db["ENGINE"]).endswith("sqlite3"):
         Path(str(db["NAME"])).unlink(missing_ok=True)
     else:
         call_command("flush", "--noinput", verbosity=0)

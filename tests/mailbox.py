@@ -49,9 +49,9 @@ def find_code(text: str) -> str | None:
     return match.group(1) if match else None
 
 
-def code_in(text: str) -> str:
-    """The first code in `text`; fails the test if there is none."""
-    code = find_code(text)
+def code_in(text: object) -> str:
+    """The first code in `text` (a string, or a mail's lazy body); fails the test if none."""
+    code = find_code(str(text))
     assert code is not None, f"no code in: {text}"
     return code
 

@@ -22,8 +22,9 @@ PACKAGE = SRC / "deskgate"
 # The layers, lowest first; a module may import its own layer and the ones before it.
 # Each entry names what follows `deskgate.` ("" is the package itself).
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
-    # Settings-free primitives: the environment read once, the cache wrapper, log filters.
-    ("primitives", frozenset({"", "conf", "cache", "logfilters"})),
+    # Settings-free primitives: the environment read once, the cache wrapper, log filters,
+    # the readers every app's typed settings (app_settings.py) share.
+    ("primitives", frozenset({"", "conf", "cache", "logfilters", "typed_settings"})),
     # Sending mail and SMS, the outbox, the send caps: knows no user, no client.
     ("delivery", frozenset({"delivery"})),
     # Clients, users, templates, audit, rules and the actions that change them.

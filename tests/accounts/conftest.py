@@ -3,7 +3,7 @@ the action tests act in."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,7 @@ from deskgate.accounts.models import (
     UserSession,
 )
 
-State = dict[str, list[dict[str, Any]]]
+State = dict[str, list[Mapping[str, Any]]]  # rows as .values() gives them
 
 
 def database_state() -> State:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -70,7 +71,7 @@ def _mfa(user: User, method: str) -> Write:
     return lambda: actions.change_mfa_method(user, method, by=OPERATOR)
 
 
-def _create(client: Client, username: str, **fields: str) -> Write:
+def _create(client: Client, username: str, **fields: Any) -> Write:
     return lambda: actions.create_user(
         client,
         actions.UserInput(username=username, full_name=f"Racer {username}", **fields),

@@ -252,7 +252,7 @@ def test_user_cannot_be_taken_over_by_an_email_change_at_the_provider(tenant, us
     with pytest.raises(flows.Refused) as refused:
         flows._user_for(
             tenant,
-            config,  # type: ignore[arg-type]
+            config,
             {"sub": "sub-mallory", "email": "anna@northwind.example", "email_verified": True},
         )
     assert refused.value.reason == "subject_mismatch"

@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO
+from typing import IO, Self
 from urllib.parse import quote, unquote_to_bytes
 
 from tests.harness.net import LOOPBACK, free_ports, port_open
@@ -265,7 +265,7 @@ class Kannel:
     def running(self) -> bool:
         return bool(self._procs) and all(p.poll() is None for p in self._procs.values())
 
-    def start(self) -> Kannel:
+    def start(self) -> Self:
         if self._procs:
             return self
         binaries = find_kannel()

@@ -40,6 +40,13 @@ SESSION_COOKIE = "deskgate_session"
 TIMEOUT = 60  # seconds for one HTTP request; a queue of parallel requests can be slow
 
 
+def found(pattern: re.Pattern[str] | str, text: str, group: int = 1) -> str:
+    """The pattern's group in the text; fails the test, showing the text, when absent."""
+    match = re.search(pattern, text)
+    assert match, text
+    return match.group(group)
+
+
 class _SecureContextSession(requests.Session):
     """A requests session that, like Chromium, treats http://localhost as a secure context:
     Secure cookies set by the live server are kept and sent back. (requests copies the
@@ -175,8 +182,9 @@ class Browser:
             other.http.cookies.set_cookie(cookie)
         return other
 
-    def with_session(self, key: str) -> Browser:
+    def with_session(self, key: str | None) -> Browser:
         """A fresh browser that replays a stolen or old session cookie."""
+        assert key is not None, "no session cookie to replay"
         other = Browser(self.base_url, self.seen)
         other.http.cookies.set(SESSION_COOKIE, key, domain=self.cookie_domain, path="/")
         return other

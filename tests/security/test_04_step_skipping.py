@@ -9,7 +9,6 @@ the project is found through Django's resolver, so a page added later is attacke
 from __future__ import annotations
 
 import base64
-import re
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -24,6 +23,7 @@ from tests.mailbox import last_code, messages_to
 from tests.security.conftest import (
     comparable,
     concrete,
+    found,
     routes,
     signed_in_users,
     visible_text,
@@ -203,7 +203,7 @@ def test_password_reset_never_signs_in_and_never_skips_the_code(
     b = browser()
     response = b.post("/signin/reset/", {"email": user.email})
     assert response.status_code == 200
-    link = re.search(r"https?://\S+/signin/reset/\S+/", messages_to(user.email)[-1]).group(0)
+    link = found(r"https?://\S+/signin/reset/\S+/", messages_to(user.email)[-1], 0)
     path = urlsplit(link).path
     assert b.get(path).status_code == 200
     response = b.post(path, {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
@@ -225,7 +225,7 @@ def test_reset_during_a_pending_sign_in_voids_it(browser, user_factory, tenant) 
     b.sign_in(user.username)
     code = last_code(user)
     b.post("/signin/reset/", {"email": user.email}, form="/signin/reset/")
-    link = re.search(r"https?://\S+/signin/reset/\S+/", messages_to(user.email)[-1]).group(0)
+    link = found(r"https?://\S+/signin/reset/\S+/", messages_to(user.email)[-1], 0)
     b.post(urlsplit(link).path, {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD})
     response = b.submit_code(code, csrf=b.csrf_token("/signin/"))
     assert response.status_code == 302 and response.headers["Location"] == "/signin/"

@@ -34,6 +34,7 @@ from deskgate.signin.models import ContactChange, PendingSignIn
 from tests.conftest import PASSWORD
 from tests.mailbox import code_in, find_code, last_code, messages_to
 from tests.security.conftest import (
+    found,
     full_sign_in,
     visible_text,
 )
@@ -60,7 +61,7 @@ def every_log_record() -> Iterator[list[tuple[str, str]]]:
     class Keep(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             if record.name.startswith(("urllib3", "requests", "charset_normalizer")) and (
-                "process_request_thread" not in record.threadName
+                "process_request_thread" not in (record.threadName or "")
             ):
                 return  # the attacker's own HTTP client, not the product
             try:
@@ -249,7 +250,7 @@ def test_sign_ins_codes_resends_failures_admin_changes_resets_leak_nothing(
     # The email agent: a password reset by link, then a sign-in with the new password.
     r = browser()
     r.post("/signin/reset/", {"email": mailer.email})
-    link = re.search(r"https?://\S+/signin/reset/\S+/", messages_to(mailer.email)[-1]).group(0)
+    link = found(r"https?://\S+/signin/reset/\S+/", messages_to(mailer.email)[-1], 0)
     r.get(urlsplit(link).path)
     r.post(
         urlsplit(link).path, {"new_password": RESET_PASSWORD, "confirm_password": RESET_PASSWORD}
@@ -314,7 +315,7 @@ def test_sso_secret_stays_out_of_logs_pages_and_audit(
     # A sign-in through the provider: the secret goes to its token endpoint, nowhere else.
     b = browser()
     page = b.visit(f"/signin/sso/{tenant.slug}/")  # on to the provider's login page
-    action = re.search(r'<form[^>]*action="([^"]+)"', page.text).group(1)
+    action = found(r'<form[^>]*action="([^"]+)"', page.text)
     fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', page.text))
     fields |= {"login": "anna", "password": "any password will do"}
     b.visit(urljoin(page.url, action), fields)  # back through the callback, signed in

@@ -91,7 +91,9 @@ def test_cookies_are_secure_httponly_and_samesite_in_production_settings(
         assert "secure" in attributes, cookies[name]
         assert "httponly" in attributes, cookies[name]
         assert attributes.get("samesite", "").strip().lower() in ("samesite=lax", "samesite=strict")
-    session_age = int(re.search(r"Max-Age=(\d+)", cookies[SESSION_COOKIE]).group(1))
+    max_age = re.search(r"Max-Age=(\d+)", cookies[SESSION_COOKIE])
+    assert max_age, cookies[SESSION_COOKIE]
+    session_age = int(max_age.group(1))
     assert session_age <= 12 * HOUR
 
 

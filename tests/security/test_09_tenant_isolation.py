@@ -76,11 +76,12 @@ def user_form(user: User, **changes: str) -> dict[str, str]:
 
 def test_every_id_of_another_client_answers_like_a_missing_id(two_clients) -> None:
     a, _admin, own_agent, own_template, foreign, foreign_template = two_clients
-    missing_user = User.objects.order_by("-pk").first().pk + 1000
-    missing_template = MessageTemplate.objects.order_by("-pk").first().pk + 1000
+    missing_user = User.objects.latest("pk").pk + 1000
+    missing_template = MessageTemplate.objects.latest("pk").pk + 1000
     before = snapshot(foreign)
     body_before = foreign_template.body
-    probes = []  # (method, path pattern, form) with {u}/{t} for the probed id
+    # (method, path pattern, form) with {u}/{t} for the probed id
+    probes: list[tuple[str, str, dict[str, str] | None]] = []
     for route, name, params in routes():
         path = "/" + route
         if "user_id" in params:
@@ -129,7 +130,7 @@ def test_every_id_of_another_client_answers_like_a_missing_id(two_clients) -> No
 
 def test_bulk_actions_cannot_touch_another_clients_users(two_clients, user_factory) -> None:
     a, admin, own_agent, _t, foreign, _ft = two_clients
-    missing = User.objects.order_by("-pk").first().pk + 1000
+    missing = User.objects.latest("pk").pk + 1000
     before = snapshot(foreign)
     answers = []
     for target in (foreign.pk, missing):

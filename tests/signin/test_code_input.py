@@ -119,7 +119,7 @@ def at_code_page(user_factory) -> tuple[HttpClient, User]:
     return http, user
 
 
-def enter(http: HttpClient, typed: str):  # type: ignore[no-untyped-def]
+def enter(http: HttpClient, typed: str):
     return http.post("/signin/code/", {"action": "verify", "code": typed})
 
 

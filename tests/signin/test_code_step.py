@@ -15,7 +15,7 @@ from tests.conftest import sign_in
 from tests.mailbox import codes_sent_to, last_code
 
 
-def enter(http: HttpClient, code: str, remember: bool = False):  # type: ignore[no-untyped-def]
+def enter(http: HttpClient, code: str, remember: bool = False):
     data = {"action": "verify", "code": code}
     if remember:
         data["remember"] = "on"

@@ -15,7 +15,7 @@ from tests.harness.smtp import SmtpServer
 from tests.mailbox import code_in
 
 
-def use_smtp(settings, url: str, timeout: float = 5) -> None:  # type: ignore[no-untyped-def]
+def use_smtp(settings, url: str, timeout: float = 5) -> None:
     config = parse_email_url(url)
     assert config is not None
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"

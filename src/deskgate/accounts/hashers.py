@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib.auth.hashers import Argon2PasswordHasher
+
+from deskgate.accounts.app_settings import app_settings
 
 
 class ConfiguredArgon2PasswordHasher(Argon2PasswordHasher):
@@ -14,13 +15,13 @@ class ConfiguredArgon2PasswordHasher(Argon2PasswordHasher):
     """
 
     @property
-    def memory_cost(self) -> int:  # type: ignore[override]  # Django reads an attribute
-        return int(settings.DESKGATE_PASSWORD_HASH["memory_cost"])
+    def memory_cost(self) -> int:  # type: ignore[override]  # an attribute in Django; it only reads it
+        return app_settings.PASSWORD_HASH.memory_cost
 
     @property
     def time_cost(self) -> int:  # type: ignore[override]  # as above
-        return int(settings.DESKGATE_PASSWORD_HASH["time_cost"])
+        return app_settings.PASSWORD_HASH.time_cost
 
     @property
     def parallelism(self) -> int:  # type: ignore[override]  # as above
-        return int(settings.DESKGATE_PASSWORD_HASH["parallelism"])
+        return app_settings.PASSWORD_HASH.parallelism

@@ -22,6 +22,7 @@ from django.contrib.auth import logout, update_session_auth_hash
 from django.http import HttpRequest
 from django.utils import timezone
 
+from deskgate.accounts.app_settings import app_settings
 from deskgate.accounts.models import User, UserSession
 
 # Deskgate's keys in a signed-in session (Unix timestamps).
@@ -55,8 +56,8 @@ def open(request: HttpRequest, user: User, *, ip: str | None) -> None:
 def idle_limit(user: User) -> int:
     """Seconds without a request after which the user's session ends (DESKGATE_IDLE_TIMEOUT):
     30 minutes for whoever may open the admin pages, longer for the others."""
-    limits = settings.DESKGATE_IDLE_TIMEOUT
-    return int(limits["admin_pages"] if user.can_open_admin_pages else limits["other"])
+    limits = app_settings.IDLE_TIMEOUT
+    return limits.admin_pages if user.can_open_admin_pages else limits.other
 
 
 def touch(request: HttpRequest, *, idle: int) -> Expiry | None:

@@ -17,10 +17,10 @@ from datetime import datetime
 from enum import StrEnum
 
 import phonenumbers
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from deskgate.delivery.app_settings import app_settings
 from deskgate.delivery.models import SendCounter
 
 
@@ -139,16 +139,16 @@ def admit(
     """
     if channel == "sms" and not recipient.sms_allowed_to(to):
         return Refusal.COUNTRY
-    caps = settings.DESKGATE_SEND_CAPS
+    caps = app_settings.SEND_CAPS
     window = _hour(now or timezone.now())
     share = NOTICE_SHARE if purpose is Purpose.NOTICE else 1.0
     with transaction.atomic():
-        for scope, key, part in (
-            (Refusal.USER, f"user:{recipient.user_id}", 1.0),
-            (Refusal.CLIENT, f"client:{recipient.client_id}", share),
-            (Refusal.PLATFORM, "platform", share),
+        for scope, key, cap in (
+            (Refusal.USER, f"user:{recipient.user_id}", caps.user),
+            (Refusal.CLIENT, f"client:{recipient.client_id}", int(caps.client * share)),
+            (Refusal.PLATFORM, "platform", int(caps.platform * share)),
         ):
-            if not _take(key, window, int(int(caps[scope.value]) * part)):
+            if not _take(key, window, cap):
                 transaction.set_rollback(True)
                 return scope
     return Permit(channel, to, _ADMITTED)

@@ -16,10 +16,10 @@ import urllib.parse
 import urllib.request
 from typing import Protocol
 
-from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
 from deskgate.conf import KannelConfig
+from deskgate.delivery.app_settings import app_settings
 from deskgate.delivery.caps import Permit
 from deskgate.delivery.models import OutboxMessage
 
@@ -84,10 +84,10 @@ class KannelGateway:
 
 
 def sms_gateway() -> SmsGateway:
-    config = settings.DESKGATE_SMS
+    config = app_settings.SMS
     if config is None:
         return OutboxSmsGateway()
-    return KannelGateway(config, timeout=settings.DESKGATE_SMS_TIMEOUT)
+    return KannelGateway(config, timeout=app_settings.SMS_TIMEOUT)
 
 
 def _check(permit: Permit, channel: str) -> str:

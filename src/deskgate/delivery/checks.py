@@ -1,11 +1,19 @@
-"""Start-up checks: configuration that would leave users without their codes."""
+"""Start-up checks: the delivery app's settings (`app_settings`) must make sense, and
+configuration that would leave users without their codes."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Warning, register
+from django.core.checks import CheckMessage, Error, Warning, register
+
+from deskgate.delivery.app_settings import app_settings
+
+
+@register()
+def delivery_settings_valid(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    return [Error(problem, id="deskgate.E102") for problem in app_settings.check()]
 
 
 @register()

@@ -6,20 +6,16 @@
 Every property reads `django.conf.settings` when it is asked, nothing is kept from import
 time, so tests change a policy with pytest-django's `settings` fixture. A value of the wrong
 type or out of range raises `ImproperlyConfigured` naming the setting; the system check in
-`signin/apps.py` asks every property at start-up, so a bad value stops the server there
+`signin/checks.py` asks every property at start-up, so a bad value stops the server there
 rather than at the first sign-in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 
 from deskgate.signin.throttle import Backoff
+from deskgate.typed_settings import Reader, number, problems, setting
 
 
 @dataclass(frozen=True)
@@ -66,56 +62,13 @@ class SignInBudget:
     window: int  # seconds
 
 
-class _Reader:
-    """Reads one dict setting, naming it (and the key) in every complaint."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        value = getattr(settings, name, None)
-        if not isinstance(value, Mapping):
-            raise ImproperlyConfigured(f"{name} must be a dict of settings, not {value!r}.")
-        self.conf: Mapping[str, Any] = value
-
-    def _raw(self, key: str) -> Any:
-        if key not in self.conf:
-            raise ImproperlyConfigured(f"{self.name} has no {key!r}.")
-        return self.conf[key]
-
-    def number(self, key: str, *, least: int, most: int | None = None) -> int:
-        return _number(self._raw(key), f"{self.name}[{key!r}]", least=least, most=most)
-
-    def numbers(self, key: str, *, least: int, allow_empty: bool = False) -> tuple[int, ...]:
-        raw = self._raw(key)
-        where = f"{self.name}[{key!r}]"
-        if isinstance(raw, str | bytes) or not hasattr(raw, "__iter__"):
-            raise ImproperlyConfigured(f"{where} must be a list of whole numbers, not {raw!r}.")
-        values = tuple(_number(item, where, least=least) for item in raw)
-        if not values and not allow_empty:
-            raise ImproperlyConfigured(f"{where} must list at least one value.")
-        return values
-
-
-def _number(raw: Any, where: str, *, least: int, most: int | None = None) -> int:
-    if isinstance(raw, bool) or not isinstance(raw, int | str):
-        raise ImproperlyConfigured(f"{where} must be a whole number, not {raw!r}.")
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{where} must be a whole number, not {raw!r}.") from None
-    if value < least:
-        raise ImproperlyConfigured(f"{where} must be at least {least}, not {value}.")
-    if most is not None and value > most:
-        raise ImproperlyConfigured(f"{where} must be at most {most}, not {value}.")
-    return value
-
-
 @dataclass(frozen=True)
 class AppSettings:
     """The sign-in app's settings; see the module's docstring."""
 
     @property
     def CODE(self) -> CodePolicy:  # noqa: N802  # named as the setting, as allauth does
-        conf = _Reader("DESKGATE_CODE")
+        conf = Reader("DESKGATE_CODE")
         return CodePolicy(
             digits=conf.number("digits", least=4, most=10),
             lifetime=conf.number("lifetime", least=60),
@@ -128,12 +81,12 @@ class AppSettings:
     @property
     def PASSWORD_LOCK(self) -> Backoff:  # noqa: N802
         """DESKGATE_PASSWORD_LOCK: consecutive wrong passwords lock the password step."""
-        conf = _Reader("DESKGATE_PASSWORD_LOCK")
+        conf = Reader("DESKGATE_PASSWORD_LOCK")
         return Backoff(after=conf.number("after", least=1), steps=conf.numbers("steps", least=1))
 
     @property
     def RESET(self) -> ResetPolicy:  # noqa: N802
-        conf = _Reader("DESKGATE_RESET")
+        conf = Reader("DESKGATE_RESET")
         return ResetPolicy(
             per_account_hour=conf.number("per_account_hour", least=1),
             per_ip_hour=conf.number("per_ip_hour", least=1),
@@ -144,7 +97,7 @@ class AppSettings:
 
     @property
     def SIGNIN_BUDGET(self) -> SignInBudget:  # noqa: N802
-        conf = _Reader("DESKGATE_SIGNIN_BUDGET")
+        conf = Reader("DESKGATE_SIGNIN_BUDGET")
         return SignInBudget(
             ip=conf.number("ip", least=1),
             network=conf.number("network", least=1),
@@ -154,21 +107,16 @@ class AppSettings:
     @property
     def REMEMBER_DEVICE_DAYS(self) -> int:  # noqa: N802
         """DESKGATE_REMEMBER_DEVICE_DAYS: how long a remembered browser skips the code."""
-        return _number(
-            getattr(settings, "DESKGATE_REMEMBER_DEVICE_DAYS", None),
+        return number(
+            setting("DESKGATE_REMEMBER_DEVICE_DAYS"),
             "DESKGATE_REMEMBER_DEVICE_DAYS",
             least=1,
         )
 
     def check(self) -> list[str]:
         """Every problem with the settings, in words that name the setting (start-up)."""
-        problems = []
-        for name in ("CODE", "PASSWORD_LOCK", "RESET", "SIGNIN_BUDGET", "REMEMBER_DEVICE_DAYS"):
-            try:
-                getattr(self, name)
-            except ImproperlyConfigured as exc:
-                problems.append(str(exc))
-        return problems
+        names = ("CODE", "PASSWORD_LOCK", "RESET", "SIGNIN_BUDGET", "REMEMBER_DEVICE_DAYS")
+        return problems(self, names)
 
 
 app_settings = AppSettings()

@@ -24,7 +24,7 @@ from deskgate.accounts.models import MfaMethod, User
 from deskgate.delivery import caps, channels
 from deskgate.signin import codes
 from deskgate.signin.app_settings import app_settings
-from deskgate.signin.codes import Check
+from deskgate.signin.codes import Check as Check  # re-exported: the reason an Answer carries
 from deskgate.signin.models import PendingSignIn, SignInGuard
 
 

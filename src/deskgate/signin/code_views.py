@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
+from deskgate.http.actors import actor_for
 from deskgate.signin import challenge, codes, devices, pipeline
 from deskgate.signin.app_settings import app_settings
 from deskgate.signin.caps import SCOPE_MESSAGES
@@ -111,7 +112,7 @@ def code_step(request: HttpRequest) -> HttpResponse:
     if pipeline.next_stage(pending) != pipeline.Stage.CODE:
         return redirect(pipeline.advance(request, pending))
     user = pending.user
-    by = pipeline.actor_for(request, user)
+    by = actor_for(request, user)
     first = request.session.pop(pipeline.FIRST_SEND_KEY, None)
     if isinstance(first, dict):  # the first send did not go out: say why
         level, text = issue_message(Answer.from_dict(first), pending, resend=False)

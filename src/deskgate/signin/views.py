@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from deskgate.accounts import actions, audit, rules, sessions
 from deskgate.accounts.models import User
+from deskgate.http.actors import actor_for
 from deskgate.http.guards import acting_user
 from deskgate.signin import pipeline, reset
 from deskgate.signin.credentials import (
@@ -27,6 +28,7 @@ from deskgate.signin.forms import (
     PasswordForm,
     ResetRequestForm,
 )
+from deskgate.signin.models import PendingSignIn
 
 # One answer for every refusal (unknown user, wrong password, inactive, SSO-only, locked,
 # the address's budget spent), so it must also make sense to someone who types the right
@@ -46,7 +48,7 @@ def password_step(request: HttpRequest) -> HttpResponse:
         user, outcome = sign_in_with_password(
             form.cleaned_data["username"],
             form.cleaned_data["password"],
-            by=pipeline.actor_for(request),
+            by=actor_for(request),
         )
         if user is not None and outcome == PasswordOutcome.OK:
             pending = pipeline.begin(request, user)
@@ -55,7 +57,7 @@ def password_step(request: HttpRequest) -> HttpResponse:
     return render(request, "signin/password.html", {"form": form})
 
 
-def _pending_or_restart(request: HttpRequest):  # type: ignore[no-untyped-def]
+def _pending_or_restart(request: HttpRequest) -> PendingSignIn | None:
     pending = pipeline.current(request)
     if pending is None:
         messages.info(request, "Your sign-in expired or was not started. Sign in again.")
@@ -93,9 +95,7 @@ def _password_acceptable(user: User, form: NewPasswordForm) -> bool:
 def _set_password(request: HttpRequest, user: User, form: NewPasswordForm) -> bool:
     """Save the form's new password through the action; its refusals go on the field."""
     try:
-        actions.set_password(
-            user, form.cleaned_data["new_password"], by=pipeline.actor_for(request, user)
-        )
+        actions.set_password(user, form.cleaned_data["new_password"], by=actor_for(request, user))
     except ValidationError as exc:
         for message in exc.messages:
             form.add_error("new_password", message)
@@ -116,7 +116,7 @@ def sign_out(request: HttpRequest) -> HttpResponse:
         audit.record(
             "signin.signed_out",
             client=user.client,
-            by=pipeline.actor_for(request, user),
+            by=actor_for(request, user),
             subject=user,
             summary=f"{user.label} signed out",
         )
@@ -134,7 +134,7 @@ def change_password(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         # The same counter as the sign-in page: a stolen session cannot guess the password.
         _, outcome = check_credentials(
-            user.username, form.cleaned_data["current_password"], by=pipeline.actor_for(request)
+            user.username, form.cleaned_data["current_password"], by=actor_for(request)
         )
         if outcome != PasswordOutcome.OK:
             form.add_error("current_password", "That is not your current password.")
@@ -149,7 +149,7 @@ def change_password(request: HttpRequest) -> HttpResponse:
 def reset_request(request: HttpRequest) -> HttpResponse:
     form = ResetRequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        reset.request_reset(form.cleaned_data["email"], by=pipeline.actor_for(request))
+        reset.request_reset(form.cleaned_data["email"], by=actor_for(request))
         # The same answer whether or not an account has this address.
         return render(request, "signin/reset_sent.html", {})
     return render(request, "signin/reset_request.html", {"form": form})
@@ -171,9 +171,7 @@ def reset_confirm(request: HttpRequest, uidb64: str, token: str) -> HttpResponse
 def _reset_password(request: HttpRequest, user: User, form: NewPasswordForm) -> bool:
     """Complete the reset through the flow; the password rules' refusals go on the field."""
     try:
-        reset.complete_reset(
-            user, form.cleaned_data["new_password"], by=pipeline.actor_for(request, user)
-        )
+        reset.complete_reset(user, form.cleaned_data["new_password"], by=actor_for(request, user))
     except ValidationError as exc:
         for message in exc.messages:
             form.add_error("new_password", message)

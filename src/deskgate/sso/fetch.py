@@ -29,7 +29,8 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import certifi
-from django.conf import settings
+
+from deskgate.sso.app_settings import app_settings
 
 MAX_BYTES = 512 * 1024  # a discovery document or a key set is a few kilobytes
 USER_AGENT = "Deskgate-SSO"
@@ -72,11 +73,6 @@ class Answer:
     status: int
     content_type: str
     body: bytes
-
-
-def _options() -> dict[str, Any]:
-    options: dict[str, Any] = settings.DESKGATE_SSO
-    return options
 
 
 def address_allowed(address: str, *, loopback_ok: bool) -> bool:
@@ -200,7 +196,7 @@ class _Connection(http.client.HTTPConnection):
         self, host: str, port: int, *, addresses: list[str], tls: bool, deadline: _Deadline
     ) -> None:
         super().__init__(host, port)
-        self.default_port = 443 if tls else 80  # type: ignore[misc]  # the Host header omits it
+        self.default_port = 443 if tls else 80  # the Host header omits it
         self._checked = addresses
         self._tls = tls
         self._deadline = deadline
@@ -240,8 +236,8 @@ def fetch(
 ) -> Answer:
     """GET `url` (POST when `form` is given) under the rules above; the answer, whatever
     its status, or FetchError."""
-    options = _options()
-    deadline = _Deadline(float(options["fetch_seconds"]))
+    options = app_settings.SSO
+    deadline = _Deadline(options.fetch_seconds)
     try:
         parts = urlsplit(url)
         host, port = parts.hostname, parts.port
@@ -251,7 +247,7 @@ def fetch(
         raise FetchError(Reason.NOT_HTTPS)
     if not host or parts.username is not None or parts.password is not None:
         raise FetchError(Reason.BAD_URL)
-    loopback_ok = bool(options["allow_http_loopback"])
+    loopback_ok = options.allow_http_loopback
     if parts.scheme == "http" and not loopback_ok:
         raise FetchError(Reason.NOT_HTTPS)
     addresses = _addresses(host, deadline)

@@ -19,12 +19,12 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from authlib.integrations.requests_client import OAuth2Session
-from django.conf import settings
 from django.core.cache import cache
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from deskgate.sso.app_settings import app_settings
 from deskgate.sso.fetch import TRANSIENT, Answer, FetchError, fetch
 
 SCOPE = "openid email profile"
@@ -65,11 +65,6 @@ def _cache_key(kind: str, url: str) -> str:
     return f"oidc:v2:{kind}:{hashlib.sha256(url.encode()).hexdigest()}"
 
 
-def _options() -> dict[str, Any]:
-    options: dict[str, Any] = settings.DESKGATE_SSO
-    return options
-
-
 def _shared_lookup(kind: str, url: str, load: Callable[[str], T], *, fresh: bool) -> T:
     """`load(url)` through the cache every process shares: a success is kept for
     CACHE_SECONDS, a failure for `failure_seconds` (visitors then get UNAVAILABLE at once),
@@ -85,12 +80,12 @@ def _shared_lookup(kind: str, url: str, load: Callable[[str], T], *, fresh: bool
         if cache.get(f"{key}:failed"):
             raise ProviderError(UNAVAILABLE)
     lease = f"{key}:lease"
-    if not cache.add(lease, 1, timeout=int(_options()["fetch_seconds"]) + 5):
+    if not cache.add(lease, 1, timeout=int(app_settings.SSO.fetch_seconds) + 5):
         return _answer_of_another(key)  # type: ignore[no-any-return]  # load()'s, as above
     try:
         value = load(url)
     except ProviderError:
-        cache.set(f"{key}:failed", 1, int(_options()["failure_seconds"]))
+        cache.set(f"{key}:failed", 1, app_settings.SSO.failure_seconds)
         raise
     finally:
         cache.delete(lease)
@@ -103,7 +98,7 @@ def _shared_lookup(kind: str, url: str, load: Callable[[str], T], *, fresh: bool
 def _answer_of_another(key: str) -> Any:
     """Another process is asking the provider: its answer if it comes within
     `lease_wait_seconds`, else the last good answer, else UNAVAILABLE."""
-    until = time.monotonic() + float(_options()["lease_wait_seconds"])
+    until = time.monotonic() + app_settings.SSO.lease_wait_seconds
     while time.monotonic() < until:
         time.sleep(0.05)
         cached = cache.get(key)
@@ -120,7 +115,7 @@ def _answer_of_another(key: str) -> Any:
 def mark_unavailable(issuer: str) -> None:
     """The provider stopped answering mid-sign-in: new sign-ins fail fast for a while."""
     key = _cache_key("discovery", normalise_issuer(issuer))
-    cache.set(f"{key}:failed", 1, int(_options()["failure_seconds"]))
+    cache.set(f"{key}:failed", 1, app_settings.SSO.failure_seconds)
 
 
 def discover(issuer: str, *, fresh: bool = False) -> Endpoints:
@@ -199,7 +194,7 @@ def endpoint_problem(issuer: str, field: str, url: str) -> str | None:
     scheme, host, port = there
     if scheme != "https" or port != 443:
         return f"the {name} must be an https address on the issuer's host"
-    approved = set(_options()["endpoint_hosts"])
+    approved = set(app_settings.SSO.endpoint_hosts)
     if field != "authorization":
         approved |= KNOWN_ENDPOINT_HOSTS.get(own[1], set())
     if host in approved:

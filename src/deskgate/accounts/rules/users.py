@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, fields
 from typing import Self
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
 from deskgate.accounts import contact
@@ -113,12 +113,12 @@ class Directory:
             return [h for pk, h in sorted(found.items()) if pk != exclude][:HOLDERS_SHOWN]
         return self._holders(self._others(exclude).filter(work_phone=phone))
 
-    def _others(self, exclude: int | None):  # type: ignore[no-untyped-def]
+    def _others(self, exclude: int | None) -> QuerySet[User]:
         rows = User.objects.filter(client=self.client, is_active=True)
         return rows.exclude(pk=exclude) if exclude else rows
 
     @staticmethod
-    def _holders(rows) -> list[Holder]:  # type: ignore[no-untyped-def]
+    def _holders(rows: QuerySet[User]) -> list[Holder]:
         values = rows.order_by("pk").values_list("pk", "full_name", "username", "mfa_method")
         return [
             Holder(pk, f"{name} ({username})", m)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Page, Paginator
 from django.db import transaction
+from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -27,14 +28,20 @@ PAGE_SIZE = 50
 SEARCH_COUNT_CAP = 1000
 
 
-class CappedPaginator(Paginator):
+if TYPE_CHECKING:
+    _UserPaginator = Paginator[User]
+else:  # Django's Paginator is generic in its stubs only
+    _UserPaginator = Paginator
+
+
+class CappedPaginator(_UserPaginator):
     """Counts a search's matches up to a cap: counting 10,000 matches of two typed letters
     costs more than showing the first page; past the cap the page says to narrow it."""
 
     @cached_property
     def count(self) -> int:
         head = self.object_list[: SEARCH_COUNT_CAP + 1]
-        return int(head.count())  # type: ignore[attr-defined]  # a QuerySet here
+        return head.count() if isinstance(head, QuerySet) else len(head)
 
     @property
     def capped(self) -> bool:
@@ -44,12 +51,12 @@ class CappedPaginator(Paginator):
     def cap(self) -> int:
         return SEARCH_COUNT_CAP
 
-    def page(self, number: Any) -> Page:
+    def page(self, number: Any) -> Page[User]:
         # Whole pages even when the count stopped at the cap.
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
         items = self.object_list[bottom : bottom + self.per_page]
-        return Page(items, number, self)  # type: ignore[arg-type]  # a QuerySet slice
+        return Page(items, number, self)
 
 
 STATUS_FILTERS = {"active": True, "inactive": False}
