@@ -11,7 +11,7 @@ from django.utils import timezone
 from deskgate.accounts.models import User
 from deskgate.delivery.models import OutboxMessage
 from deskgate.signin import pipeline
-from deskgate.signin.models import PendingSignIn
+from deskgate.signin.models import PendingSignIn, SignInVia
 
 CODE_RE = re.compile(r"\b(\d{6})\b")
 
@@ -40,7 +40,7 @@ def codes_sent_to(user: User) -> int:
 @pytest.fixture
 def pending_for() -> Callable[[User], PendingSignIn]:
     def make(user: User) -> PendingSignIn:
-        return pipeline.create_pending(user, via="password", ip="127.0.0.1")
+        return pipeline.create_pending(user, via=SignInVia.PASSWORD, ip="127.0.0.1")
 
     return make
 

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from deskgate.accounts import access, audit
-from deskgate.accounts.models import Client, User
+from deskgate.accounts.models import AuditAction, Client, User
 from deskgate.sso import provider, sealing
 from deskgate.sso.models import ProviderConfig, SsoIdentity
 
@@ -102,7 +102,7 @@ def configure(client: Client, data: SsoInput, *, by: audit.Actor) -> ProviderCon
             },
         )
         audit.record(
-            "sso.configured",
+            AuditAction.SSO_CONFIGURED,
             client=client,
             by=by,
             summary=f"SSO {'set up' if created else 'changed'}: {issuer}"
