@@ -15,7 +15,7 @@ from django.db import close_old_connections, connection
 from deskgate.accounts.audit import Actor
 from deskgate.signin import challenge, pipeline
 from deskgate.signin.challenge import Check, Issue
-from deskgate.signin.models import PendingSignIn, SendCounter, SignInGuard
+from deskgate.signin.models import PendingSignIn, SendCounter, SignInGuard, SignInVia
 from tests.mailbox import codes_in, codes_sent_to, last_code
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -47,7 +47,7 @@ def wrong(code: str) -> str:
 def test_fifty_parallel_wrong_codes_record_at_most_five(user_factory, settings) -> None:
     settings.DESKGATE_CODE = settings.DESKGATE_CODE | {"lock_after": 1000}
     user = user_factory("agent", "email")
-    pending = pipeline.create_pending(user, via="password", ip=None)
+    pending = pipeline.create_pending(user, via=SignInVia.PASSWORD, ip=None)
     challenge.issue(pending.pk, by=BY)
     code = last_code(user)
     answers = in_parallel(50, lambda i: challenge.verify(pending.pk, wrong(code), by=BY).reason)
@@ -60,7 +60,7 @@ def test_fifty_parallel_wrong_codes_record_at_most_five(user_factory, settings) 
 
 def test_parallel_wrong_codes_across_attempts_lock_once(user_factory) -> None:
     user = user_factory("agent", "email")
-    pendings = [pipeline.create_pending(user, via="password", ip=None) for _ in range(4)]
+    pendings = [pipeline.create_pending(user, via=SignInVia.PASSWORD, ip=None) for _ in range(4)]
     for p in pendings:
         challenge.issue(p.pk, by=BY)
     sent = set(codes_in(" ".join(str(m.body) for m in mail.outbox)))
@@ -75,7 +75,7 @@ def test_parallel_wrong_codes_across_attempts_lock_once(user_factory) -> None:
 
 def test_twenty_parallel_right_codes_pass_exactly_once(user_factory) -> None:
     user = user_factory("agent", "sms")
-    pending = pipeline.create_pending(user, via="password", ip=None)
+    pending = pipeline.create_pending(user, via=SignInVia.PASSWORD, ip=None)
     challenge.issue(pending.pk, by=BY)
     code = last_code(user)
     answers = in_parallel(20, lambda i: challenge.verify(pending.pk, code, by=BY).reason)
@@ -87,7 +87,7 @@ def test_resend_racing_verify_leaves_one_valid_code(user_factory, settings) -> N
     settings.DESKGATE_CODE = settings.DESKGATE_CODE | {"resend_cooldown": 0}
     for _round in range(5):
         user = user_factory("agent", "email")
-        pending = pipeline.create_pending(user, via="password", ip=None)
+        pending = pipeline.create_pending(user, via=SignInVia.PASSWORD, ip=None)
         challenge.issue(pending.pk, by=BY)
         old = last_code(user)
 
@@ -114,9 +114,13 @@ def test_resend_racing_verify_leaves_one_valid_code(user_factory, settings) -> N
 def test_caps_hold_under_parallel_sends(user_factory, settings, scope: str) -> None:
     settings.DESKGATE_SEND_CAPS = {"user": 100, "client": 100, "platform": 100} | {scope: 5}
     users = [user_factory("agent", "email") for _ in range(3)]
-    pendings = [pipeline.create_pending(users[i % 3], via="password", ip=None) for i in range(24)]
+    pendings = [
+        pipeline.create_pending(users[i % 3], via=SignInVia.PASSWORD, ip=None) for i in range(24)
+    ]
     if scope == "user":
-        pendings = [pipeline.create_pending(users[0], via="password", ip=None) for _ in range(24)]
+        pendings = [
+            pipeline.create_pending(users[0], via=SignInVia.PASSWORD, ip=None) for _ in range(24)
+        ]
     answers = in_parallel(24, lambda i: challenge.issue(pendings[i].pk, by=BY).reason)
     assert Counter(answers)[Issue.SENT] == 5
     assert Counter(answers)[Issue.CAPPED] == 19

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from django.utils import timezone
 
-from deskgate.accounts.models import AuditEvent, Client, User
+from deskgate.accounts.models import AuditAction, AuditEvent, Client, User
+
+
+class Via(StrEnum):
+    """Where an actor acts from; recorded as the event's `via`."""
+
+    WEB = "web"  # a page: an admin, or the user themselves (sign-in, reset)
+    CLI = "cli"  # an operator's management command
 
 
 @dataclass(frozen=True)
@@ -16,20 +24,20 @@ class Actor:
 
     user: User | None = None
     ip: str | None = None
-    via: str = "web"
+    via: Via = Via.WEB
 
     @property
     def label(self) -> str:
         if self.user is None:
-            return "operator (command line)" if self.via == "cli" else "system"
+            return "operator (command line)" if self.via == Via.CLI else "system"
         return self.user.label
 
 
-OPERATOR = Actor(via="cli")
+OPERATOR = Actor(via=Via.CLI)
 
 
 def record(
-    action: str,
+    action: AuditAction,
     *,
     client: Client | None,
     by: Actor,
@@ -43,7 +51,7 @@ def record(
 
 
 def build(
-    action: str,
+    action: AuditAction,
     *,
     client: Client | None,
     by: Actor,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from django.db import transaction
 
 from deskgate.accounts import audit, contact
-from deskgate.accounts.models import AuditEvent, MfaMethod, User
+from deskgate.accounts.models import AuditAction, AuditEvent, MfaMethod, User
 from deskgate.accounts.rules import UserState
 from deskgate.delivery import caps
 
@@ -103,7 +103,7 @@ def _one_per_person(notices: list[Notice]) -> list[Notice]:
 def _refused(n: Notice, why: caps.Refusal) -> AuditEvent:
     if why == caps.Refusal.COUNTRY:
         return audit.build(
-            "user.notice_refused_country",
+            AuditAction.USER_NOTICE_REFUSED_COUNTRY,
             client=n.user.client,
             by=n.by,
             subject=n.user,
@@ -112,7 +112,7 @@ def _refused(n: Notice, why: caps.Refusal) -> AuditEvent:
             destination=n.masked,
         )
     return audit.build(
-        "user.notice_capped",
+        AuditAction.USER_NOTICE_CAPPED,
         client=n.user.client,
         by=n.by,
         subject=n.user,
@@ -151,7 +151,7 @@ def _deliver(notices: list[Notice]) -> None:
             failed[id(n)] = str(exc)
     events += [
         audit.build(
-            "user.notice_failed",
+            AuditAction.USER_NOTICE_FAILED,
             client=n.user.client,
             by=n.by,
             subject=n.user,
@@ -160,7 +160,7 @@ def _deliver(notices: list[Notice]) -> None:
         )
         if id(n) in failed
         else audit.build(
-            "user.notified",
+            AuditAction.USER_NOTIFIED,
             client=n.user.client,
             by=n.by,
             subject=n.user,

@@ -14,4 +14,4 @@ def client_ip(request: HttpRequest) -> str | None:
 
 
 def actor_for(request: HttpRequest, user: User | None = None) -> audit.Actor:
-    return audit.Actor(user=user, ip=client_ip(request), via="web")
+    return audit.Actor(user=user, ip=client_ip(request), via=audit.Via.WEB)

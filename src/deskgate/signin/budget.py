@@ -21,6 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from deskgate.accounts import audit
+from deskgate.accounts.models import AuditAction
 from deskgate.signin.app_settings import app_settings
 from deskgate.signin.models import AttemptCounter
 
@@ -140,7 +141,7 @@ def _record_pause(scope: Scope, key: str, window: datetime, cap: int, by: audit.
     until = window + timedelta(seconds=length)
     where = key.split(":", 1)[1]
     audit.record(
-        "signin.paused",
+        AuditAction.SIGNIN_PAUSED,
         client=None,
         by=by,
         summary=f"Password sign-ins from {'network ' if scope == Scope.NETWORK else ''}"

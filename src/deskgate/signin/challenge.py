@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from deskgate.accounts import audit, notify
-from deskgate.accounts.models import MfaMethod, User
+from deskgate.accounts.models import AuditAction, MfaMethod, User
 from deskgate.delivery import caps, channels
 from deskgate.signin import codes
 from deskgate.signin.app_settings import app_settings
@@ -114,7 +114,7 @@ def issue(pending_id: int, *, by: audit.Actor) -> Answer:
         if permit == caps.Refusal.COUNTRY:
             # The number was saved before the client restricted the countries.
             audit.record(
-                "code.refused_country",
+                AuditAction.CODE_REFUSED_COUNTRY,
                 client=user.client,
                 by=by,
                 subject=user,
@@ -124,7 +124,7 @@ def issue(pending_id: int, *, by: audit.Actor) -> Answer:
             return Answer(Issue.COUNTRY)
         if isinstance(permit, caps.Refusal):
             audit.record(
-                "code.capped",
+                AuditAction.CODE_CAPPED,
                 client=user.client,
                 by=by,
                 subject=user,
@@ -151,7 +151,7 @@ def issue(pending_id: int, *, by: audit.Actor) -> Answer:
             code_hash="", code_issued_at=None, code_expires_at=None
         )
         audit.record(
-            "code.send_failed",
+            AuditAction.CODE_SEND_FAILED,
             client=user.client,
             by=by,
             subject=user,
@@ -162,7 +162,7 @@ def issue(pending_id: int, *, by: audit.Actor) -> Answer:
         )
         return Answer(Issue.FAILED, detail=str(exc))
     audit.record(
-        "code.sent",
+        AuditAction.CODE_SENT,
         client=user.client,
         by=by,
         subject=user,
@@ -211,7 +211,7 @@ def verify(pending_id: int, submitted: str, *, by: audit.Actor) -> Answer:
         locked_now = lock.fail(now, conf.lock)
         guard.save(update_fields=guard.keep_code_lock(lock))
         audit.record(
-            "signin.code_failed",
+            AuditAction.SIGNIN_CODE_FAILED,
             client=user.client,
             by=by,
             subject=user,
@@ -220,7 +220,7 @@ def verify(pending_id: int, submitted: str, *, by: audit.Actor) -> Answer:
         )
         if locked_now:
             audit.record(
-                "user.locked",
+                AuditAction.USER_LOCKED,
                 client=user.client,
                 by=by,
                 subject=user,
@@ -252,7 +252,7 @@ def unlock(user: User, *, by: audit.Actor) -> bool:
         SignInGuard.objects.filter(user=user).update(code_failures=0, password_failures=0)
         if updated:
             audit.record(
-                "user.unlocked",
+                AuditAction.USER_UNLOCKED,
                 client=user.client,
                 by=by,
                 subject=user,

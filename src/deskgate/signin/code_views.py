@@ -15,7 +15,7 @@ from deskgate.signin.caps import SCOPE_MESSAGES
 from deskgate.signin.challenge import Answer, Issue
 from deskgate.signin.codes import Check
 from deskgate.signin.forms import CodeForm
-from deskgate.signin.models import PendingSignIn
+from deskgate.signin.models import PendingSignIn, SignInVia
 
 
 def _until(answer: Answer) -> str:
@@ -100,7 +100,7 @@ def _gone(request: HttpRequest) -> HttpResponse:
 
 def _offer_remember(pending: PendingSignIn) -> bool:
     # Remembered devices play no part in SSO sign-ins (and the client may turn them off).
-    return pending.via != "sso" and devices.offered(pending.user)
+    return pending.via != SignInVia.SSO and devices.offered(pending.user)
 
 
 @never_cache

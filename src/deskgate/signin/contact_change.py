@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from deskgate.accounts import actions, audit, contact, notify
-from deskgate.accounts.models import User
+from deskgate.accounts.models import AuditAction, User
 from deskgate.delivery import caps, channels
 from deskgate.signin import codes
 from deskgate.signin.app_settings import app_settings
@@ -71,7 +71,7 @@ def start(user: User, field: str, cleaned_value: str, *, by: audit.Actor) -> Sta
         )
     where = mask(field, cleaned_value)
     audit.record(
-        "user.contact_confirmation_sent",
+        AuditAction.USER_CONTACT_CONFIRMATION_SENT,
         client=user.client,
         by=by,
         subject=user,

@@ -15,7 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from deskgate.accounts import audit, rules
-from deskgate.accounts.models import User
+from deskgate.accounts.models import AuditAction, User
 from deskgate.signin import budget
 from deskgate.signin.app_settings import app_settings
 from deskgate.signin.models import SignInGuard
@@ -100,7 +100,7 @@ def _known(user: User, password: str, by: audit.Actor | None) -> PasswordOutcome
         guard.save(update_fields=guard.keep_password_lock(lock))
         if locked and by is not None:
             audit.record(
-                "user.password_locked",
+                AuditAction.USER_PASSWORD_LOCKED,
                 client=user.client,
                 by=by,
                 subject=user,
@@ -121,7 +121,7 @@ def _record_refusal(user: User | None, outcome: PasswordOutcome, by: audit.Actor
     if user is None:
         # The name typed is not kept: people type passwords into the user name field.
         audit.record(
-            "signin.failure",
+            AuditAction.SIGNIN_FAILURE,
             client=None,
             by=by,
             summary="Sign-in refused at the password step: no user has that user name",
@@ -129,7 +129,7 @@ def _record_refusal(user: User | None, outcome: PasswordOutcome, by: audit.Actor
         )
         return
     audit.record(
-        "signin.failure",
+        AuditAction.SIGNIN_FAILURE,
         client=user.client,
         by=by,
         subject=user,

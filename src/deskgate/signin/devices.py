@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from deskgate.accounts import audit
-from deskgate.accounts.models import User
+from deskgate.accounts.models import AuditAction, User
 from deskgate.signin.app_settings import app_settings
 from deskgate.signin.codes import token_hash
 from deskgate.signin.models import RememberedDevice
@@ -78,7 +78,7 @@ def revoke_all(user: User, *, by: audit.Actor) -> int:
     count, _ = RememberedDevice.objects.filter(user=user).delete()
     if count:
         audit.record(
-            "devices.revoked",
+            AuditAction.DEVICES_REVOKED,
             client=user.client,
             by=by,
             subject=user,

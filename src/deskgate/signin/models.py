@@ -24,6 +24,13 @@ def _assign(row: models.Model, **values: object) -> list[str]:
     return changed
 
 
+class SignInVia(models.TextChoices):
+    """How a sign-in entered the pipeline; recorded as the success event's `method`."""
+
+    PASSWORD = "password", "Password"
+    SSO = "sso", "Company sign-in (SSO)"
+
+
 class PendingSignIn(models.Model):
     """A sign-in whose password step succeeded and which has not reached a session yet.
 
@@ -33,7 +40,7 @@ class PendingSignIn(models.Model):
 
     token = models.CharField(max_length=64, unique=True)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="pending_sign_ins")
-    via = models.CharField(max_length=16, default="password")
+    via = models.CharField(max_length=16, default=SignInVia.PASSWORD)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField(db_index=True)
     ip = models.GenericIPAddressField(null=True)

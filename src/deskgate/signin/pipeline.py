@@ -16,10 +16,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from deskgate.accounts import audit, rules, sessions
-from deskgate.accounts.models import User
+from deskgate.accounts.models import AuditAction, User
 from deskgate.http.actors import actor_for, client_ip
 from deskgate.signin import challenge, devices
-from deskgate.signin.models import PendingSignIn
+from deskgate.signin.models import PendingSignIn, SignInVia
 from deskgate.signin.policy import owes_code
 
 SESSION_KEY = "deskgate.pending"
@@ -38,7 +38,7 @@ STAGE_URLS = {Stage.CODE: "signin:code", Stage.NEW_PASSWORD: "signin:new_passwor
 
 
 def create_pending(
-    user: User, *, via: str, ip: str | None, idp_did_mfa: bool = False
+    user: User, *, via: SignInVia, ip: str | None, idp_did_mfa: bool = False
 ) -> PendingSignIn:
     now = timezone.now()
     PendingSignIn.objects.filter(user=user, expires_at__lt=now).delete()
@@ -54,7 +54,11 @@ def create_pending(
 
 
 def begin(
-    request: HttpRequest, user: User, *, via: str = "password", idp_did_mfa: bool = False
+    request: HttpRequest,
+    user: User,
+    *,
+    via: SignInVia = SignInVia.PASSWORD,
+    idp_did_mfa: bool = False,
 ) -> PendingSignIn:
     """The first factor passed: remember that server-side, and only a token in the session."""
     pending = create_pending(user, via=via, ip=client_ip(request), idp_did_mfa=idp_did_mfa)
@@ -88,7 +92,7 @@ def next_stage(pending: PendingSignIn) -> Stage:
     user = pending.user
     if not pending.code_passed:
         return Stage.CODE
-    if user.must_change_password and pending.via == "password":
+    if user.must_change_password and pending.via == SignInVia.PASSWORD:
         return Stage.NEW_PASSWORD
     return Stage.DONE
 
@@ -104,7 +108,7 @@ def claim(pending: PendingSignIn) -> bool:
 
 
 def finish(
-    request: HttpRequest, user: User, *, via: str, pending: PendingSignIn | None = None
+    request: HttpRequest, user: User, *, via: SignInVia, pending: PendingSignIn | None = None
 ) -> bool:
     """Every stage passed: open the session (a new key) and record it.
 
@@ -118,7 +122,7 @@ def finish(
     login(request, user, backend=BACKEND)  # rotates the session key
     sessions.open(request, user, ip=client_ip(request))
     audit.record(
-        "signin.success",
+        AuditAction.SIGNIN_SUCCESS,
         client=user.client,
         by=actor_for(request, user),
         subject=user,
@@ -132,7 +136,7 @@ def advance(request: HttpRequest, pending: PendingSignIn) -> str:
     """Move the sign-in on by one stage; answer the URL to go to."""
     user = pending.user
     if not pending.code_passed and pending.codes_sent == 0:
-        via_sso = pending.via == "sso"
+        via_sso = pending.via == SignInVia.SSO
         owed = owes_code(
             user,
             via_sso=via_sso,
@@ -149,7 +153,7 @@ def advance(request: HttpRequest, pending: PendingSignIn) -> str:
         if answer.reason != challenge.Issue.SENT:  # a sent code is said by the page itself
             request.session[FIRST_SEND_KEY] = answer.as_dict()
     if stage == Stage.DONE:
-        if not finish(request, pending.user, via=pending.via, pending=pending):
+        if not finish(request, pending.user, via=SignInVia(pending.via), pending=pending):
             return reverse("signin:password")
         return reverse("home")
     return stage_url(stage)

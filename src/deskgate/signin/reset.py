@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.http import urlsafe_base64_decode
 
 from deskgate.accounts import actions, audit, contact, rules, sessions
-from deskgate.accounts.models import User
+from deskgate.accounts.models import AuditAction, User
 from deskgate.signin import caps
 from deskgate.signin.app_settings import app_settings
 from deskgate.signin.models import ResetMail, ResetRequest, SignInGuard
@@ -98,7 +98,7 @@ def _end_password_lock(user: User, now: datetime, *, by: audit.Actor) -> None:
     guard.save(update_fields=guard.keep_password_lock(lock))
     if locked:
         audit.record(
-            "user.password_lock_ended",
+            AuditAction.USER_PASSWORD_LOCK_ENDED,
             client=user.client,
             by=by,
             subject=user,

@@ -29,7 +29,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from deskgate.accounts import audit, contact, notify
-from deskgate.accounts.models import User
+from deskgate.accounts.models import AuditAction, User
 from deskgate.delivery import caps as send_caps
 from deskgate.delivery import channels
 from deskgate.delivery.worker import BackgroundWorker
@@ -101,7 +101,7 @@ def _seconds_to_next(now: datetime) -> float | None:
 
 
 def _resolve(request: ResetRequest) -> None:
-    by = audit.Actor(ip=request.ip, via="web")
+    by = audit.Actor(ip=request.ip, via=audit.Via.WEB)
     key = contact.email_key(request.email)
     matches = [
         user
@@ -123,7 +123,7 @@ def _resolve(request: ResetRequest) -> None:
             if len(accounts) > 1:
                 # Refused in this company only; another company's account is no reason.
                 audit.record(
-                    "password.reset_refused",
+                    AuditAction.PASSWORD_RESET_REFUSED,
                     client=client,
                     by=by,
                     summary=f"Password reset refused: {len(accounts)} accounts of this company "
@@ -166,7 +166,7 @@ def _send(mail: ResetMail) -> None:
             state=ResetMailState.DROPPED, claimed_until=None
         )
         return
-    by = audit.Actor(ip=mail.ip, via="web")
+    by = audit.Actor(ip=mail.ip, via=audit.Via.WEB)
     masked = contact.mask_email(user.email)
     # A reset link is a message like a code: the same hourly caps.
     permit = send_caps.admit(notify.recipient_of(user), "email", user.email)
@@ -176,7 +176,7 @@ def _send(mail: ResetMail) -> None:
                 state=ResetMailState.DROPPED, claimed_until=None
             )
             audit.record(
-                "password.reset_capped",
+                AuditAction.PASSWORD_RESET_CAPPED,
                 client=user.client,
                 by=by,
                 subject=user,
@@ -199,7 +199,7 @@ def _send(mail: ResetMail) -> None:
             claimed_until=None,
         )
         audit.record(
-            "password.reset_requested",
+            AuditAction.PASSWORD_RESET_REQUESTED,
             client=user.client,
             by=by,
             subject=user,
@@ -238,7 +238,7 @@ def _failed(mail: ResetMail, user: User, by: audit.Actor, masked: str, error: st
             claimed_until=None,
         )
         audit.record(
-            "password.reset_mail_failed",
+            AuditAction.PASSWORD_RESET_MAIL_FAILED,
             client=user.client,
             by=by,
             subject=user,

@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from deskgate.accounts import actions, audit, rules, sessions
-from deskgate.accounts.models import User
+from deskgate.accounts.models import AuditAction, User
 from deskgate.http.actors import actor_for
 from deskgate.http.guards import acting_user
 from deskgate.signin import pipeline, reset
@@ -28,7 +28,7 @@ from deskgate.signin.forms import (
     PasswordForm,
     ResetRequestForm,
 )
-from deskgate.signin.models import PendingSignIn
+from deskgate.signin.models import PendingSignIn, SignInVia
 
 # One answer for every refusal (unknown user, wrong password, inactive, SSO-only, locked,
 # the address's budget spent), so it must also make sense to someone who types the right
@@ -76,7 +76,7 @@ def new_password_step(request: HttpRequest) -> HttpResponse:
         # Claim the sign-in before the change (which voids pending sign-ins): of parallel
         # requests, one goes on. The code step (if owed) came before this one.
         if pipeline.claim(pending) and _set_password(request, user, form):
-            pipeline.finish(request, user, via=pending.via)
+            pipeline.finish(request, user, via=SignInVia(pending.via))
             return redirect("home")
         return redirect("signin:password")
     return render(request, "signin/new_password.html", {"form": form, "pending_user": user})
@@ -114,7 +114,7 @@ def sign_out(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         user = acting_user(request)
         audit.record(
-            "signin.signed_out",
+            AuditAction.SIGNIN_SIGNED_OUT,
             client=user.client,
             by=actor_for(request, user),
             subject=user,

@@ -8,6 +8,7 @@ subject, and later sign-ins must come with the same subject.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
@@ -17,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from deskgate.accounts import access, audit
-from deskgate.accounts.models import Client, User
+from deskgate.accounts.models import AuditAction, Client, User
 from deskgate.sso import provider, sealing
 from deskgate.sso.models import ProviderConfig, SsoIdentity
 
@@ -102,7 +103,7 @@ def configure(client: Client, data: SsoInput, *, by: audit.Actor) -> ProviderCon
             },
         )
         audit.record(
-            "sso.configured",
+            AuditAction.SSO_CONFIGURED,
             client=client,
             by=by,
             summary=f"SSO {'set up' if created else 'changed'}: {issuer}"
@@ -141,11 +142,32 @@ def start(session: Any, client: Client) -> str:
     return request.url
 
 
+class Refusal(StrEnum):
+    """Why an SSO sign-in was refused; recorded in the audit event (never shown as is)."""
+
+    STATE = "state"  # not started here, or its answer already used
+    EXPIRED = "expired"
+    NO_CONFIG = "no_config"
+    PROVIDER_ERROR = "provider_error"  # the provider answered with an error
+    PROVIDER = "provider"  # the provider could not be reached or its answer did not check out
+    NO_EMAIL = "no_email"
+    EMAIL_UNVERIFIED = "email_unverified"
+    NO_ACCOUNT = "no_account"
+    AMBIGUOUS = "ambiguous"  # several active users of the client have that email
+    SUBJECT_OTHER_USER = "subject_other_user"
+    SUBJECT_MISMATCH = "subject_mismatch"
+
+
 class Refused(Exception):
     """The SSO sign-in is refused; the message is for the person signing in."""
 
     def __init__(
-        self, message: str, *, reason: str, client: Client | None = None, user: User | None = None
+        self,
+        message: str,
+        *,
+        reason: Refusal,
+        client: Client | None = None,
+        user: User | None = None,
     ) -> None:
         super().__init__(message)
         self.reason = reason
@@ -165,18 +187,18 @@ def finish(session: Any, *, state: str, code: str, error: str = "") -> Outcome:
     if not isinstance(flow, dict) or not state or state != flow.get("state"):
         raise Refused(
             "This SSO sign-in was not started here or was already used. Start again.",
-            reason="state",
+            reason=Refusal.STATE,
         )
     if timezone.now().timestamp() - float(flow.get("started", 0)) > FLOW_LIFETIME:
-        raise Refused("This SSO sign-in took too long. Start again.", reason="expired")
+        raise Refused("This SSO sign-in took too long. Start again.", reason=Refusal.EXPIRED)
     client = Client.objects.filter(pk=int(flow.get("client") or 0)).first()
     config = config_for(client) if client is not None else None
     if client is None or config is None:
-        raise Refused("SSO is not set up for this company any more.", reason="no_config")
+        raise Refused("SSO is not set up for this company any more.", reason=Refusal.NO_CONFIG)
     if error:
         raise Refused(
             f"The identity provider did not sign you in ({error}).",
-            reason="provider_error",
+            reason=Refusal.PROVIDER_ERROR,
             client=client,
         )
     secret = sealing.decrypt(config.secret_encrypted) or ""
@@ -192,7 +214,9 @@ def finish(session: Any, *, state: str, code: str, error: str = "") -> Outcome:
             nonce=str(flow["nonce"]),
         )
     except provider.ProviderError as exc:
-        raise Refused(f"SSO sign-in failed: {exc}", reason="provider", client=client) from None
+        raise Refused(
+            f"SSO sign-in failed: {exc}", reason=Refusal.PROVIDER, client=client
+        ) from None
     return Outcome(user=_user_for(client, config, claims), idp_did_mfa=provider.did_mfa(claims))
 
 
@@ -205,12 +229,14 @@ def _user_for(client: Client, config: ProviderConfig, claims: dict[str, Any]) ->
     )
     if not email or not subject:
         raise Refused(
-            "The identity provider did not send an email address.", reason="no_email", client=client
+            "The identity provider did not send an email address.",
+            reason=Refusal.NO_EMAIL,
+            client=client,
         )
     if not provider.email_verified(claims):
         raise Refused(
             "The identity provider has not verified this email address, so it cannot sign you in.",
-            reason="email_unverified",
+            reason=Refusal.EMAIL_UNVERIFIED,
             client=client,
         )
     users = list(
@@ -224,7 +250,7 @@ def _user_for(client: Client, config: ProviderConfig, claims: dict[str, Any]) ->
             if not users
             else "Several accounts at your company have this email address; SSO cannot "
             "tell which is yours. Ask your admin.",
-            reason="no_account" if not users else "ambiguous",
+            reason=Refusal.NO_ACCOUNT if not users else Refusal.AMBIGUOUS,
             client=client,
         )
     user = users[0]
@@ -236,11 +262,11 @@ def _user_for(client: Client, config: ProviderConfig, claims: dict[str, Any]) ->
         )
         mine = SsoIdentity.objects.select_for_update().filter(user=user).first()
         if known is not None and known.user_id != user.pk:
-            raise Refused(no_account, reason="subject_other_user", client=client, user=user)
+            raise Refused(no_account, reason=Refusal.SUBJECT_OTHER_USER, client=client, user=user)
         if mine is not None and (mine.issuer, mine.subject) != (config.issuer, subject):
             raise Refused(
                 "This account is linked to another identity at the provider. Ask your admin.",
-                reason="subject_mismatch",
+                reason=Refusal.SUBJECT_MISMATCH,
                 client=client,
                 user=user,
             )

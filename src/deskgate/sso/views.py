@@ -9,11 +9,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
 from deskgate.accounts import audit
-from deskgate.accounts.models import Client
+from deskgate.accounts.models import AuditAction, Client
 from deskgate.http.actors import actor_for
 from deskgate.http.forms import Form
 from deskgate.http.middleware import CSP_FORM_TO_PROVIDER
 from deskgate.signin import pipeline
+from deskgate.signin.models import SignInVia
 from deskgate.sso import flows, provider
 
 NO_SSO = (
@@ -76,7 +77,7 @@ def callback(request: HttpRequest) -> HttpResponse:
     except flows.Refused as exc:
         if exc.client is not None:
             audit.record(
-                "signin.sso_refused",
+                AuditAction.SIGNIN_SSO_REFUSED,
                 client=exc.client,
                 by=actor_for(request),
                 subject=exc.user,
@@ -85,5 +86,7 @@ def callback(request: HttpRequest) -> HttpResponse:
             )
         messages.error(request, str(exc))
         return redirect("signin:password")
-    pending = pipeline.begin(request, outcome.user, via="sso", idp_did_mfa=outcome.idp_did_mfa)
+    pending = pipeline.begin(
+        request, outcome.user, via=SignInVia.SSO, idp_did_mfa=outcome.idp_did_mfa
+    )
     return redirect(pipeline.advance(request, pending))

@@ -13,7 +13,7 @@ from deskgate.accounts import audit, hooks, notify, rules
 from deskgate.accounts.actions._common import RACED, lock_client, require_may_manage
 from deskgate.accounts.actions.users import UserInput, apply_state, mfa_event, validate_user
 from deskgate.accounts.audit import Actor
-from deskgate.accounts.models import AuditEvent, Client, MfaMethod, User
+from deskgate.accounts.models import AuditAction, AuditEvent, Client, MfaMethod, User
 
 
 @dataclass
@@ -81,7 +81,7 @@ def bulk_change_mfa_method(
         _write_many(accepted, by=by)
     applied = sum(o.applied for o in outcomes)
     audit.record(
-        "user.bulk_mfa",
+        AuditAction.USER_BULK_MFA,
         client=client,
         by=by,
         summary=f"Bulk MFA {label}: {applied} applied, {len(outcomes) - applied} refused",

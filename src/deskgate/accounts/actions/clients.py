@@ -10,7 +10,7 @@ from django.utils.text import slugify
 
 from deskgate.accounts import access, audit, contact, rules
 from deskgate.accounts.audit import Actor
-from deskgate.accounts.models import Client
+from deskgate.accounts.models import AuditAction, Client
 
 _RELEASE_RE = re.compile(r"\d{1,3}\.\d{1,3}")
 
@@ -46,7 +46,7 @@ def create_client(name: str, release: str, country: str = "FI", *, by: Actor) ->
             name=name, slug=slug, release=release, default_country=country
         )
         audit.record(
-            "client.created",
+            AuditAction.CLIENT_CREATED,
             client=client,
             by=by,
             summary=f"Client {name} created on release {release}",
@@ -86,7 +86,7 @@ def update_client_settings(
         client.remember_device_enabled = remember_device_enabled
         client.save(update_fields=fields)
         audit.record(
-            "client.settings_changed",
+            AuditAction.CLIENT_SETTINGS_CHANGED,
             client=client,
             by=by,
             summary="Client settings changed",

@@ -13,7 +13,7 @@ from django.db import transaction
 from deskgate.accounts import audit, hooks, rules
 from deskgate.accounts.actions._common import require_may_manage
 from deskgate.accounts.audit import Actor
-from deskgate.accounts.models import User
+from deskgate.accounts.models import AuditAction, User
 
 
 def check_password(user: User, raw: str) -> None:
@@ -41,9 +41,9 @@ def set_password(user: User, raw: str, *, by: Actor, temporary: bool = False) ->
         user.save(update_fields=["password", "must_change_password", "updated_at"])
         hooks.sign_in().factor_changed([user])
         audit.record(
-            "user.password_set"
+            AuditAction.USER_PASSWORD_SET
             if by.user is None or by.user.pk != user.pk
-            else "user.password_changed",
+            else AuditAction.USER_PASSWORD_CHANGED,
             client=user.client,
             by=by,
             subject=user,

@@ -10,7 +10,7 @@ from django.db import transaction
 from deskgate.accounts import audit, rules
 from deskgate.accounts.actions._common import require_may_manage
 from deskgate.accounts.audit import Actor
-from deskgate.accounts.models import Client, MessageTemplate
+from deskgate.accounts.models import AuditAction, Client, MessageTemplate
 
 
 @dataclass
@@ -39,7 +39,7 @@ def save_template(
         template.body = cleaned.body
         template.save()
         audit.record(
-            "template.created" if created else "template.changed",
+            AuditAction.TEMPLATE_CREATED if created else AuditAction.TEMPLATE_CHANGED,
             client=client,
             by=by,
             summary=(

@@ -21,7 +21,7 @@ from deskgate.accounts.actions._common import (
 )
 from deskgate.accounts.actions.passwords import check_password
 from deskgate.accounts.audit import Actor
-from deskgate.accounts.models import AuditEvent, Client, Level, MfaMethod, User
+from deskgate.accounts.models import AuditAction, AuditEvent, Client, Level, MfaMethod, User
 
 
 @dataclass
@@ -140,7 +140,7 @@ def create_user(
         except IntegrityError as exc:
             raise ValidationError(RACED) from exc
         audit.record(
-            "user.created",
+            AuditAction.USER_CREATED,
             client=client,
             by=by,
             subject=user,
@@ -268,7 +268,7 @@ def end_sessions(user: User) -> int:
 def mfa_event(user: User, before: rules.UserState, *, by: Actor) -> AuditEvent:
     """The audit event of a changed MFA method (built, not saved: bulk saves many at once)."""
     return audit.build(
-        "user.mfa_changed",
+        AuditAction.USER_MFA_CHANGED,
         client=user.client,
         by=by,
         subject=user,
@@ -300,7 +300,7 @@ def _record_changes(user: User, before: rules.UserState, changed: list[str], *, 
     if contact_changes:
         fields = " and ".join("Email" if k == "email" else "Work phone" for k in contact_changes)
         audit.record(
-            "user.contact_changed",
+            AuditAction.USER_CONTACT_CHANGED,
             client=client,
             by=by,
             subject=user,
@@ -309,7 +309,7 @@ def _record_changes(user: User, before: rules.UserState, changed: list[str], *, 
         )
     if "is_active" in changed:
         audit.record(
-            "user.activated" if user.is_active else "user.deactivated",
+            AuditAction.USER_ACTIVATED if user.is_active else AuditAction.USER_DEACTIVATED,
             client=client,
             by=by,
             subject=user,
@@ -318,7 +318,7 @@ def _record_changes(user: User, before: rules.UserState, changed: list[str], *, 
     other = [c for c in changed if c in ("username", "full_name", "level")]
     if other:
         audit.record(
-            "user.details_changed",
+            AuditAction.USER_DETAILS_CHANGED,
             client=client,
             by=by,
             subject=user,
