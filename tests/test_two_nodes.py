@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 import requests
@@ -27,6 +26,7 @@ from django.db import connection
 from deskgate.accounts.models import User
 from deskgate.signin.caps import SCOPE_MESSAGES
 from tests.conftest import PASSWORD, need
+from tests.harness.gunicorn import database_url
 from tests.harness.net import LOOPBACK, free_ports, port_open
 from tests.mailbox import codes_to
 
@@ -48,19 +48,6 @@ def _redis_reachable() -> bool:
         return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
     except redis.RedisError:
         return False
-
-
-def _database_url() -> str:
-    """This test's database (created by pytest-django) as a DATABASE_URL for the servers."""
-    s = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{Path(str(s['NAME'])).resolve()}"
-    auth = quote(str(s["USER"] or ""), safe="")
-    if s["PASSWORD"]:
-        auth += ":" + quote(str(s["PASSWORD"]), safe="")
-    host = s["HOST"] or "127.0.0.1"
-    port = f":{s['PORT']}" if s["PORT"] else ""
-    return f"postgres://{auth}@{host}{port}/{quote(str(s['NAME']), safe='')}"
 
 
 class Node:
@@ -108,7 +95,7 @@ def nodes(transactional_db: None, settings: Any, tmp_path: Path) -> Iterator[tup
     port_a, port_b = free_ports(2)
     env.update(
         {
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": database_url(),
             "CACHE_URL": REDIS_URL,
             "SECRET_KEY": secrets.token_urlsafe(48),  # the same on both, as in production
             "DESKGATE_HOSTS": LOOPBACK,
