@@ -58,7 +58,7 @@ ACTION_LAYER: dict[str, str] = {
     "deskgate.signin.contact_change": "issues and checks contact-change codes",
     "deskgate.signin.credentials": "counts password failures and locks on the guard row",
     "deskgate.signin.devices": "remembers, touches and forgets trusted devices",
-    "deskgate.signin.models": "SignInGuard's manager creates the guard row on first use",
+    "deskgate.signin.models": "the guard managers create their rows on first use",
     "deskgate.signin.pipeline": "opens, claims and ends the pending sign-in of each stage",
     "deskgate.signin.reset": "records reset requests and voids used reset links",
     "deskgate.signin.reset_delivery": "the reset mail queue: claims, sends and marks its rows",

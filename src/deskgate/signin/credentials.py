@@ -13,12 +13,13 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from deskgate.accounts import audit, rules
 from deskgate.accounts.models import AuditAction, User
 from deskgate.signin import budget
 from deskgate.signin.app_settings import app_settings
-from deskgate.signin.models import SignInGuard
+from deskgate.signin.models import SignInGuard, UnknownNameGuard
 
 
 class PasswordOutcome(StrEnum):
@@ -70,18 +71,26 @@ def _check(
         User.objects.select_related("client", "client__sso").filter(username__iexact=name).first()
     )
     with transaction.atomic():
-        outcome = _unknown_name(password) if user is None else _known(user, password, by)
+        outcome = _unknown_name(name, password) if user is None else _known(user, password, by)
         if record_refusal and by is not None and outcome != PasswordOutcome.OK:
             _record_refusal(user, outcome, by)
     return user, outcome
 
 
-def _unknown_name(password: str) -> PasswordOutcome:
-    # The statements a known name runs, against the guard table, matching no row: the
-    # lookup under a row lock, the hash, the write.
-    SignInGuard.objects.select_for_update().filter(user_id__isnull=True).first()
+UNKNOWN_NAME_BUCKETS = 256
+
+
+def _bucket(name: str) -> int:
+    digest = salted_hmac("deskgate.signin.unknown-name", name.casefold()).digest()
+    return int.from_bytes(digest[:4], "big") % UNKNOWN_NAME_BUCKETS
+
+
+def _unknown_name(name: str, password: str) -> PasswordOutcome:
+    # The work a known name with a wrong password does: a row locked, the hash, a failure
+    # count written (see UnknownNameGuard).
+    guard = UnknownNameGuard.objects.locked_for(_bucket(name))
     make_password(password)
-    SignInGuard.objects.filter(user_id__isnull=True).update(
+    UnknownNameGuard.objects.filter(bucket=guard.bucket).update(
         password_failures=F("password_failures") + 1
     )
     return PasswordOutcome.UNKNOWN_USER
