@@ -12,6 +12,10 @@ OWN_COMMANDS = {
     "configure-sso",
     "load-demo",
     "deliver-reset-mail",
+    "register-app",
+    "list-apps",
+    "remove-app",
+    "rotate-signing-key",
 }
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 
 from deskgate import conf
+from deskgate.provider import keys as provider_keys
 
 try:
     CONFIG = conf.load()
@@ -31,6 +32,8 @@ INSTALLED_APPS = [
     "deskgate.signin",
     "deskgate.delivery",
     "deskgate.sso",
+    "oauth2_provider",
+    "deskgate.provider",
     "deskgate.web",
 ]
 
@@ -270,3 +273,64 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": "INFO"},
 }
+
+# The OpenID Provider (django-oauth-toolkit; deskgate/provider, docs/oidc.md). The issuer is
+# DESKGATE_BASE_URL; the discovery document is at its /.well-known/openid-configuration.
+try:
+    OIDC_KEYS = provider_keys.load()
+except conf.ConfigError as exc:
+    raise ImproperlyConfigured(f"Deskgate cannot start: {exc}") from None
+OAUTH2_PROVIDER: dict[str, Any] = {
+    "OIDC_ENABLED": True,
+    "OIDC_ISS_ENDPOINT": CONFIG.base_url,
+    "OIDC_RSA_PRIVATE_KEY": OIDC_KEYS.current,
+    "OIDC_RSA_PRIVATE_KEYS_INACTIVE": list(OIDC_KEYS.retired),
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OIDC_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": [
+        "client_secret_basic",
+        "client_secret_post",
+        "none",  # public apps: PKCE only
+    ],
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,  # asked only without a matching hint
+    "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
+    "OIDC_RP_INITIATED_LOGOUT_ACCEPT_EXPIRED_TOKENS": True,
+    "OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS": True,
+    "OAUTH2_VALIDATOR_CLASS": "deskgate.provider.validator.DeskgateValidator",
+    "SCOPES": {
+        "openid": "Sign you in",
+        "profile": "Your name and user name",
+        "email": "Your Email address",
+        "deskgate": "Your company and your role in it",
+        "offline_access": "Stay signed in to the app",
+    },
+    "DEFAULT_SCOPES": ["openid"],
+    "PKCE_REQUIRED": True,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 600,
+    "ID_TOKEN_EXPIRE_SECONDS": 600,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": SESSION_COOKIE_AGE,  # no longer than a Deskgate session
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,  # a reused refresh token revokes its family
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    "REQUEST_APPROVAL_PROMPT": "auto",
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"],  # http: loopback only (provider/apps.py)
+    # RFC 9700 (OAuth 2.0 Security BCP): the compliant behaviour, all of it.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+}
+
+# DOT's own models (named here so migrations that point at them resolve).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import secrets
+import uuid
+
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from deskgate.accounts import contact
 
 MFA_RELEASE_MAJOR = 25
+
+
+def new_sid() -> str:
+    """A session's id for the apps (OpenID Connect `sid`): random, never the session key."""
+    return secrets.token_urlsafe(32)
 
 
 class Client(models.Model):
@@ -103,6 +112,11 @@ class User(AbstractBaseUser):
         "MFA", max_length=8, choices=MfaMethod.choices, default=MfaMethod.OFF
     )
     must_change_password = models.BooleanField(default=True)
+    # The OpenID Provider's `sub`: stable, opaque, never the user name (a rename keeps it).
+    subject = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    # The Email address this user proved to hold (a code delivered to it, or an SSO
+    # provider's verified claim); `email_verified` is true while it equals `email`.
+    email_proven = models.CharField(max_length=254, blank=True, default="", editable=False)
     # Lower-cased "username full name email phone": what the User list search matches.
     search_key = models.TextField(default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -163,6 +177,11 @@ class User(AbstractBaseUser):
 
     def __str__(self) -> str:
         return f"{self.full_name} ({self.username})"
+
+    @property
+    def email_verified(self) -> bool:
+        """Whether this user proved to hold their current Email address."""
+        return bool(self.email) and self.email.casefold() == self.email_proven.casefold()
 
     @property
     def label(self) -> str:
@@ -294,6 +313,13 @@ class AuditAction(models.TextChoices):
         "password.reset_mail_failed",
         "Password reset mail could not be sent",
     )
+    # The apps that sign in through Deskgate (the OpenID Provider).
+    OIDC_AUTHORIZED = "oidc.authorized", "Signed in to an app"
+    OIDC_REFUSED = "oidc.refused", "Sign-in to an app refused"
+    OIDC_CODE_REPLAYED = "oidc.code_replayed", "App authorization code used twice"
+    OIDC_LOGOUT_FAILED = "oidc.logout_failed", "App not told of a sign-out"
+    APP_REGISTERED = "app.registered", "App registered"
+    APP_REMOVED = "app.removed", "App removed"
 
 
 class AuditEvent(models.Model):
@@ -343,12 +369,20 @@ class AuditEvent(models.Model):
 
 
 class UserSession(models.Model):
-    """Which session belongs to whom, so sign-out elsewhere and deactivation end them."""
+    """Which session belongs to whom, so sign-out elsewhere and deactivation end them.
+
+    It also keeps what this session's sign-in checked, for the apps that sign in through
+    Deskgate: `sid` (stable while the session lives, though its key changes), when the
+    person last authenticated and the methods used (`amr`, RFC 8176).
+    """
 
     session_key = models.CharField(max_length=40, primary_key=True)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")
     created_at = models.DateTimeField(auto_now_add=True)
     ip = models.GenericIPAddressField(null=True)
+    sid = models.CharField(max_length=43, unique=True, default=new_sid, editable=False)
+    auth_time = models.DateTimeField(default=timezone.now)
+    amr = models.JSONField(default=list)
 
     def __str__(self) -> str:
         return f"session of {self.user_id}"

@@ -14,8 +14,12 @@ actions, the sign-in app and the middleware all reach it without importing upwar
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from importlib import import_module
+from typing import Protocol
 
 from django.conf import settings
 from django.contrib.auth import logout, update_session_auth_hash
@@ -40,17 +44,85 @@ class Expiry(StrEnum):
     TOO_OLD = "too_old"  # signed in longer ago than SESSION_COOKIE_AGE (12 hours)
 
 
-def open(request: HttpRequest, user: User, *, ip: str | None) -> None:
-    """Record a session that `login()` just opened: its clock, and whose it is."""
-    now = timezone.now().timestamp()
-    request.session[SIGNED_IN_AT] = now
-    request.session[LAST_SEEN] = now
-    # login() created the new session row already; the middleware saves these keys.
+@dataclass(frozen=True)
+class AuthFacts:
+    """What a sign-in checked, for the apps: the methods (RFC 8176 `amr` values) and when."""
+
+    amr: tuple[str, ...]
+    at: datetime
+
+
+class Ended(Protocol):
+    """Told when sessions of `user` end (`sids`), or when all of the user's sign-ins in
+    the apps must end (`everywhere`: sign-out everywhere, deactivation, a new password)."""
+
+    def __call__(self, user: User, sids: Sequence[str], /, *, everywhere: bool) -> None: ...
+
+
+_ended: list[Ended] = []
+
+
+def when_ended(listener: Ended) -> None:
+    """Register a listener (the OpenID Provider's back-channel logout), once at start-up."""
+    if listener not in _ended:
+        _ended.append(listener)
+
+
+def _tell_ended(user: User, sids: Sequence[str], *, everywhere: bool) -> None:
+    for listener in _ended:
+        listener(user, sids, everywhere=everywhere)
+
+
+def _key(request: HttpRequest) -> str:
     key = request.session.session_key or ""
     if not key:  # a session backend that creates lazily
         request.session.save()
         key = request.session.session_key or ""
-    UserSession.objects.create(session_key=key, user=user, ip=ip)
+    return key
+
+
+def open(request: HttpRequest, user: User, *, ip: str | None, facts: AuthFacts) -> None:
+    """Record a session that `login()` just opened: its clock, whose it is, what it checked."""
+    now = timezone.now().timestamp()
+    request.session[SIGNED_IN_AT] = now
+    request.session[LAST_SEEN] = now
+    # login() created the new session row already; the middleware saves these keys.
+    UserSession.objects.create(
+        session_key=_key(request), user=user, ip=ip, auth_time=facts.at, amr=list(facts.amr)
+    )
+
+
+def current(request: HttpRequest) -> UserSession | None:
+    """The record of this browser's signed-in session (None when not signed in)."""
+    key = request.session.session_key
+    if not key or not request.user.is_authenticated:
+        return None
+    return UserSession.objects.filter(session_key=key, user_id=request.user.pk).first()
+
+
+def cycle(request: HttpRequest) -> None:
+    """Give this session a new key (a sign-in step begins in it); its record follows."""
+    old = request.session.session_key
+    request.session.cycle_key()
+    if old and request.user.is_authenticated:
+        UserSession.objects.filter(session_key=old).update(session_key=_key(request))
+
+
+def reauthenticated(request: HttpRequest, user: User, *, old_key: str, facts: AuthFacts) -> None:
+    """The signed-in user passed sign-in steps again in this session (an app asked them
+    to): the session keeps its `sid` under its new key, with the new facts."""
+    now = timezone.now().timestamp()
+    request.session[SIGNED_IN_AT] = now
+    request.session[LAST_SEEN] = now
+    key = _key(request)
+    updated = UserSession.objects.filter(session_key=old_key, user=user).update(
+        session_key=key, auth_time=facts.at, amr=list(facts.amr)
+    )
+    if not updated:
+        UserSession.objects.update_or_create(
+            session_key=key,
+            defaults={"user": user, "auth_time": facts.at, "amr": list(facts.amr)},
+        )
 
 
 def idle_limit(user: User) -> int:
@@ -87,17 +159,32 @@ def rekey(request: HttpRequest, user: User) -> None:
 
 
 def end(request: HttpRequest) -> None:
-    """Sign this browser out: its session and the record of it."""
+    """Sign this browser out: its session, the record of it, and its sign-ins in the apps."""
+    row = None
     if request.session.session_key:
+        row = UserSession.objects.select_related("user").filter(
+            session_key=request.session.session_key
+        ).first()
         UserSession.objects.filter(session_key=request.session.session_key).delete()
     logout(request)
+    if row is not None:
+        _tell_ended(row.user, [row.sid], everywhere=False)
 
 
 def end_all(user: User) -> int:
-    """End every session of `user` on the server; answer how many there were."""
-    keys = list(UserSession.objects.filter(user=user).values_list("session_key", flat=True))
+    """End every session of `user` on the server, and every sign-in of theirs in the apps;
+    answer how many sessions there were."""
+    rows = list(UserSession.objects.filter(user=user).values_list("session_key", "sid"))
     store = import_module(settings.SESSION_ENGINE).SessionStore
-    for key in keys:  # whichever backend holds them: the database, or Redis
+    for key, _ in rows:  # whichever backend holds them: the database, or Redis
         store(session_key=key).delete()
     UserSession.objects.filter(user=user).delete()
-    return len(keys)
+    _tell_ended(user, [sid for _, sid in rows], everywhere=True)
+    return len(rows)
+
+
+def end_in_apps(user: User) -> None:
+    """The user's password changed: their sign-ins in the apps end (the sessions here are
+    dealt with by the caller: this one rekeyed, the others void by Django's hash)."""
+    sids = list(UserSession.objects.filter(user=user).values_list("sid", flat=True))
+    _tell_ended(user, sids, everywhere=True)

@@ -48,6 +48,9 @@ class PendingSignIn(models.Model):
     code_passed = models.BooleanField(default=False)
     # An SSO sign-in whose provider said it did MFA (amr); see policy.owes_code.
     idp_did_mfa = models.BooleanField(default=False)
+    # The user is signed in already and an app wants two factors: only the code is asked
+    # (always, a remembered device does not skip it).
+    step_up = models.BooleanField(default=False)
     # The live code: only its keyed hash, bound to this attempt's token.
     code_hash = models.CharField(max_length=64, blank=True, default="")
     previous_code_hash = models.CharField(max_length=64, blank=True, default="")

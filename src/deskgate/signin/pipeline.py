@@ -14,9 +14,10 @@ from django.contrib.auth import login
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 
-from deskgate.accounts import audit, rules, sessions
-from deskgate.accounts.models import AuditAction, User
+from deskgate.accounts import actions, audit, rules, sessions
+from deskgate.accounts.models import AuditAction, MfaMethod, User
 from deskgate.http.actors import actor_for, client_ip
 from deskgate.signin import challenge, devices
 from deskgate.signin.models import PendingSignIn, SignInVia
@@ -24,6 +25,10 @@ from deskgate.signin.policy import owes_code
 
 SESSION_KEY = "deskgate.pending"
 FIRST_SEND_KEY = "deskgate.first-send"
+# Where to go when the sign-in is done (an app's authorization request waiting for it).
+RETURN_TO_KEY = "deskgate.return-to"
+# The signed-in user is asked to sign in again (an app sent prompt=login or max_age).
+REAUTH_KEY = "deskgate.reauth"
 PENDING_LIFETIME = timedelta(minutes=15)
 BACKEND = "deskgate.signin.backends.DeskgateBackend"
 
@@ -38,7 +43,12 @@ STAGE_URLS = {Stage.CODE: "signin:code", Stage.NEW_PASSWORD: "signin:new_passwor
 
 
 def create_pending(
-    user: User, *, via: SignInVia, ip: str | None, idp_did_mfa: bool = False
+    user: User,
+    *,
+    via: SignInVia,
+    ip: str | None,
+    idp_did_mfa: bool = False,
+    step_up: bool = False,
 ) -> PendingSignIn:
     now = timezone.now()
     PendingSignIn.objects.filter(user=user, expires_at__lt=now).delete()
@@ -47,10 +57,80 @@ def create_pending(
         user=user,
         via=via,
         idp_did_mfa=idp_did_mfa,
+        step_up=step_up,
         created_at=now,
         expires_at=now + PENDING_LIFETIME,
         ip=ip,
     )
+
+
+def return_after(request: HttpRequest, url: str) -> None:
+    """Come back to `url` (a path on this site) when the sign-in is done."""
+    if url.startswith("/") and url_has_allowed_host_and_scheme(url, allowed_hosts=None):
+        request.session[RETURN_TO_KEY] = url
+
+
+def landing(request: HttpRequest) -> str:
+    """Where a finished sign-in goes: back to the app that asked for it, else home."""
+    url = request.session.pop(RETURN_TO_KEY, None)
+    request.session.pop(REAUTH_KEY, None)
+    if isinstance(url, str) and url.startswith("/"):
+        return url
+    return reverse("home")
+
+
+def ask_again(request: HttpRequest, url: str) -> None:
+    """The signed-in user must pass the sign-in again (prompt=login, max_age), then `url`."""
+    request.session[REAUTH_KEY] = True
+    return_after(request, url)
+
+
+def asked_again(request: HttpRequest) -> bool:
+    return bool(request.session.get(REAUTH_KEY))
+
+
+def can_step_up(user: User) -> bool:
+    """Whether a code can be asked of this user when an app wants two factors."""
+    return user.mfa_applies
+
+
+def begin_step_up(request: HttpRequest, user: User) -> PendingSignIn:
+    """The signed-in user owes the code step to an app that wants two factors; answer the
+    pending sign-in that asks only for it (a remembered device does not skip it)."""
+    pending = create_pending(user, via=SignInVia.PASSWORD, ip=client_ip(request), step_up=True)
+    sessions.cycle(request)
+    request.session[SESSION_KEY] = pending.token
+    return pending
+
+
+CODE_AMR = {MfaMethod.EMAIL: "otp", MfaMethod.SMS: "sms"}
+
+
+def code_checked(pending: PendingSignIn) -> bool:
+    """A code was sent and typed back in this attempt (not skipped as not owed)."""
+    return pending.code_passed and pending.codes_sent > 0 and bool(pending.code_channel)
+
+
+def facts_for(request: HttpRequest, pending: PendingSignIn) -> sessions.AuthFacts:
+    """What this attempt checked, as RFC 8176 `amr` values (docs/oidc.md has the table).
+
+    `pwd` for the password, `fed` for the company's SSO; `otp` for a code by Email, `sms`
+    for a code by SMS; `mfa` when two factors were used (a code after the password, or an
+    SSO provider that said it did MFA). A remembered device is no factor: it adds nothing.
+    A step-up keeps what the session had checked and adds the code.
+    """
+    if pending.step_up:
+        record = sessions.current(request)
+        amr = list(record.amr) if record is not None else []
+    else:
+        amr = ["fed"] if pending.via == SignInVia.SSO else ["pwd"]
+        if pending.via == SignInVia.SSO and pending.idp_did_mfa:
+            amr.append("mfa")
+    if code_checked(pending):
+        amr.append(CODE_AMR.get(MfaMethod(pending.code_channel), "otp"))
+        if "mfa" not in amr:
+            amr.append("mfa")
+    return sessions.AuthFacts(amr=tuple(dict.fromkeys(amr)), at=timezone.now())
 
 
 def begin(
@@ -63,7 +143,7 @@ def begin(
     """The first factor passed: remember that server-side, and only a token in the session."""
     pending = create_pending(user, via=via, ip=client_ip(request), idp_did_mfa=idp_did_mfa)
     if request.session.session_key is not None:
-        request.session.cycle_key()  # a new key for the new privilege; none yet: new anyway
+        sessions.cycle(request)  # a new key for the new privilege; none yet: new anyway
     request.session[SESSION_KEY] = pending.token
     return pending
 
@@ -108,9 +188,16 @@ def claim(pending: PendingSignIn) -> bool:
 
 
 def finish(
-    request: HttpRequest, user: User, *, via: SignInVia, pending: PendingSignIn | None = None
+    request: HttpRequest,
+    user: User,
+    *,
+    via: SignInVia,
+    facts: sessions.AuthFacts,
+    pending: PendingSignIn | None = None,
 ) -> bool:
-    """Every stage passed: open the session (a new key) and record it.
+    """Every stage passed: open the session (a new key) and record it with what this
+    sign-in checked. A user signing in again in their own session (an app asked) keeps it,
+    under a new key, with the new facts.
 
     The pending sign-in is claimed by deleting it: of parallel requests carrying the same
     passed attempt, exactly one deletes the row and gets a session.
@@ -119,8 +206,15 @@ def finish(
         request.session.pop(SESSION_KEY, None)
         return False
     abandon(request)
+    again = request.user.is_authenticated and request.user.pk == user.pk
+    old_key = request.session.session_key or ""
     login(request, user, backend=BACKEND)  # rotates the session key
-    sessions.open(request, user, ip=client_ip(request))
+    if again:
+        sessions.reauthenticated(request, user, old_key=old_key, facts=facts)
+    else:
+        sessions.open(request, user, ip=client_ip(request), facts=facts)
+    if "fed" in facts.amr or "otp" in facts.amr:  # the Email address is proven
+        actions.note_email_proven(user, user.email)
     audit.record(
         AuditAction.SIGNIN_SUCCESS,
         client=user.client,
@@ -135,7 +229,7 @@ def finish(
 def advance(request: HttpRequest, pending: PendingSignIn) -> str:
     """Move the sign-in on by one stage; answer the URL to go to."""
     user = pending.user
-    if not pending.code_passed and pending.codes_sent == 0:
+    if not pending.code_passed and pending.codes_sent == 0 and not pending.step_up:
         via_sso = pending.via == SignInVia.SSO
         owed = owes_code(
             user,
@@ -153,7 +247,10 @@ def advance(request: HttpRequest, pending: PendingSignIn) -> str:
         if answer.reason != challenge.Issue.SENT:  # a sent code is said by the page itself
             request.session[FIRST_SEND_KEY] = answer.as_dict()
     if stage == Stage.DONE:
-        if not finish(request, pending.user, via=SignInVia(pending.via), pending=pending):
+        facts = facts_for(request, pending)
+        if not finish(
+            request, pending.user, via=SignInVia(pending.via), facts=facts, pending=pending
+        ):
             return reverse("signin:password")
-        return reverse("home")
+        return landing(request)
     return stage_url(stage)

@@ -41,20 +41,27 @@ WRONG_CREDENTIALS = (
 
 @never_cache
 def password_step(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated:
+    """The first step. A signed-in user sees it only when an app asked that they sign in
+    again (prompt=login, max_age); then only their own user name is accepted."""
+    again = request.user.is_authenticated and pipeline.asked_again(request)
+    if request.user.is_authenticated and not again:
         return redirect("home")
-    form = PasswordForm(request.POST or None)
+    me = acting_user(request) if again else None
+    initial = {"username": me.username} if me is not None else None
+    form = PasswordForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         user, outcome = sign_in_with_password(
             form.cleaned_data["username"],
             form.cleaned_data["password"],
-            by=actor_for(request),
+            by=actor_for(request, me),
         )
+        if me is not None and user is not None and user.pk != me.pk:
+            outcome = PasswordOutcome.WRONG_PASSWORD  # someone else's name: not here
         if user is not None and outcome == PasswordOutcome.OK:
             pending = pipeline.begin(request, user)
             return redirect(pipeline.advance(request, pending))
         form.add_error(None, WRONG_CREDENTIALS)
-    return render(request, "signin/password.html", {"form": form})
+    return render(request, "signin/password.html", {"form": form, "again": me is not None})
 
 
 def _pending_or_restart(request: HttpRequest) -> PendingSignIn | None:
@@ -75,9 +82,10 @@ def new_password_step(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid() and _password_acceptable(user, form):
         # Claim the sign-in before the change (which voids pending sign-ins): of parallel
         # requests, one goes on. The code step (if owed) came before this one.
+        facts = pipeline.facts_for(request, pending)
         if pipeline.claim(pending) and _set_password(request, user, form):
-            pipeline.finish(request, user, via=SignInVia(pending.via))
-            return redirect("home")
+            pipeline.finish(request, user, via=SignInVia(pending.via), facts=facts)
+            return redirect(pipeline.landing(request))
         return redirect("signin:password")
     return render(request, "signin/new_password.html", {"form": form, "pending_user": user})
 

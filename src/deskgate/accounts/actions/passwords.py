@@ -10,7 +10,7 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from deskgate.accounts import audit, hooks, rules
+from deskgate.accounts import audit, hooks, rules, sessions
 from deskgate.accounts.actions._common import require_may_manage
 from deskgate.accounts.audit import Actor
 from deskgate.accounts.models import AuditAction, User
@@ -40,6 +40,7 @@ def set_password(user: User, raw: str, *, by: Actor, temporary: bool = False) ->
         user.must_change_password = temporary
         user.save(update_fields=["password", "must_change_password", "updated_at"])
         hooks.sign_in().factor_changed([user])
+        sessions.end_in_apps(user)  # tokens revoked, apps told (back-channel logout)
         audit.record(
             AuditAction.USER_PASSWORD_SET
             if by.user is None or by.user.pk != user.pk

@@ -257,6 +257,15 @@ def revoke_devices(user: User, *, by: Actor) -> int:
     return hooks.sign_in().revoke_devices(user, by=by)
 
 
+def note_email_proven(user: User, address: str) -> None:
+    """The user proved to hold `address` (a code delivered to it was typed back, or their
+    company's SSO provider vouched for it): apps may see their Email as verified while it
+    stays their Email."""
+    if address and user.email_proven != address:
+        User.objects.filter(pk=user.pk).update(email_proven=address)
+        user.email_proven = address
+
+
 def end_sessions(user: User) -> int:
     """End every session of `user` on the server (sign-out everywhere, deactivation)."""
     return sessions.end_all(user)

@@ -1,0 +1,167 @@
+"""Ending a person's sign-ins in the apps: tokens revoked at once, apps told by
+OpenID Connect Back-Channel Logout 1.0.
+
+`sessions_ended` is registered with `accounts.sessions` (ProviderConfig.ready) and runs
+inside the transaction that ends the sessions: the tokens are revoked with it, and one
+`LogoutDelivery` row is queued per app and session. After the commit a background thread
+(`worker`) POSTs a signed logout token to each app's `backchannel_logout_uri`, tries a
+failed delivery again after LOGOUT_RETRY_AFTER, gives up after the last, and audits that.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+
+import requests
+from django.db import transaction
+from django.utils import timezone
+from jwcrypto import jwk, jwt
+from oauth2_provider.settings import oauth2_settings
+
+from deskgate.accounts import audit
+from deskgate.accounts.models import AuditAction, User
+from deskgate.delivery.worker import BackgroundWorker
+from deskgate.provider import revoke
+from deskgate.provider.models import AppProfile, Authorization, LogoutDelivery
+
+log = logging.getLogger(__name__)
+
+EVENT = "http://schemas.openid.net/event/backchannel-logout"
+LOGOUT_TOKEN_LIFETIME = 120  # seconds
+LOGOUT_TIMEOUT = 5.0  # seconds per POST
+LOGOUT_RETRY_AFTER = [10, 60]  # seconds before the 2nd and 3rd (last) attempt
+CLAIM_LEASE = timedelta(seconds=30)  # a row being sent; taken again if its process died
+
+
+def sessions_ended(user: User, sids: Sequence[str], /, *, everywhere: bool) -> None:
+    """Revoke the tokens those sessions led to (all of the user's, `everywhere`) and queue
+    a logout token for every app that signed the user in through them."""
+    authorizations = Authorization.objects.filter(user=user)
+    if not everywhere:
+        authorizations = authorizations.filter(sid__in=list(sids))
+    pairs = set(authorizations.values_list("application_id", "sid", "token_family"))
+    if everywhere:
+        revoke.everything_of(user)
+    else:
+        revoke.families(family for _, _, family in pairs)
+    told = set(
+        AppProfile.objects.filter(
+            application_id__in={app for app, _, _ in pairs}
+        ).exclude(backchannel_logout_uri="").values_list("application_id", flat=True)
+    )
+    now = timezone.now()
+    rows = [
+        LogoutDelivery(application_id=app, user=user, sid=sid, created_at=now, next_attempt_at=now)
+        for app, sid in sorted({(app, sid) for app, sid, _ in pairs})
+        if app in told
+    ]
+    if rows:
+        LogoutDelivery.objects.bulk_create(rows)
+        transaction.on_commit(worker.kick)
+
+
+def logout_token(delivery: LogoutDelivery) -> str:
+    """The signed logout token (Back-Channel Logout 1.0, section 2.4) for one app."""
+    key = jwk.JWK.from_pem(oauth2_settings.OIDC_RSA_PRIVATE_KEY.encode())
+    now = int(time.time())
+    claims = {
+        "iss": oauth2_settings.OIDC_ISS_ENDPOINT,
+        "aud": delivery.application.client_id,
+        "iat": now,
+        "exp": now + LOGOUT_TOKEN_LIFETIME,
+        "jti": str(uuid.uuid4()),
+        "sub": str(delivery.user.subject),
+        "events": {EVENT: {}},
+    }
+    if delivery.sid:
+        claims["sid"] = delivery.sid
+    header = {"alg": "RS256", "typ": "logout+jwt", "kid": key.thumbprint()}
+    token = jwt.JWT(header=json.dumps(header), claims=json.dumps(claims))
+    token.make_signed_token(key)
+    return str(token.serialize())
+
+
+def deliver_due() -> float | None:
+    """Send every delivery that is due; answer the seconds until the next one, or None."""
+    while (delivery := _claim_next()) is not None:
+        _send(delivery)
+    upcoming = (
+        LogoutDelivery.objects.filter(delivered_at=None, failed_at=None)
+        .order_by("next_attempt_at")
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    if upcoming is None:
+        return None
+    return max((upcoming - timezone.now()).total_seconds(), 0.05)
+
+
+def _claim_next() -> LogoutDelivery | None:
+    now = timezone.now()
+    while True:
+        candidate = (
+            LogoutDelivery.objects.filter(
+                delivered_at=None, failed_at=None, next_attempt_at__lte=now
+            )
+            .order_by("next_attempt_at", "pk")
+            .first()
+        )
+        if candidate is None:
+            return None
+        claimed = LogoutDelivery.objects.filter(
+            pk=candidate.pk, next_attempt_at=candidate.next_attempt_at, delivered_at=None
+        ).update(next_attempt_at=now + CLAIM_LEASE, attempts=candidate.attempts + 1)
+        if claimed:
+            return (
+                LogoutDelivery.objects.select_related("application__profile", "user__client")
+                .filter(pk=candidate.pk)
+                .first()
+            )
+
+
+def _send(delivery: LogoutDelivery) -> None:
+    uri = delivery.application.profile.backchannel_logout_uri
+    error = ""
+    try:
+        answer = requests.post(
+            uri,
+            data={"logout_token": logout_token(delivery)},
+            timeout=LOGOUT_TIMEOUT,
+            allow_redirects=False,
+            headers={"Cache-Control": "no-store"},
+        )
+        if answer.status_code not in (200, 204):
+            error = f"the app answered HTTP {answer.status_code}"
+    except requests.RequestException as exc:
+        error = f"could not reach the app ({type(exc).__name__})"
+    now = timezone.now()
+    if not error:
+        LogoutDelivery.objects.filter(pk=delivery.pk).update(delivered_at=now, last_error="")
+        return
+    if delivery.attempts <= len(LOGOUT_RETRY_AFTER):
+        wait = LOGOUT_RETRY_AFTER[delivery.attempts - 1]
+        LogoutDelivery.objects.filter(pk=delivery.pk).update(
+            next_attempt_at=now + timedelta(seconds=wait), last_error=error
+        )
+        return
+    LogoutDelivery.objects.filter(pk=delivery.pk).update(failed_at=now, last_error=error)
+    user = delivery.user
+    audit.record(
+        AuditAction.OIDC_LOGOUT_FAILED,
+        client=user.client,
+        by=audit.Actor(),
+        subject=user,
+        summary=f"{delivery.application.name} was not told that {user.label} signed out: "
+        f"{error} after {delivery.attempts} tries",
+        app=delivery.application.name,
+        attempts=delivery.attempts,
+    )
+    log.warning("back-channel logout to app %s failed: %s", delivery.application.client_id, error)
+
+
+worker = BackgroundWorker("deskgate-backchannel-logout", deliver_due)

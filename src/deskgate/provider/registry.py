@@ -1,0 +1,157 @@
+"""The apps that sign in through Deskgate: registered and removed by operators.
+
+The action layer of the provider: the commands (and any future page) call these, and
+nothing else writes an `Application` or its `AppProfile`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from oauth2_provider.generators import generate_client_secret
+from oauth2_provider.models import Application
+
+from deskgate.accounts import audit
+from deskgate.accounts.models import AuditAction, Client
+from deskgate.provider.models import AppProfile
+
+LOOPBACK_NAMES = {"localhost"}
+
+
+@dataclass
+class AppInput:
+    name: str
+    redirect_uris: list[str]
+    post_logout_redirect_uris: list[str] = field(default_factory=list)
+    backchannel_logout_uri: str = ""
+    public: bool = False
+    clients: list[str] = field(default_factory=list)  # client names; empty: every client
+
+
+@dataclass(frozen=True)
+class Registered:
+    application: Application
+    client_secret: str | None  # shown once; stored hashed
+
+
+def issuer() -> str:
+    return str(settings.OAUTH2_PROVIDER["OIDC_ISS_ENDPOINT"])
+
+
+def _loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def uri_problem(uri: str) -> str | None:
+    """What is wrong with an app's URI, in an operator's words (None: nothing)."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return f"{uri!r} is not a URL"
+    if parts.scheme not in {"https", "http"} or not parts.hostname:
+        return f"{uri!r} must be a full https:// address"
+    if parts.scheme == "http" and not _loopback(parts.hostname):
+        return f"{uri!r} must use https (plain http only on this machine: 127.0.0.1, localhost)"
+    if parts.fragment:
+        return f"{uri!r} must not have a #fragment"
+    return None
+
+
+def _check(data: AppInput) -> tuple[dict[str, list[str]], list[Client]]:
+    errors: dict[str, list[str]] = {}
+    name = data.name.strip()
+    if not name:
+        errors["name"] = ["Give the app a name."]
+    elif len(name) > 255:
+        errors["name"] = ["The name is longer than 255 characters."]
+    elif Application.objects.filter(name__iexact=name).exists():
+        errors["name"] = [f"An app named {name} is registered already."]
+    if not data.redirect_uris:
+        errors["redirect_uri"] = ["Give at least one redirect URI."]
+    for kind, uris in (
+        ("redirect_uri", data.redirect_uris),
+        ("post_logout_redirect_uri", data.post_logout_redirect_uris),
+        ("backchannel_logout_uri", [data.backchannel_logout_uri] if data.backchannel_logout_uri else []),
+    ):
+        for uri in uris:
+            if any(ch.isspace() for ch in uri):
+                errors.setdefault(kind, []).append(f"{uri!r} must not contain spaces")
+            elif (problem := uri_problem(uri)) is not None:
+                errors.setdefault(kind, []).append(problem)
+    clients = []
+    for wanted in data.clients:
+        found = Client.objects.filter(name__iexact=wanted.strip()).first()
+        if found is None:
+            errors.setdefault("client", []).append(f"There is no client named {wanted}.")
+        else:
+            clients.append(found)
+    return errors, clients
+
+
+def register_app(data: AppInput, *, by: audit.Actor) -> Registered:
+    """Register an app (first-party: its users are not asked to consent). Raises
+    ValidationError naming each wrong field; nothing is saved then."""
+    errors, clients = _check(data)
+    if errors:
+        raise ValidationError(errors)
+    secret = None if data.public else generate_client_secret()
+    with transaction.atomic():
+        application = Application(
+            name=data.name.strip(),
+            client_type=Application.CLIENT_PUBLIC if data.public else Application.CLIENT_CONFIDENTIAL,
+            authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+            redirect_uris=" ".join(data.redirect_uris),
+            post_logout_redirect_uris=" ".join(data.post_logout_redirect_uris),
+            skip_authorization=True,
+            algorithm=Application.RS256_ALGORITHM,
+            hash_client_secret=True,
+            client_secret=secret or "",
+        )
+        application.save()
+        profile = AppProfile.objects.create(
+            application=application, backchannel_logout_uri=data.backchannel_logout_uri
+        )
+        profile.clients.set(clients)
+        audit.record(
+            AuditAction.APP_REGISTERED,
+            client=None,
+            by=by,
+            summary=f"App {application.name} registered"
+            + (f" for {', '.join(c.name for c in clients)}" if clients else " for every client"),
+            app=application.name,
+            client_id=application.client_id,
+        )
+    return Registered(application, secret)
+
+
+def find_app(name_or_client_id: str) -> Application | None:
+    wanted = name_or_client_id.strip()
+    return (
+        Application.objects.filter(client_id=wanted).first()
+        or Application.objects.filter(name__iexact=wanted).first()
+    )
+
+
+def remove_app(application: Application, *, by: audit.Actor) -> None:
+    """Remove an app: its tokens and grants go with it."""
+    with transaction.atomic():
+        name, client_id = application.name, application.client_id
+        application.delete()
+        audit.record(
+            AuditAction.APP_REMOVED,
+            client=None,
+            by=by,
+            summary=f"App {name} removed",
+            app=name,
+            client_id=client_id,
+        )

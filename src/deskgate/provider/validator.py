@@ -1,0 +1,116 @@
+"""django-oauth-toolkit's request validator, told what Deskgate knows.
+
+- Claims: `sub` is the user's opaque subject; the rest by scope (`claims.py`).
+- ID tokens carry the authorization's `auth_time`, `amr`, `acr` and `sid`, kept when the
+  code was issued (`Authorization`), through every refresh.
+- A code is exchanged once: the exchange claims its `Authorization` row with one
+  conditional UPDATE, so of parallel or replayed exchanges exactly one gets tokens, and a
+  replay revokes what the first exchange issued.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.utils import timezone
+from oauth2_provider.models import RefreshToken
+from oauth2_provider.oauth2_validators import OAuth2Validator
+
+from deskgate.provider import claims, revoke
+from deskgate.provider.models import Authorization
+
+
+def code_hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+class DeskgateValidator(OAuth2Validator):
+    oidc_claim_scope = None  # claims.released filters by scope
+
+    # --- claims ---------------------------------------------------------------------------
+
+    def get_claim_dict(self, request: Any) -> dict[str, Any]:
+        return claims.released(claims.user_claims(request.user), request.scopes)
+
+    def get_discovery_claims(self, request: Any) -> list[str]:
+        names = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "acr", "sid"]
+        return names + [name for name in claims.CLAIM_SCOPES if name not in names]
+
+    def get_id_token_dictionary(
+        self, token: Any, token_handler: Any, request: Any
+    ) -> tuple[dict[str, Any], Any]:
+        values, expires = super().get_id_token_dictionary(token, token_handler, request)
+        authorization: Authorization | None = getattr(request, "deskgate_authorization", None)
+        if authorization is not None:
+            values["auth_time"] = int(authorization.auth_time.timestamp())
+            values["amr"] = list(authorization.amr)
+            values["acr"] = authorization.acr or claims.acr_for(authorization.amr)
+            values["sid"] = authorization.sid
+        return values, expires
+
+    # --- codes ----------------------------------------------------------------------------
+
+    def save_authorization_code(
+        self, client_id: str, code: dict[str, str], request: Any, *args: Any, **kwargs: Any
+    ) -> None:
+        super().save_authorization_code(client_id, code, request, *args, **kwargs)
+        facts = getattr(request, "deskgate_facts", None) or {}
+        amr = list(facts.get("amr", []))
+        Authorization.objects.create(
+            application=request.client,
+            user=request.user,
+            sid=facts.get("sid", ""),
+            amr=amr,
+            acr=claims.acr_for(amr),
+            auth_time=facts.get("auth_time") or timezone.now(),
+            code_hash=code_hash(code["code"]),
+            created_at=timezone.now(),
+        )
+
+    def validate_code(
+        self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        authorization = Authorization.objects.filter(
+            code_hash=code_hash(code), application=client
+        ).first()
+        if authorization is None:
+            return False
+        claimed = Authorization.objects.filter(pk=authorization.pk, exchanged_at=None).update(
+            exchanged_at=timezone.now()
+        )
+        if not claimed:
+            revoke.replayed_code(authorization)
+            return False
+        if not super().validate_code(client_id, code, client, request, *args, **kwargs):
+            return False
+        request.deskgate_authorization = authorization
+        return True
+
+    def _create_refresh_token(
+        self, request: Any, refresh_token_code: str, access_token: Any, previous_refresh_token: Any
+    ) -> RefreshToken:
+        token: RefreshToken = super()._create_refresh_token(
+            request, refresh_token_code, access_token, previous_refresh_token
+        )
+        authorization: Authorization | None = getattr(request, "deskgate_authorization", None)
+        if authorization is not None and authorization.token_family is None:
+            Authorization.objects.filter(pk=authorization.pk).update(
+                token_family=token.token_family
+            )
+            authorization.token_family = token.token_family
+        return token
+
+    def validate_refresh_token(
+        self, refresh_token: str, client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+            return False
+        instance = getattr(request, "refresh_token_instance", None)
+        if instance is not None and not instance.user.is_active:
+            return False
+        if instance is not None and instance.token_family is not None:
+            request.deskgate_authorization = Authorization.objects.filter(
+                token_family=instance.token_family
+            ).first()
+        return True

@@ -1,0 +1,241 @@
+"""The provider's endpoints: django-oauth-toolkit's views, with Deskgate's sign-in.
+
+The authorization endpoint is DOT's, told four things it cannot know:
+
+1. who is signed in comes from Deskgate's pipeline: an unauthenticated browser goes to
+   the sign-in page (password, code, new password, or the company's SSO) and comes back;
+2. `prompt=login` and `max_age` run the sign-in again in the same session, `prompt=none`
+   answers instead of showing a page, and an app that asks for two factors (`acr_values`
+   or an essential `acr` claim) gets the code step if this session has not passed one;
+3. an app restricted to some clients refuses everyone else (`access_denied`);
+4. what this session's sign-in checked (`amr`, `auth_time`, `sid`) goes with the code.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.models import get_application_model
+from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
+from oauth2_provider.views import AuthorizationView, ConnectDiscoveryInfoView
+from oauth2_provider.views.oidc import RPInitiatedLogoutView
+
+from deskgate.accounts import audit, sessions
+from deskgate.accounts.models import AuditAction, User, UserSession
+from deskgate.http.actors import actor_for
+from deskgate.signin import pipeline
+from deskgate.provider import claims
+from deskgate.provider.models import AppProfile
+
+# When the session was sent to sign in again for an app (Unix time): the sign-in that
+# comes back must be at least this recent, whatever max_age said.
+REAUTH_SINCE = "deskgate.oidc-reauth-since"
+
+
+class Authorize(AuthorizationView):
+    template_name = "oauth2_provider/authorize.html"
+
+    def handle_no_permission(self) -> HttpResponse:
+        """Not signed in: prompt=none answers login_required; otherwise the sign-in page,
+        then back here. A request that names no valid app or redirect URI gets an error
+        page, never a redirect."""
+        request = self.request
+        try:
+            _, credentials = self.validate_authorization_request(request)
+        except OAuthToolkitError as error:
+            return self.error_response(error, application=None)
+        if "none" in _prompt(request):
+            return self._refuse("login_required", "The user is not signed in.", credentials)
+        request.session[REAUTH_SINCE] = 0  # any sign-in from now on will do
+        pipeline.return_after(request, _without_prompt_login(request.get_full_path()))
+        return redirect("signin:password")
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            _, credentials = self.validate_authorization_request(request)
+        except OAuthToolkitError as error:
+            return self.error_response(error, application=None)
+        if credentials.get("code_challenge_method") != "S256" or not credentials.get(
+            "code_challenge"
+        ):
+            return self._refuse(
+                "invalid_request", "PKCE with code_challenge_method=S256 is required.", credentials
+            )
+        user = User.objects.select_related("client").get(pk=request.user.pk)
+        application = get_application_model().objects.get(client_id=credentials["client_id"])
+        if not _open_to(application, user):
+            self._audit_refusal(user, application, "the app is not open to this client")
+            return self._refuse("access_denied", "", credentials)
+        record = sessions.current(request)
+        prompt = _prompt(request)
+        if record is None or self._must_sign_in_again(request, record, prompt):
+            if "none" in prompt:
+                return self._refuse("login_required", "The user must sign in again.", credentials)
+            request.session[REAUTH_SINCE] = time.time()
+            pipeline.ask_again(request, _without_prompt_login(request.get_full_path()))
+            return redirect("signin:password")
+        wants_mfa = claims.wants_mfa(request.GET.get("acr_values", ""), request.GET.get("claims"))
+        if wants_mfa and "mfa" not in record.amr:
+            if not pipeline.can_step_up(user):
+                self._audit_refusal(user, application, "two factors asked, the user has one")
+                return self._refuse(
+                    "unmet_authentication_requirements",
+                    "The app asks for two factors; this user has no second factor.",
+                    credentials,
+                )
+            if "none" in prompt:
+                return self._refuse("interaction_required", "A code is needed.", credentials)
+            pending = pipeline.begin_step_up(request, user)
+            pipeline.return_after(request, request.get_full_path())
+            return redirect(pipeline.advance(request, pending))
+        request.session.pop(REAUTH_SINCE, None)
+        return super().get(request, *args, **kwargs)
+
+    def _must_sign_in_again(self, request: HttpRequest, record: UserSession, prompt: set[str]) -> bool:
+        since = request.session.get(REAUTH_SINCE)
+        if isinstance(since, (int, float)):
+            # Sent to sign in (again) for this request: a sign-in after that satisfies it.
+            return record.auth_time.timestamp() < since
+        if "login" in prompt:
+            return True
+        max_age = request.GET.get("max_age", "")
+        if max_age.isdigit():
+            return time.time() - record.auth_time.timestamp() > int(max_age)
+        return False
+
+    def create_authorization_response(
+        self, request: HttpRequest, scopes: str, credentials: dict[str, Any], allow: bool
+    ) -> tuple[str, dict[str, str], str, int]:
+        """The code goes with what this session's sign-in checked; both ways here (no
+        consent needed, or the consent form) pass the tenant check again."""
+        user = User.objects.select_related("client").get(pk=request.user.pk)
+        application = get_application_model().objects.get(client_id=credentials["client_id"])
+        if not _open_to(application, user):
+            raise OAuthToolkitError(
+                error=CustomOAuth2Error(error="access_denied", state=credentials.get("state")),
+                redirect_uri=credentials["redirect_uri"],
+            )
+        record = sessions.current(request)
+        if record is not None:
+            credentials["deskgate_facts"] = {
+                "sid": record.sid,
+                "amr": list(record.amr),
+                "auth_time": record.auth_time,
+            }
+        answer = super().create_authorization_response(request, scopes, credentials, allow)
+        if allow and record is not None:
+            audit.record(
+                AuditAction.OIDC_AUTHORIZED,
+                client=user.client,
+                by=actor_for(request, user),
+                subject=user,
+                summary=f"{user.label} signed in to {application.name}",
+                app=application.name,
+                client_id=application.client_id,
+                amr=list(record.amr),
+            )
+        return answer
+
+    def _refuse(self, error: str, description: str, credentials: dict[str, Any]) -> HttpResponse:
+        application = get_application_model().objects.get(client_id=credentials["client_id"])
+        failure = OAuthToolkitError(
+            error=CustomOAuth2Error(
+                error=error, description=description or None, state=credentials.get("state")
+            ),
+            redirect_uri=credentials["redirect_uri"],
+        )
+        return self.error_response(failure, application)
+
+    def _audit_refusal(self, user: User, application: Any, reason: str) -> None:
+        audit.record(
+            AuditAction.OIDC_REFUSED,
+            client=user.client,
+            by=actor_for(self.request, user),
+            subject=user,
+            summary=f"Sign-in of {user.label} to {application.name} refused: {reason}",
+            app=application.name,
+            reason=reason,
+        )
+
+
+def _prompt(request: HttpRequest) -> set[str]:
+    return set(request.GET.get("prompt", "").split())
+
+
+def _without_prompt_login(url: str) -> str:
+    """The same request without prompt=login (it is being satisfied now)."""
+    parts = urlsplit(url)
+    query = []
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name == "prompt":
+            value = " ".join(v for v in value.split() if v != "login")
+            if not value:
+                continue
+        query.append((name, value))
+    return parts._replace(query=urlencode(query)).geturl()
+
+
+def _open_to(application: Any, user: User) -> bool:
+    profile = AppProfile.objects.filter(application=application).first()
+    return profile is None or profile.open_to(user.client_id)
+
+
+class Discovery(ConnectDiscoveryInfoView):
+    """DOT's discovery document, plus what Deskgate adds (docs/oidc.md)."""
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        import json
+
+        response = super().get(request, *args, **kwargs)
+        data = json.loads(response.content)
+        data.update(
+            {
+                "acr_values_supported": claims.ACR_VALUES,
+                "claims_parameter_supported": True,
+                "backchannel_logout_supported": True,
+                "backchannel_logout_session_supported": True,
+                "frontchannel_logout_supported": False,
+                "grant_types_supported": ["authorization_code", "refresh_token"],
+                "response_modes_supported": ["query"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "code_challenge_methods_supported": ["S256"],
+                "revocation_endpoint": self._get_endpoint_url(request, "revoke-token", True),
+                "introspection_endpoint": self._get_endpoint_url(request, "introspect", True),
+            }
+        )
+        response.content = json.dumps(data).encode()
+        response["Content-Length"] = str(len(response.content))
+        return response
+
+
+class Logout(RPInitiatedLogoutView):
+    """RP-initiated logout: the Deskgate session ends as the sign-out button ends it, so
+    every other app is told too (back-channel) and the tokens are revoked."""
+
+    template_name = "oauth2_provider/logout_confirm.html"
+
+    def do_logout(
+        self,
+        application: Any = None,
+        post_logout_redirect_uri: str | None = None,
+        state: str | None = None,
+        token_user: Any = None,
+    ) -> HttpResponse:
+        request = self.request
+        if request.user.is_authenticated:
+            user = User.objects.select_related("client").get(pk=request.user.pk)
+            audit.record(
+                AuditAction.SIGNIN_SIGNED_OUT,
+                client=user.client,
+                by=actor_for(request, user),
+                subject=user,
+                summary=f"{user.label} signed out"
+                + (f" from {application.name}" if application is not None else ""),
+            )
+            sessions.end(request)
+        return super().do_logout(application, post_logout_redirect_uri, state, token_user)
