@@ -35,6 +35,8 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("signin", frozenset({"signin"})),
     # Company sign-in through an OpenID Connect provider; enters the sign-in pipeline.
     ("sso", frozenset({"sso"})),
+    # The OpenID Provider: the apps sign in through the pipeline (django-oauth-toolkit).
+    ("provider", frozenset({"provider"})),
     # The admin pages.
     ("web", frozenset({"web"})),
     # What puts it together: settings, URLs, the WSGI entry point, the command line.
@@ -53,6 +55,10 @@ ACTION_LAYER: dict[str, str] = {
     "deskgate.delivery.caps": "the send caps: one conditional UPSERT per message",
     "deskgate.delivery.channels": "the development SMS channel stores its message in the outbox",
     "deskgate.delivery.outbox": "stores the development outbox's messages",
+    "deskgate.provider.logout": "queues, claims and marks back-channel logout deliveries",
+    "deskgate.provider.registry": "registers and removes the apps (DOT's Application + profile)",
+    "deskgate.provider.revoke": "revokes DOT's tokens: a family, or all of a user's",
+    "deskgate.provider.validator": "records each authorization's facts; claims its code once",
     "deskgate.signin.budget": "the per-address attempt budget: conditional UPSERT and UPDATE",
     "deskgate.signin.challenge": "issues and checks sign-in codes under a row lock",
     "deskgate.signin.contact_change": "issues and checks contact-change codes",

@@ -17,7 +17,7 @@ DOORS = {
     "JSON API": "src/deskgate/api",
     "REST API": "src/deskgate/api",
     "SCIM": "src/deskgate/scim",
-    "OpenID Provider": "src/deskgate/oidc",
+    "OpenID Provider": "src/deskgate/provider",
 }
 
 

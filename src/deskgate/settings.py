@@ -270,6 +270,11 @@ LOGGING = {
             "propagate": False,
         },
         "django.request": {"filters": ["no_query_strings"]},
+        # At DEBUG, oauthlib and django-oauth-toolkit log authorization codes, refresh
+        # tokens and the redirect URLs that carry codes: never below INFO, whatever the
+        # root level (tests/security/test_18_provider.py runs everything at DEBUG).
+        "oauthlib": {"level": "INFO"},
+        "oauth2_provider": {"level": "INFO"},
     },
     "root": {"handlers": ["console"], "level": "INFO"},
 }
@@ -330,7 +335,7 @@ OAUTH2_PROVIDER: dict[str, Any] = {
 
 # DOT's own models (named here so migrations that point at them resolve).
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
-OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"
-OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"
-OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"  # noqa: S105
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"  # noqa: S105
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"  # noqa: S105
 OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"

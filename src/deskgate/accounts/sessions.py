@@ -162,9 +162,11 @@ def end(request: HttpRequest) -> None:
     """Sign this browser out: its session, the record of it, and its sign-ins in the apps."""
     row = None
     if request.session.session_key:
-        row = UserSession.objects.select_related("user").filter(
-            session_key=request.session.session_key
-        ).first()
+        row = (
+            UserSession.objects.select_related("user")
+            .filter(session_key=request.session.session_key)
+            .first()
+        )
         UserSession.objects.filter(session_key=request.session.session_key).delete()
     logout(request)
     if row is not None:

@@ -14,7 +14,9 @@ from deskgate.accounts.models import User
 ACR_ONE_FACTOR = "urn:deskgate:acr:1fa"
 ACR_MFA = "urn:deskgate:acr:mfa"
 # The PAPE policy URI some libraries send for "multi-factor"; the same as ACR_MFA here.
-ACR_MFA_ALIASES = frozenset({ACR_MFA, "http://schemas.openid.net/pape/policies/2007/06/multi-factor"})
+ACR_MFA_ALIASES = frozenset(
+    {ACR_MFA, "http://schemas.openid.net/pape/policies/2007/06/multi-factor"}
+)
 ACR_VALUES = [ACR_ONE_FACTOR, ACR_MFA]
 
 CLIENT_CLAIM = "deskgate_client"  # {"id": ..., "slug": ..., "name": ...}
@@ -79,7 +81,11 @@ def wants_mfa(acr_values: str, claims_request: str | Mapping[str, Any] | None) -
             return False
     if not isinstance(request, Mapping):
         return False
-    acr = (request.get("id_token") or {}).get("acr") if isinstance(request.get("id_token"), Mapping) else None
+    acr = (
+        (request.get("id_token") or {}).get("acr")
+        if isinstance(request.get("id_token"), Mapping)
+        else None
+    )
     if not isinstance(acr, Mapping) or not acr.get("essential"):
         return False
     values = acr.get("values") or ([acr["value"]] if "value" in acr else [])

@@ -50,9 +50,9 @@ def sessions_ended(user: User, sids: Sequence[str], /, *, everywhere: bool) -> N
     else:
         revoke.families(family for _, _, family in pairs)
     told = set(
-        AppProfile.objects.filter(
-            application_id__in={app for app, _, _ in pairs}
-        ).exclude(backchannel_logout_uri="").values_list("application_id", flat=True)
+        AppProfile.objects.filter(application_id__in={app for app, _, _ in pairs})
+        .exclude(backchannel_logout_uri="")
+        .values_list("application_id", flat=True)
     )
     now = timezone.now()
     rows = [

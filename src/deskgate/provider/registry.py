@@ -81,7 +81,10 @@ def _check(data: AppInput) -> tuple[dict[str, list[str]], list[Client]]:
     for kind, uris in (
         ("redirect_uri", data.redirect_uris),
         ("post_logout_redirect_uri", data.post_logout_redirect_uris),
-        ("backchannel_logout_uri", [data.backchannel_logout_uri] if data.backchannel_logout_uri else []),
+        (
+            "backchannel_logout_uri",
+            [data.backchannel_logout_uri] if data.backchannel_logout_uri else [],
+        ),
     ):
         for uri in uris:
             if any(ch.isspace() for ch in uri):
@@ -108,7 +111,9 @@ def register_app(data: AppInput, *, by: audit.Actor) -> Registered:
     with transaction.atomic():
         application = Application(
             name=data.name.strip(),
-            client_type=Application.CLIENT_PUBLIC if data.public else Application.CLIENT_CONFIDENTIAL,
+            client_type=Application.CLIENT_PUBLIC
+            if data.public
+            else Application.CLIENT_CONFIDENTIAL,
             authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
             redirect_uris=" ".join(data.redirect_uris),
             post_logout_redirect_uris=" ".join(data.post_logout_redirect_uris),

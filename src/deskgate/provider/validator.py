@@ -49,6 +49,15 @@ class DeskgateValidator(OAuth2Validator):
             values["sid"] = authorization.sid
         return values, expires
 
+    # --- prompt=none (the view has checked the session before oauthlib asks) --------------
+
+    def validate_silent_login(self, request: Any) -> bool:
+        return True  # Authorize answers login_required itself, before this is asked
+
+    def validate_silent_authorization(self, request: Any) -> bool:
+        # Without a page, only an app that needs no consent (first-party) can be authorized.
+        return bool(getattr(request.client, "skip_authorization", False))
+
     # --- codes ----------------------------------------------------------------------------
 
     def save_authorization_code(

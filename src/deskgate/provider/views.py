@@ -21,16 +21,16 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.models import get_application_model
-from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
 from oauth2_provider.views import AuthorizationView, ConnectDiscoveryInfoView
 from oauth2_provider.views.oidc import RPInitiatedLogoutView
+from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
 
 from deskgate.accounts import audit, sessions
 from deskgate.accounts.models import AuditAction, User, UserSession
 from deskgate.http.actors import actor_for
-from deskgate.signin import pipeline
 from deskgate.provider import claims
 from deskgate.provider.models import AppProfile
+from deskgate.signin import pipeline
 
 # When the session was sent to sign in again for an app (Unix time): the sign-in that
 # comes back must be at least this recent, whatever max_age said.
@@ -66,7 +66,7 @@ class Authorize(AuthorizationView):
             return self._refuse(
                 "invalid_request", "PKCE with code_challenge_method=S256 is required.", credentials
             )
-        user = User.objects.select_related("client").get(pk=request.user.pk)
+        user = User.objects.select_related("client").get(pk=request.user.pk or 0)
         application = get_application_model().objects.get(client_id=credentials["client_id"])
         if not _open_to(application, user):
             self._audit_refusal(user, application, "the app is not open to this client")
@@ -96,7 +96,9 @@ class Authorize(AuthorizationView):
         request.session.pop(REAUTH_SINCE, None)
         return super().get(request, *args, **kwargs)
 
-    def _must_sign_in_again(self, request: HttpRequest, record: UserSession, prompt: set[str]) -> bool:
+    def _must_sign_in_again(
+        self, request: HttpRequest, record: UserSession, prompt: set[str]
+    ) -> bool:
         since = request.session.get(REAUTH_SINCE)
         if isinstance(since, (int, float)):
             # Sent to sign in (again) for this request: a sign-in after that satisfies it.
@@ -113,7 +115,7 @@ class Authorize(AuthorizationView):
     ) -> tuple[str, dict[str, str], str, int]:
         """The code goes with what this session's sign-in checked; both ways here (no
         consent needed, or the consent form) pass the tenant check again."""
-        user = User.objects.select_related("client").get(pk=request.user.pk)
+        user = User.objects.select_related("client").get(pk=request.user.pk or 0)
         application = get_application_model().objects.get(client_id=credentials["client_id"])
         if not _open_to(application, user):
             raise OAuthToolkitError(
@@ -228,7 +230,7 @@ class Logout(RPInitiatedLogoutView):
     ) -> HttpResponse:
         request = self.request
         if request.user.is_authenticated:
-            user = User.objects.select_related("client").get(pk=request.user.pk)
+            user = User.objects.select_related("client").get(pk=request.user.pk or 0)
             audit.record(
                 AuditAction.SIGNIN_SIGNED_OUT,
                 client=user.client,
