@@ -32,8 +32,8 @@ INSTALLED_APPS = [
     "deskgate.signin",
     "deskgate.delivery",
     "deskgate.sso",
+    "deskgate.provider",  # before oauth2_provider: its templates replace the library's
     "oauth2_provider",
-    "deskgate.provider",
     "deskgate.web",
 ]
 

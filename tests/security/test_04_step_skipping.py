@@ -73,6 +73,9 @@ def attack_payload(ids: list[int]) -> list[tuple[str, str]]:
     return list(fields.items()) + [("users", str(i)) for i in ids]
 
 
+PUBLIC_DOCUMENTS = {"oauth2_provider:oidc-connect-discovery-info", "oauth2_provider:jwks-info"}
+
+
 def test_every_url_with_only_the_password_done_gives_no_session_and_no_admin_data(
     browser, user_factory, tenant
 ) -> None:
@@ -112,8 +115,12 @@ def test_every_url_with_only_the_password_done_gives_no_session_and_no_admin_dat
             for marker in markers:
                 assert marker not in response.text, (method, url, marker)
             if response.status_code == 200:
-                # Only the sign-in pages themselves answer with a page.
-                assert name.startswith(("signin:", "sso:")), (method, url)
+                # Only the sign-in pages themselves answer with a page, and the provider's
+                # public documents (discovery, keys) that every app may read.
+                assert name.startswith(("signin:", "sso:")) or name in PUBLIC_DOCUMENTS, (
+                    method,
+                    url,
+                )
             assert b.whoami() is None, (method, url)
             assert signed_in_users() == [], (method, url)
     # Nothing was written on the admin's behalf.
@@ -140,7 +147,8 @@ def test_every_url_with_only_the_password_done_gives_no_session_and_no_admin_dat
         "/api/v1/users/",
         "/accounts/login/",
         "/login/",
-        "/o/token/",
+        "/o/applications/",
+        "/o/authorized_tokens/",
     ],
 )
 def test_django_admin_and_api_urls_do_not_exist(browser, user_factory, path) -> None:
@@ -150,6 +158,21 @@ def test_django_admin_and_api_urls_do_not_exist(browser, user_factory, path) -> 
     assert b.get(path).status_code == 404
     response = b.post_raw(path, {"username": admin.username, "password": PASSWORD})
     assert response.status_code in (403, 404)  # CSRF refuses before the 404
+    assert b.whoami() is None and signed_in_users() == []
+
+
+def test_the_token_endpoint_takes_no_password(browser, user_factory) -> None:
+    """The provider's token endpoint exists for apps, but the password grant is off: a user
+    name and password posted there (with the code still owed) give no token, no session."""
+    admin = user_factory("admin", "email")
+    b = browser()
+    b.sign_in(admin.username)  # the password step done, the code owed
+    response = b.post_raw(
+        "/o/token/",
+        {"grant_type": "password", "username": admin.username, "password": PASSWORD},
+    )
+    assert response.status_code in (400, 401)
+    assert "access_token" not in response.text
     assert b.whoami() is None and signed_in_users() == []
 
 

@@ -143,7 +143,9 @@ def test_authorization_never_redirects_to_a_uri_the_app_did_not_register(
                 assert location.startswith("/signin/"), (trick, location)
     # An unknown app: an error page, never a redirect.
     request = Request(registered, client_id="no-such-app")
-    assert victim.get(request.path).status_code == 400
+    response = victim.get(request.path)
+    assert response.status_code == 400
+    assert "sign-in link does not work" in response.text  # Deskgate's page, with its words
 
 
 def test_logout_never_redirects_to_an_unregistered_uri(
@@ -331,3 +333,15 @@ def test_a_token_shows_only_its_own_user_and_dies_with_the_account(
         timeout=30,
     )
     assert alive.status_code == 200
+
+
+def test_logout_naming_an_unknown_app_is_an_error_page_not_a_crash(
+    browser: Any, issuer: str
+) -> None:
+    """django-oauth-toolkit answered 500 (Application.DoesNotExist) for an unknown client_id."""
+    b = browser()
+    assert b.get("/o/logout/?client_id=no-such-app").status_code == 400
+    b.get("/signin/")
+    response = b.post("/o/logout/", {"client_id": "no-such-app", "allow": "on"}, form="/signin/")
+    assert response.status_code == 400
+    assert "sign-out link does not work" in response.text

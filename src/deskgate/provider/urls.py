@@ -1,6 +1,6 @@
 """The provider's endpoints, under the names django-oauth-toolkit reverses."""
 
-from django.urls import path, re_path
+from django.urls import path
 from oauth2_provider import views as dot
 
 from deskgate.provider import views
@@ -8,8 +8,8 @@ from deskgate.provider import views
 app_name = "oauth2_provider"
 
 urlpatterns = [
-    re_path(
-        r"^\.well-known/openid-configuration$",
+    path(
+        ".well-known/openid-configuration",
         views.Discovery.as_view(),
         name="oidc-connect-discovery-info",
     ),

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.exceptions import InvalidOIDCClientError, OAuthToolkitError
 from oauth2_provider.models import get_application_model
 from oauth2_provider.views import AuthorizationView, ConnectDiscoveryInfoView
 from oauth2_provider.views.oidc import RPInitiatedLogoutView
@@ -220,6 +220,13 @@ class Logout(RPInitiatedLogoutView):
     every other app is told too (back-channel) and the tokens are revoked."""
 
     template_name = "oauth2_provider/logout_confirm.html"
+
+    def get_request_application(self, id_token: Any, client_id: str | None) -> Any:
+        """An unknown client_id is the app's mistake (400), not a server error."""
+        try:
+            return super().get_request_application(id_token, client_id)
+        except get_application_model().DoesNotExist:
+            raise InvalidOIDCClientError() from None
 
     def do_logout(
         self,

@@ -116,4 +116,6 @@ def confirm(user: User, submitted: str, *, by: audit.Actor) -> str | None:
         field, value = change.field, change.new_value
         change.delete()
     actions.change_own_contact(user, field, value, by=by)  # every rule checked again
+    if field == "email":  # the code reached it: the address is proven (email_verified)
+        actions.note_email_proven(user, value)
     return None
