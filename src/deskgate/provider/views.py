@@ -13,12 +13,12 @@ The authorization endpoint is DOT's, told four things it cannot know:
 
 from __future__ import annotations
 
-import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils import timezone
 from oauth2_provider.exceptions import InvalidOIDCClientError, OAuthToolkitError
 from oauth2_provider.models import get_application_model
 from oauth2_provider.views import AuthorizationView, ConnectDiscoveryInfoView
@@ -76,7 +76,7 @@ class Authorize(AuthorizationView):
         if record is None or self._must_sign_in_again(request, record, prompt):
             if "none" in prompt:
                 return self._refuse("login_required", "The user must sign in again.", credentials)
-            request.session[REAUTH_SINCE] = time.time()
+            request.session[REAUTH_SINCE] = timezone.now().timestamp()
             pipeline.ask_again(request, _without_prompt_login(request.get_full_path()))
             return redirect("signin:password")
         wants_mfa = claims.wants_mfa(request.GET.get("acr_values", ""), request.GET.get("claims"))
@@ -107,7 +107,7 @@ class Authorize(AuthorizationView):
             return True
         max_age = request.GET.get("max_age", "")
         if max_age.isdigit():
-            return time.time() - record.auth_time.timestamp() > int(max_age)
+            return timezone.now().timestamp() - record.auth_time.timestamp() > int(max_age)
         return False
 
     def create_authorization_response(
