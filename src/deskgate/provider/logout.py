@@ -21,6 +21,7 @@ import requests
 from django.db import transaction
 from django.utils import timezone
 from jwcrypto import jwk, jwt
+from oauth2_provider.models import Application
 from oauth2_provider.settings import oauth2_settings
 
 from deskgate.accounts import audit
@@ -40,29 +41,59 @@ CLAIM_LEASE = timedelta(seconds=30)  # a row being sent; taken again if its proc
 
 def sessions_ended(user: User, sids: Sequence[str], /, *, everywhere: bool) -> None:
     """Revoke the tokens those sessions led to (all of the user's, `everywhere`) and queue
-    a logout token for every app that signed the user in through them."""
-    authorizations = Authorization.objects.filter(user=user)
-    if not everywhere:
-        authorizations = authorizations.filter(sid__in=list(sids))
-    pairs = set(authorizations.values_list("application_id", "sid", "token_family"))
-    if everywhere:
-        revoke.everything_of(user)
-    else:
-        revoke.families(family for _, _, family in pairs)
-    told = set(
-        AppProfile.objects.filter(
-            application_id__in={app for app, _, _ in pairs}
-        ).exclude(backchannel_logout_uri="").values_list("application_id", flat=True)
-    )
+    a logout token for every app that signed the user in through them.
+
+    Each sign-in in an app ends once (`Authorization.ended_at`): an app told that a
+    session ended is not told again by a later end (a reset both sets the password and
+    ends every session; a deactivation follows a sign-out), and the row locks make two
+    ends at once (a sign-out and a deactivation) tell it once between them.
+    """
     now = timezone.now()
-    rows = [
-        LogoutDelivery(application_id=app, user=user, sid=sid, created_at=now, next_attempt_at=now)
-        for app, sid in sorted({(app, sid) for app, sid, _ in pairs})
-        if app in told
-    ]
-    if rows:
-        LogoutDelivery.objects.bulk_create(rows)
-        transaction.on_commit(worker.kick)
+    with transaction.atomic():
+        ending = Authorization.objects.filter(user=user, ended_at=None)
+        if not everywhere:
+            ending = ending.filter(sid__in=list(sids))
+        rows = list(
+            ending.select_for_update().values_list(
+                "pk", "application_id", "sid", "token_family", "exchanged_at"
+            )
+        )
+        Authorization.objects.filter(pk__in=[pk for pk, *_ in rows]).update(ended_at=now)
+        if everywhere:
+            revoke.everything_of(user)
+        else:
+            revoke.families(family for _, _, _, family, _ in rows)
+        # An app whose code was never exchanged never had the sign-in: nothing to tell.
+        pairs = {(app, sid) for _, app, sid, _, exchanged in rows if exchanged is not None}
+        told = set(
+            AppProfile.objects.filter(application_id__in={app for app, _ in pairs})
+            .exclude(backchannel_logout_uri="")
+            .values_list("application_id", flat=True)
+        )
+        deliveries = [
+            LogoutDelivery(
+                application_id=app, user=user, sid=sid, created_at=now, next_attempt_at=now
+            )
+            for app, sid in sorted(pairs)
+            if app in told
+        ]
+        if deliveries:
+            LogoutDelivery.objects.bulk_create(deliveries)
+            transaction.on_commit(worker.kick)
+
+
+def app_signed_out(application: Application, user: User, sid: str) -> None:
+    """The app itself asked to end its sign-in `sid` (RP-initiated logout from a browser
+    that no longer holds that Deskgate session): that sign-in's tokens are revoked. The
+    app needs no telling, and the session's other apps are left alone: the session may
+    still be live in another browser, and this request does not prove otherwise."""
+    with transaction.atomic():
+        ending = Authorization.objects.select_for_update().filter(
+            application=application, user=user, sid=sid, ended_at=None
+        )
+        families = list(ending.values_list("token_family", flat=True))
+        ending.update(ended_at=timezone.now())
+        revoke.families(families)
 
 
 def logout_token(delivery: LogoutDelivery) -> str:
