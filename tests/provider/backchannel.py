@@ -41,13 +41,15 @@ class LoopbackApp:
     """An app's back-channel logout endpoint on 127.0.0.1 (a random port), in a thread.
 
     It records every POSTed `logout_token`. `status` is what it answers (200, or 500 to
-    fail); `hold`, when set, makes it wait for `release` before answering (a slow app).
+    fail); `hold`, when set, makes it wait for `release` before answering (a slow app);
+    `trickle` sends its answer a byte every 0.2 s (for at most 20 s, or until `release`).
     """
 
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.status = 200
         self.hold = False
+        self.trickle = False
         self.release = threading.Event()
         self.arrived = threading.Event()
         self.answered: list[float] = []
@@ -69,12 +71,26 @@ class LoopbackApp:
                 app.arrived.set()
                 if app.hold:
                     app.release.wait(15)
+                if app.trickle:
+                    self._trickle()
+                    return
                 self.send_response(app.status)
                 self.send_header("Cache-Control", "no-store")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 with app._lock:
                     app.answered.append(time.monotonic())
+
+            def _trickle(self) -> None:
+                ends = time.monotonic() + 20
+                for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"." * 200:
+                    if time.monotonic() > ends or app.release.wait(0.2):
+                        return
+                    try:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                    except OSError:
+                        return
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass

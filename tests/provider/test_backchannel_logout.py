@@ -438,6 +438,27 @@ def test_a_failing_app_is_tried_a_bounded_number_of_times_then_audited(
     assert "was not told that" in trail.content.decode()
 
 
+def test_an_app_that_trickles_its_answer_is_cut_at_the_deadline(
+    three_apps: tuple[RegisteredApp, ...], vera: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A byte now and then would reset a socket timeout forever: the whole POST has one
+    deadline, and the other apps' logouts do not wait behind it."""
+    monkeypatch.setattr(logout, "LOGOUT_TIMEOUT", 1.0)
+    desktop, reports, _ = three_apps
+    browser = signed_in_client(vera)
+    sign_in_to(browser, desktop)
+    sign_in_to(browser, reports)
+    desktop.loopback.trickle = True
+    browser.post("/signin/sign-out/")
+    started = time.monotonic()
+    logout.deliver_due()
+    assert time.monotonic() - started < 4
+    assert len(reports.loopback.received) == 1
+    slow = LogoutDelivery.objects.get(application__name="Agent desktop")
+    assert slow.delivered_at is None and slow.attempts == 1
+    assert slow.last_error == "the app did not answer within 1 s"
+
+
 # --- 4b and 5: the worker thread, with committed data ---------------------------------------
 
 
