@@ -31,6 +31,7 @@ from deskgate.accounts.models import AuditAction, AuditEvent, User
 from deskgate.provider import logout
 from deskgate.provider.models import LogoutDelivery
 from tests.conftest import PASSWORD, signed_in_client
+from tests.pages import controls
 from tests.provider.backchannel import (
     LoopbackApp,
     RegisteredApp,
@@ -178,6 +179,15 @@ def deactivate(user: User, admin: User, browsers: list[HttpClient]) -> None:
     actions.set_user_active(user, False, by=Actor(user=admin))
 
 
+def deactivate_on_the_admin_page(user: User, admin: User, browsers: list[HttpClient]) -> None:
+    http = signed_in_client(admin)
+    values = dict(controls(http.get(f"/users/{user.pk}/")).values)
+    values.update({"employment": "inactive", "password": ""})
+    answer = http.post(f"/users/{user.pk}/", values)
+    assert answer.status_code == 302, answer.content[:800]
+    assert not User.objects.get(pk=user.pk).is_active
+
+
 def sign_out_everywhere(user: User, admin: User, browsers: list[HttpClient]) -> None:
     assert actions.end_sessions(user) == 2
 
@@ -207,6 +217,7 @@ def password_reset_page(user: User, admin: User, browsers: list[HttpClient]) -> 
     "end",
     [
         deactivate,
+        deactivate_on_the_admin_page,
         sign_out_everywhere,
         password_change_page,
         password_set_by_admin,
