@@ -49,11 +49,14 @@ def need(available: bool, what: str) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_teardown(item: pytest.Item) -> None:
-    """Before any fixture ends (the database's above all), let the reset mail worker
-    finish what a test queued: its thread must not write into an emptied database."""
+    """Before any fixture ends (the database's above all), let the reset mail worker and
+    the back-channel logout worker finish what a test queued: their threads must not
+    write into an emptied database."""
+    from deskgate.provider import logout
     from deskgate.signin import reset_delivery
 
     assert reset_delivery.worker.wait_idle(timeout=120), "the reset mail worker did not finish"
+    assert logout.worker.wait_idle(timeout=60), "the logout worker did not finish"
 
 
 @pytest.fixture(autouse=True)

@@ -300,7 +300,10 @@ OAUTH2_PROVIDER: dict[str, Any] = {
     "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,  # asked only without a matching hint
     "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
     "OIDC_RP_INITIATED_LOGOUT_ACCEPT_EXPIRED_TOKENS": True,
-    "OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS": True,
+    # Off: DOT would delete every token of the user in every app and every browser and
+    # tell no app. Deskgate's Logout view ends this session's sign-ins instead (revoked,
+    # and the other apps told by back-channel logout).
+    "OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS": False,
     "OAUTH2_VALIDATOR_CLASS": "deskgate.provider.validator.DeskgateValidator",
     "SCOPES": {
         "openid": "Sign you in",

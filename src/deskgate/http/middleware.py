@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import Resolver404, resolve
 
 from deskgate.accounts import sessions
 
@@ -40,6 +41,14 @@ class ContentSecurityPolicyMiddleware:
         return response
 
 
+def _for_an_app(request: HttpRequest) -> bool:
+    """Is this a request of the OpenID Provider's endpoints (an app's, through the browser)?"""
+    try:
+        return resolve(request.path_info).namespace == "oauth2_provider"
+    except Resolver404:
+        return False
+
+
 class IdleTimeoutMiddleware:
     """Sign out a session idle too long (30 minutes for admin pages) or too old (12 hours)."""
 
@@ -59,5 +68,11 @@ class IdleTimeoutMiddleware:
                     else f"because a session lasts at most {_duration(settings.SESSION_COOKIE_AGE)}"
                 )
                 messages.info(request, f"You were signed out {why}. Sign in again.")
+                if _for_an_app(request):
+                    # An app's request goes on, signed out: the authorization endpoint
+                    # sends the person to sign in and back to the app (or answers
+                    # login_required to prompt=none); the logout endpoint returns them
+                    # to the app. The sign-in page here would drop the app's request.
+                    return self.get_response(request)
                 return redirect("signin:password")
         return self.get_response(request)

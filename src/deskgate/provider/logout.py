@@ -10,17 +10,23 @@ failed delivery again after LOGOUT_RETRY_AFTER, gives up after the last, and aud
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import logging
+import socket
+import ssl
+import threading
 import time
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
+from urllib.parse import urlencode, urlsplit
 
-import requests
 from django.db import transaction
 from django.utils import timezone
 from jwcrypto import jwk, jwt
+from oauth2_provider.models import Application
 from oauth2_provider.settings import oauth2_settings
 
 from deskgate.accounts import audit
@@ -33,36 +39,66 @@ log = logging.getLogger(__name__)
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 LOGOUT_TOKEN_LIFETIME = 120  # seconds
-LOGOUT_TIMEOUT = 5.0  # seconds per POST
+LOGOUT_TIMEOUT = 5.0  # seconds for a whole POST, connection to answer
 LOGOUT_RETRY_AFTER = [10, 60]  # seconds before the 2nd and 3rd (last) attempt
 CLAIM_LEASE = timedelta(seconds=30)  # a row being sent; taken again if its process died
 
 
 def sessions_ended(user: User, sids: Sequence[str], /, *, everywhere: bool) -> None:
     """Revoke the tokens those sessions led to (all of the user's, `everywhere`) and queue
-    a logout token for every app that signed the user in through them."""
-    authorizations = Authorization.objects.filter(user=user)
-    if not everywhere:
-        authorizations = authorizations.filter(sid__in=list(sids))
-    pairs = set(authorizations.values_list("application_id", "sid", "token_family"))
-    if everywhere:
-        revoke.everything_of(user)
-    else:
-        revoke.families(family for _, _, family in pairs)
-    told = set(
-        AppProfile.objects.filter(application_id__in={app for app, _, _ in pairs})
-        .exclude(backchannel_logout_uri="")
-        .values_list("application_id", flat=True)
-    )
+    a logout token for every app that signed the user in through them.
+
+    Each sign-in in an app ends once (`Authorization.ended_at`): an app told that a
+    session ended is not told again by a later end (a reset both sets the password and
+    ends every session; a deactivation follows a sign-out), and the row locks make two
+    ends at once (a sign-out and a deactivation) tell it once between them.
+    """
     now = timezone.now()
-    rows = [
-        LogoutDelivery(application_id=app, user=user, sid=sid, created_at=now, next_attempt_at=now)
-        for app, sid in sorted({(app, sid) for app, sid, _ in pairs})
-        if app in told
-    ]
-    if rows:
-        LogoutDelivery.objects.bulk_create(rows)
-        transaction.on_commit(worker.kick)
+    with transaction.atomic():
+        ending = Authorization.objects.filter(user=user, ended_at=None)
+        if not everywhere:
+            ending = ending.filter(sid__in=list(sids))
+        rows = list(
+            ending.select_for_update().values_list(
+                "pk", "application_id", "sid", "token_family", "exchanged_at"
+            )
+        )
+        Authorization.objects.filter(pk__in=[pk for pk, *_ in rows]).update(ended_at=now)
+        if everywhere:
+            revoke.everything_of(user)
+        else:
+            revoke.families(family for _, _, _, family, _ in rows)
+        # An app whose code was never exchanged never had the sign-in: nothing to tell.
+        pairs = {(app, sid) for _, app, sid, _, exchanged in rows if exchanged is not None}
+        told = set(
+            AppProfile.objects.filter(application_id__in={app for app, _ in pairs})
+            .exclude(backchannel_logout_uri="")
+            .values_list("application_id", flat=True)
+        )
+        deliveries = [
+            LogoutDelivery(
+                application_id=app, user=user, sid=sid, created_at=now, next_attempt_at=now
+            )
+            for app, sid in sorted(pairs)
+            if app in told
+        ]
+        if deliveries:
+            LogoutDelivery.objects.bulk_create(deliveries)
+            transaction.on_commit(worker.kick)
+
+
+def app_signed_out(application: Application, user: User, sid: str) -> None:
+    """The app itself asked to end its sign-in `sid` (RP-initiated logout from a browser
+    that no longer holds that Deskgate session): that sign-in's tokens are revoked. The
+    app needs no telling, and the session's other apps are left alone: the session may
+    still be live in another browser, and this request does not prove otherwise."""
+    with transaction.atomic():
+        ending = Authorization.objects.select_for_update().filter(
+            application=application, user=user, sid=sid, ended_at=None
+        )
+        families = list(ending.values_list("token_family", flat=True))
+        ending.update(ended_at=timezone.now())
+        revoke.families(families)
 
 
 def logout_token(delivery: LogoutDelivery) -> str:
@@ -124,21 +160,64 @@ def _claim_next() -> LogoutDelivery | None:
             )
 
 
+def post_form(uri: str, form: dict[str, str], *, seconds: float) -> int:
+    """POST a form and answer the HTTP status; the whole exchange ends at one deadline.
+
+    A socket timeout alone bounds each read, so an app that trickles its answer a byte at
+    a time would hold the worker (and every other app's logout behind it) for as long as
+    it liked, and outlive the claim's lease (another process would send again). At the
+    deadline a timer shuts the socket, and the read in progress fails.
+    """
+    parts = urlsplit(uri)
+    host, port = parts.hostname or "", parts.port
+    connection: http.client.HTTPConnection
+    if parts.scheme == "https":
+        # The system's trust store (plus SSL_CERT_FILE): apps on the platform's own
+        # network may carry certificates of the operator's CA.
+        context = ssl.create_default_context()
+        connection = http.client.HTTPSConnection(host, port, timeout=seconds, context=context)
+    else:
+        connection = http.client.HTTPConnection(host, port, timeout=seconds)
+    body = urlencode(form)
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Cache-Control": "no-store",
+        "User-Agent": "Deskgate-Logout",
+        "Connection": "close",
+    }
+    timer = threading.Timer(seconds, _shut, args=(connection,))
+    timer.start()
+    try:
+        connection.request(
+            "POST", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), body, headers
+        )
+        return connection.getresponse().status
+    finally:
+        timer.cancel()
+        connection.close()
+
+
+def _shut(connection: http.client.HTTPConnection) -> None:
+    sock = connection.sock
+    if sock is not None:
+        # The plain socket's shutdown, also under TLS: it wakes the blocked read.
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
 def _send(delivery: LogoutDelivery) -> None:
     uri = delivery.application.profile.backchannel_logout_uri
     error = ""
+    started = time.monotonic()
     try:
-        answer = requests.post(
-            uri,
-            data={"logout_token": logout_token(delivery)},
-            timeout=LOGOUT_TIMEOUT,
-            allow_redirects=False,
-            headers={"Cache-Control": "no-store"},
-        )
-        if answer.status_code not in (200, 204):
-            error = f"the app answered HTTP {answer.status_code}"
-    except requests.RequestException as exc:
-        error = f"could not reach the app ({type(exc).__name__})"
+        status = post_form(uri, {"logout_token": logout_token(delivery)}, seconds=LOGOUT_TIMEOUT)
+        if status not in (200, 204):
+            error = f"the app answered HTTP {status}"
+    except (OSError, http.client.HTTPException) as exc:
+        if time.monotonic() - started >= LOGOUT_TIMEOUT or isinstance(exc, TimeoutError):
+            error = f"the app did not answer within {LOGOUT_TIMEOUT:g} s"
+        else:
+            error = f"could not reach the app ({type(exc).__name__})"
     now = timezone.now()
     if not error:
         LogoutDelivery.objects.filter(pk=delivery.pk).update(delivered_at=now, last_error="")

@@ -36,6 +36,10 @@ class Authorization(models.Model):
     It keeps what the sign-in checked at that moment (`amr`, `auth_time`, the session's
     `sid`) for the ID tokens, and the code's hash so that a replayed code finds the tokens
     the first exchange issued and revokes them (RFC 6749 section 4.1.2).
+
+    `ended_at` is set when the sign-in ended (the session signed out, the password
+    changed, ...): its tokens were revoked then and the app told once; a later end does
+    not tell it again, and a code of it not yet exchanged is refused.
     """
 
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="+")
@@ -48,6 +52,7 @@ class Authorization(models.Model):
     created_at = models.DateTimeField()
     exchanged_at = models.DateTimeField(null=True)
     token_family = models.UUIDField(null=True, db_index=True)
+    ended_at = models.DateTimeField(null=True)
 
     def __str__(self) -> str:
         return f"authorization {self.pk} of {self.user_id} for {self.application_id}"

@@ -1,4 +1,10 @@
-"""Revoking what an app holds: a family of tokens, or everything a user holds."""
+"""Revoking what an app holds: a family of tokens, or everything a user holds.
+
+ID tokens are kept: they grant nothing (UserInfo and the APIs take access tokens), and an
+app that was not told of a logout still sends its ID token as `id_token_hint` to the
+logout endpoint, which must find it to send the person back to the app (as
+django-oauth-toolkit keeps them when it rotates a refresh token).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from collections.abc import Iterable
 
 from django.db.models import Q
 from django.utils import timezone
-from oauth2_provider.models import AccessToken, IDToken, RefreshToken
+from oauth2_provider.models import AccessToken, RefreshToken
 
 from deskgate.accounts import audit
 from deskgate.accounts.models import AuditAction, User
@@ -26,7 +32,6 @@ def families(token_families: Iterable[uuid.UUID | None]) -> int:
     tokens = AccessToken.objects.filter(
         Q(refresh_token__token_family__in=wanted) | Q(source_refresh_token__token_family__in=wanted)
     )
-    IDToken.objects.filter(access_token__in=tokens).delete()
     tokens.delete()
     return live
 
@@ -35,7 +40,6 @@ def everything_of(user: User) -> None:
     """Revoke every token any app holds for `user` (deactivation, a new password)."""
     RefreshToken.objects.filter(user=user, revoked__isnull=True).update(revoked=timezone.now())
     AccessToken.objects.filter(user=user).delete()
-    IDToken.objects.filter(user=user).delete()
 
 
 def replayed_code(authorization: Authorization) -> None:

@@ -5,7 +5,8 @@
   code was issued (`Authorization`), through every refresh.
 - A code is exchanged once: the exchange claims its `Authorization` row with one
   conditional UPDATE, so of parallel or replayed exchanges exactly one gets tokens, and a
-  replay revokes what the first exchange issued.
+  replay revokes what the first exchange issued. The code of a sign-in that ended
+  before the exchange (the person signed out meanwhile) gets nothing.
 """
 
 from __future__ import annotations
@@ -85,10 +86,13 @@ class DeskgateValidator(OAuth2Validator):
         ).first()
         if authorization is None:
             return False
-        claimed = Authorization.objects.filter(pk=authorization.pk, exchanged_at=None).update(
-            exchanged_at=timezone.now()
-        )
+        claimed = Authorization.objects.filter(
+            pk=authorization.pk, exchanged_at=None, ended_at=None
+        ).update(exchanged_at=timezone.now())
         if not claimed:
+            fresh = Authorization.objects.filter(pk=authorization.pk).first()
+            if fresh is not None and fresh.exchanged_at is None:
+                return False  # the session signed out before the app exchanged its code
             revoke.replayed_code(authorization)
             return False
         if not super().validate_code(client_id, code, client, request, *args, **kwargs):
