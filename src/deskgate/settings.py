@@ -298,7 +298,9 @@ OAUTH2_PROVIDER: dict[str, Any] = {
     ],
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
     "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,  # asked only without a matching hint
-    "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
+    # Post-logout URIs are matched against the registered ones either way; "strict" would
+    # also refuse http for public apps, which register-app allows on loopback only (RFC 8252).
+    "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": False,
     "OIDC_RP_INITIATED_LOGOUT_ACCEPT_EXPIRED_TOKENS": True,
     # Off: DOT would delete every token of the user in every app and every browser and
     # tell no app. Deskgate's Logout view ends this session's sign-ins instead (revoked,
