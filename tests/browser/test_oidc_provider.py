@@ -149,13 +149,17 @@ class App:
     def finish(self, attempt: Attempt, landed: str) -> SignIn:
         """Exchange the code (with the PKCE verifier), verify the ID token, call UserInfo."""
         assert "code" in self.answer(attempt, landed)
-        session = self.session()
-        token = session.fetch_token(
-            self.metadata["token_endpoint"],
-            authorization_response=landed,
-            state=attempt.state,
-            code_verifier=attempt.verifier,
-        )
+        # Closed after use: a kept-alive connection would keep a live server thread, and
+        # its database connection, past the test (PostgreSQL then cannot drop the database).
+        with self.session() as session:
+            token = session.fetch_token(
+                self.metadata["token_endpoint"],
+                authorization_response=landed,
+                state=attempt.state,
+                code_verifier=attempt.verifier,
+            )
+            userinfo = session.get(self.metadata["userinfo_endpoint"], timeout=5)
+        assert userinfo.status_code == 200, userinfo.text
         keys = KeySet.import_key_set(requests.get(self.metadata["jwks_uri"], timeout=5).json())
         decoded = jwt.decode(token["id_token"], keys, algorithms=["RS256"])
         assert decoded.header.get("kid"), decoded.header
@@ -168,8 +172,6 @@ class App:
             iat={"essential": True},
             auth_time={"essential": True},
         ).validate(decoded.claims)
-        userinfo = session.get(self.metadata["userinfo_endpoint"], timeout=5)
-        assert userinfo.status_code == 200, userinfo.text
         return SignIn(dict(decoded.claims), userinfo.json(), token)
 
 
