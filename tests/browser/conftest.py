@@ -12,8 +12,13 @@ from typing import Any
 
 import pytest
 
-from deskgate.accounts.models import User
+from deskgate.accounts.audit import OPERATOR
+from deskgate.accounts.models import Client, User
+from deskgate.conf import parse_sms_url
+from deskgate.sso import flows
 from tests.conftest import PASSWORD, need
+from tests.harness.kannel import Kannel
+from tests.harness.smtp import SmtpServer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -24,6 +29,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+# The secret of the test OpenID Connect provider's client "deskgate-test" (tests/harness/oidc.py).
+SSO_SECRET = "test-secret-0123456789"  # noqa: S105  # a test provider's fixed secret
 # Set DESKGATE_SCREENSHOTS=/some/dir to keep one screenshot per test there.
 SCREENSHOTS = os.environ.get("DESKGATE_SCREENSHOTS", "")
 
@@ -101,3 +108,47 @@ def screenshot(page: Any, request: pytest.FixtureRequest) -> Callable[[], None]:
             page.screenshot(path=str(target), full_page=True)
 
     return take
+
+
+@pytest.fixture
+def mail(settings: Any, smtp: SmtpServer) -> SmtpServer:
+    """Codes by email go to the real SMTP server on loopback (as EMAIL_URL would say)."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = smtp.host
+    settings.EMAIL_PORT = smtp.port
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 5
+    return smtp
+
+
+@pytest.fixture
+def sms(settings: Any, sms_gateway: Kannel) -> Kannel:
+    """Codes by SMS go through the real Kannel (as SMS_URL would say) to its fake SMSC."""
+    settings.DESKGATE_SMS = parse_sms_url(sms_gateway.url)
+    return sms_gateway
+
+
+@pytest.fixture
+def sso_for(oidc_provider: Any, live_server: Any, settings: Any) -> Callable[..., Client]:
+    """sso_for(client, mandatory=..., require_idp_mfa=...) turns on the client's SSO with the
+    test OpenID Connect provider (tests/harness/oidc.py); answers the client."""
+    settings.DESKGATE_BASE_URL = live_server.url
+
+    def configure(client: Client, **options: bool) -> Client:
+        flows.configure(
+            client,
+            flows.SsoInput(
+                issuer=oidc_provider.issuer,
+                client_id="deskgate-test",
+                secret=SSO_SECRET,
+                mandatory=options.get("mandatory", False),
+                require_idp_mfa=options.get("require_idp_mfa", False),
+            ),
+            by=OPERATOR,
+        )
+        return client
+
+    return configure

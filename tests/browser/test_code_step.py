@@ -15,8 +15,8 @@ from playwright.sync_api import Page, expect
 from deskgate.accounts import actions
 from deskgate.accounts.audit import OPERATOR
 from deskgate.accounts.models import AuditEvent, Client, User
-from deskgate.conf import parse_sms_url
 from deskgate.signin.models import RememberedDevice
+from tests.browser.steps import enter_code, expect_code_step
 from tests.conftest import PASSWORD
 from tests.harness.kannel import Kannel
 from tests.harness.smtp import SmtpServer
@@ -26,27 +26,6 @@ pytestmark = pytest.mark.browser
 
 COUNTDOWN = re.compile(r"^You can ask for a new code in ([1-9]\d*) s\.$")
 Screenshot = Callable[[], None]
-
-
-@pytest.fixture
-def mail(settings: Any, smtp: SmtpServer) -> SmtpServer:
-    """Codes by email go to the real SMTP server on loopback (as EMAIL_URL would say)."""
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = smtp.host
-    settings.EMAIL_PORT = smtp.port
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_USE_SSL = False
-    settings.EMAIL_TIMEOUT = 5
-    return smtp
-
-
-@pytest.fixture
-def sms(settings: Any, sms_gateway: Kannel) -> Kannel:
-    """Codes by SMS go through the real Kannel (as SMS_URL would say) to its fake SMSC."""
-    settings.DESKGATE_SMS = parse_sms_url(sms_gateway.url)
-    return sms_gateway
 
 
 @pytest.fixture
@@ -65,21 +44,6 @@ def enter_password(page: Page, user: User) -> None:
     page.get_by_label("User name").fill(user.username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-
-
-def expect_code_step(page: Page, channel: str, masked: str) -> None:
-    """The code page, naming where the code went; no session yet."""
-    expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
-    expect(page).to_have_url(re.compile(r"/signin/code/$"))
-    expect(page.get_by_text(f"We sent a code by {channel} to {masked}.")).to_be_visible()
-    expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
-
-
-def enter_code(page: Page, code: str, *, remember: bool = False) -> None:
-    page.get_by_label("Code", exact=True).fill(code)
-    if remember:
-        page.get_by_label("Remember device for 30 days").check()
-    page.get_by_role("button", name="Continue").click()
 
 
 def code_error(page: Page) -> Any:

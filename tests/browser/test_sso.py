@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urljoin
 
@@ -10,46 +9,16 @@ import pytest
 from django.contrib.sessions.backends.db import SessionStore
 from playwright.sync_api import Page, expect
 
-from deskgate.accounts.audit import OPERATOR
 from deskgate.accounts.models import AuditEvent, Client
 from deskgate.conf import parse_sms_url
 from deskgate.delivery.models import OutboxMessage
 from deskgate.signin.models import PendingSignIn
 from deskgate.sso import flows
 from deskgate.sso.models import SsoIdentity
+from tests.browser.steps import provider_login
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
-SECRET = "test-secret-0123456789"
-
-
-@pytest.fixture
-def sso_for(oidc_provider: Any, live_server: Any, settings: Any) -> Callable[..., Client]:
-    settings.DESKGATE_BASE_URL = live_server.url
-
-    def configure(client: Client, **options: bool) -> Client:
-        flows.configure(
-            client,
-            flows.SsoInput(
-                issuer=oidc_provider.issuer,
-                client_id="deskgate-test",
-                secret=SECRET,
-                mandatory=options.get("mandatory", False),
-                require_idp_mfa=options.get("require_idp_mfa", False),
-            ),
-            by=OPERATOR,
-        )
-        return client
-
-    return configure
-
-
-def provider_login(page: Page, login: str) -> None:
-    """oidc-provider's development login page, as a person fills it in."""
-    expect(page.get_by_role("heading", name="Sign-in")).to_be_visible()
-    page.get_by_placeholder("Enter any login").fill(login)
-    page.get_by_placeholder("and password").fill("any password will do")
-    page.get_by_role("button", name="Sign-in").click()
 
 
 def start_sso(page: Page, company: str) -> None:

@@ -20,6 +20,22 @@ CSP = f"{CSP_BASE}; form-action 'self'"
 # The SSO company form redirects to the company's identity provider, and browsers apply
 # form-action to a form's redirects too; that page alone lets a form lead elsewhere.
 CSP_FORM_TO_PROVIDER = CSP_BASE
+# While a sign-in for an app is under way, the session names the app's origin here: its
+# forms (password, code, new password) end in a redirect chain that leads on to the app's
+# redirect URI, and the browser applies form-action to every step of that chain.
+FORM_LEADS_TO_KEY = "deskgate.form-leads-to"
+
+
+def csp_for(request: HttpRequest) -> str:
+    """The page's policy: forms lead only here, and on to the app a sign-in is for."""
+    session = getattr(request, "session", None)
+    # Only a session the view read already: looking costs no load, and no Vary: Cookie.
+    if session is None or not session.accessed:
+        return CSP
+    origin = session.get(FORM_LEADS_TO_KEY)
+    if isinstance(origin, str) and origin:
+        return f"{CSP_BASE}; form-action 'self' {origin}"
+    return CSP
 
 
 def _duration(seconds: int) -> str:
@@ -34,7 +50,7 @@ class ContentSecurityPolicyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("Content-Security-Policy", csp_for(request))
         # Pages hold people's data and forms: no copy in any cache, the browser's included.
         # (Static files are answered by WhiteNoise before this middleware.)
         response.headers.setdefault("Cache-Control", "no-store, private")

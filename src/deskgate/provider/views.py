@@ -20,7 +20,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
 from oauth2_provider.exceptions import InvalidOIDCClientError, OAuthToolkitError
+from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.models import get_application_model
+from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import AuthorizationView, ConnectDiscoveryInfoView
 from oauth2_provider.views.oidc import RPInitiatedLogoutView
 from oauth2_provider.views.oidc import _load_id_token as load_id_token
@@ -53,7 +55,11 @@ class Authorize(AuthorizationView):
         if "none" in _prompt(request):
             return self._refuse("login_required", "The user is not signed in.", credentials)
         request.session[REAUTH_SINCE] = 0  # any sign-in from now on will do
-        pipeline.return_after(request, _without_prompt_login(request.get_full_path()))
+        pipeline.return_after(
+            request,
+            _without_prompt_login(request.get_full_path()),
+            leads_to=credentials["redirect_uri"],
+        )
         return redirect("signin:password")
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -78,7 +84,11 @@ class Authorize(AuthorizationView):
             if "none" in prompt:
                 return self._refuse("login_required", "The user must sign in again.", credentials)
             request.session[REAUTH_SINCE] = timezone.now().timestamp()
-            pipeline.ask_again(request, _without_prompt_login(request.get_full_path()))
+            pipeline.ask_again(
+                request,
+                _without_prompt_login(request.get_full_path()),
+                leads_to=credentials["redirect_uri"],
+            )
             return redirect("signin:password")
         wants_mfa = claims.wants_mfa(request.GET.get("acr_values", ""), request.GET.get("claims"))
         if wants_mfa and "mfa" not in record.amr:
@@ -92,7 +102,9 @@ class Authorize(AuthorizationView):
             if "none" in prompt:
                 return self._refuse("interaction_required", "A code is needed.", credentials)
             pending = pipeline.begin_step_up(request, user)
-            pipeline.return_after(request, request.get_full_path())
+            pipeline.return_after(
+                request, request.get_full_path(), leads_to=credentials["redirect_uri"]
+            )
             return redirect(pipeline.advance(request, pending))
         request.session.pop(REAUTH_SINCE, None)
         return super().get(request, *args, **kwargs)
@@ -144,6 +156,18 @@ class Authorize(AuthorizationView):
             )
         return answer
 
+    def error_response(
+        self, error: OAuthToolkitError, application: Any, **kwargs: Any
+    ) -> HttpResponse:
+        """DOT's answer, with the issuer in an error redirect as in a code redirect: RFC 9207
+        (section 2) has error responses carry `iss` too, and the discovery document says
+        authorization responses do. An error page (bad client or redirect URI) is left."""
+        response = super().error_response(error, application, **kwargs)
+        if isinstance(response, OAuth2ResponseRedirect):
+            issuer = oauth2_settings.oauth2_authorization_server_issuer(self.request)
+            response["Location"] = _with_issuer(response["Location"], issuer)
+        return response
+
     def _refuse(self, error: str, description: str, credentials: dict[str, Any]) -> HttpResponse:
         application = get_application_model().objects.get(client_id=credentials["client_id"])
         failure = OAuthToolkitError(
@@ -181,6 +205,12 @@ def _without_prompt_login(url: str) -> str:
                 continue
         query.append((name, value))
     return parts._replace(query=urlencode(query)).geturl()
+
+
+def _with_issuer(uri: str, issuer: str) -> str:
+    parts = urlsplit(uri)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "iss"]
+    return parts._replace(query=urlencode([*query, ("iss", issuer)])).geturl()
 
 
 def _open_to(application: Any, user: User) -> bool:

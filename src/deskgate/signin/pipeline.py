@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 from django.contrib.auth import login
 from django.http import HttpRequest
@@ -19,6 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from deskgate.accounts import actions, audit, rules, sessions
 from deskgate.accounts.models import AuditAction, MfaMethod, User
 from deskgate.http.actors import actor_for, client_ip
+from deskgate.http.middleware import FORM_LEADS_TO_KEY
 from deskgate.signin import challenge, devices
 from deskgate.signin.models import PendingSignIn, SignInVia
 from deskgate.signin.policy import owes_code
@@ -64,25 +66,43 @@ def create_pending(
     )
 
 
-def return_after(request: HttpRequest, url: str) -> None:
-    """Come back to `url` (a path on this site) when the sign-in is done."""
+def _origin(uri: str) -> str:
+    """scheme://host[:port] of an app's (registered, checked) redirect URI; "" if odd."""
+    parts = urlsplit(uri)
+    if parts.scheme not in {"https", "http"} or not parts.hostname:
+        return ""
+    origin = f"{parts.scheme}://{parts.netloc}"
+    # It goes into a header: nothing that could end or extend the directive.
+    return "" if any(ch in origin for ch in " ;,'\"\r\n") else origin
+
+
+def return_after(request: HttpRequest, url: str, *, leads_to: str = "") -> None:
+    """Come back to `url` (a path on this site) when the sign-in is done, and from there on
+    to `leads_to` (an app's redirect URI): the sign-in pages' forms may lead there."""
     if url.startswith("/") and url_has_allowed_host_and_scheme(url, allowed_hosts=None):
         request.session[RETURN_TO_KEY] = url
+        origin = _origin(leads_to) if leads_to else ""
+        if origin:
+            request.session[FORM_LEADS_TO_KEY] = origin
+        else:
+            request.session.pop(FORM_LEADS_TO_KEY, None)
 
 
 def landing(request: HttpRequest) -> str:
     """Where a finished sign-in goes: back to the app that asked for it, else home."""
     url = request.session.pop(RETURN_TO_KEY, None)
     request.session.pop(REAUTH_KEY, None)
+    request.session.pop(FORM_LEADS_TO_KEY, None)
     if isinstance(url, str) and url.startswith("/"):
         return url
     return reverse("home")
 
 
-def ask_again(request: HttpRequest, url: str) -> None:
-    """The signed-in user must pass the sign-in again (prompt=login, max_age), then `url`."""
+def ask_again(request: HttpRequest, url: str, *, leads_to: str = "") -> None:
+    """The signed-in user must pass the sign-in again (prompt=login, max_age), then `url`
+    (and on to `leads_to`, as in `return_after`)."""
     request.session[REAUTH_KEY] = True
-    return_after(request, url)
+    return_after(request, url, leads_to=leads_to)
 
 
 def asked_again(request: HttpRequest) -> bool:
