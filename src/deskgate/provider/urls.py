@@ -14,7 +14,7 @@ urlpatterns = [
         name="oidc-connect-discovery-info",
     ),
     path("o/authorize/", views.Authorize.as_view(), name="authorize"),
-    path("o/token/", dot.TokenView.as_view(), name="token"),
+    path("o/token/", views.Token.as_view(), name="token"),
     path("o/revoke_token/", dot.RevokeTokenView.as_view(), name="revoke-token"),
     path("o/introspect/", dot.IntrospectTokenView.as_view(), name="introspect"),
     path("o/jwks/", dot.JwksInfoView.as_view(), name="jwks-info"),

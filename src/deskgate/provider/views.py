@@ -16,14 +16,16 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from oauth2_provider.exceptions import InvalidOIDCClientError, OAuthToolkitError
 from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.models import get_application_model
 from oauth2_provider.settings import oauth2_settings
-from oauth2_provider.views import AuthorizationView, ConnectDiscoveryInfoView
+from oauth2_provider.views import AuthorizationView, ConnectDiscoveryInfoView, TokenView
 from oauth2_provider.views.oidc import RPInitiatedLogoutView
 from oauth2_provider.views.oidc import _load_id_token as load_id_token
 from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
@@ -216,6 +218,19 @@ def _with_issuer(uri: str, issuer: str) -> str:
 def _open_to(application: Any, user: User) -> bool:
     profile = AppProfile.objects.filter(application=application).first()
     return profile is None or profile.open_to(user.client_id)
+
+
+@method_decorator(transaction.atomic, name="post")
+class Token(TokenView):
+    """DOT's token endpoint, in one transaction from the code's claim to the saved tokens.
+
+    The claim (validator.validate_code) is a conditional UPDATE of the code's
+    `Authorization` row. Inside one transaction its row lock is held until the tokens are
+    saved, so a second exchange of the same code waits, then finds the code spent and the
+    tokens already written, and revokes them. Without it, a replay racing the first
+    exchange ran between the claim and the save, revoked nothing, and the first
+    exchange's tokens stayed valid although the code had been used twice.
+    """
 
 
 class Discovery(ConnectDiscoveryInfoView):
