@@ -148,7 +148,7 @@ class App:
 
     def authorization_url(self, **params: Any) -> tuple[str, str, str, str]:
         """The URL the app sends the browser to: (url, verifier, state, nonce)."""
-        verifier = params.pop("code_verifier", None) or secrets.token_urlsafe(48)
+        verifier = params.pop("code_verifier", secrets.token_urlsafe(48))
         state = secrets.token_urlsafe(16)
         nonce = secrets.token_urlsafe(16)
         url, state = self.session().create_authorization_url(
@@ -159,6 +159,12 @@ class App:
             **params,
         )
         return url, verifier, state, nonce
+
+    def visit(self, browser: HttpClient, **params: Any) -> Any:
+        """The browser visits an authorization URL built by the library with these
+        parameters (a `code_verifier` of None: no PKCE); answers the response as is."""
+        url, *_ = self.authorization_url(**params)
+        return browser.get(url)
 
     def authorize(self, browser: HttpClient, **params: Any) -> Authorized:
         """The browser visits the authorization URL; answers where it was sent back."""
@@ -210,6 +216,16 @@ class App:
             expected["nonce"] = {"essential": True, "value": nonce}
         jwt.JWTClaimsRegistry(**expected).validate(decoded.claims)
         return dict(decoded.claims)
+
+
+def redirect_answer(response: Any) -> dict[str, str]:
+    """The parameters an authorization response carried back to the app, from the query
+    and the fragment alike (an implicit answer would use the fragment)."""
+    assert response.status_code == 302, (response.status_code, response.content[:300])
+    location = urlsplit(response["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT_URI
+    found = parse_qs(location.query) | parse_qs(location.fragment)
+    return {name: values[0] for name, values in found.items()}
 
 
 @pytest.fixture
