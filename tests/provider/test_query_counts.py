@@ -1,0 +1,37 @@
+"""Queries for one app sign-in: a bound, so the provider's cost cannot creep up unnoticed.
+
+Measured on a second authorization of the same app by the same browser, as an agent's
+desktop signs in again during a shift. The budgets are today's counts (SQLite and
+PostgreSQL alike); the test wraps each request in a transaction, so the token
+endpoint's transaction shows as SAVEPOINT statements here. Where the numbers come from,
+and what could go: the authorization endpoint validates the request twice (Deskgate's
+checks, then DOT's) and reads the application six times; the token endpoint reads the
+grant five times.
+"""
+
+from __future__ import annotations
+
+from tests.provider.conftest import App, Authorized
+
+AUTHORIZE_BUDGET = 19
+TOKEN_BUDGET = 26
+USERINFO_BUDGET = 2
+
+
+def test_an_app_sign_in_stays_within_its_query_budget(
+    app: App, browser, django_assert_max_num_queries
+) -> None:
+    app.sign_in(browser)  # the app has its discovery document and JWKS; the session is warm
+    url, verifier, state, nonce = app.authorization_url()
+    session = app.session(state=state)
+    token_endpoint = app.endpoint("token_endpoint")
+
+    with django_assert_max_num_queries(AUTHORIZE_BUDGET):
+        response = browser.get(url)
+    authorized = Authorized(response["Location"], verifier, state, nonce)
+    with django_assert_max_num_queries(TOKEN_BUDGET):
+        token = session.fetch_token(
+            token_endpoint, authorization_response=authorized.location, code_verifier=verifier
+        )
+    with django_assert_max_num_queries(USERINFO_BUDGET):
+        assert app.userinfo(token["access_token"]).status_code == 200
