@@ -58,7 +58,7 @@ class ThroughDjango(BaseAdapter):
         assert request.url is not None and request.method is not None
         parts = urlsplit(request.url)
         headers = {
-            name: value
+            name: _text(value)
             for name, value in request.headers.items()
             if name.lower() not in {"content-type", "content-length", "host"}
         }
@@ -67,7 +67,7 @@ class ThroughDjango(BaseAdapter):
             request.method,
             parts.path + (f"?{parts.query}" if parts.query else ""),
             data=body.encode() if isinstance(body, str) else body,
-            content_type=request.headers.get("Content-Type", ""),
+            content_type=_text(request.headers.get("Content-Type", "")),
             secure=parts.scheme == "https",
             headers={**headers, "Host": parts.netloc},
         )
@@ -83,6 +83,10 @@ class ThroughDjango(BaseAdapter):
 
     def close(self) -> None:
         pass
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
 
 
 def rp_session(**kwargs: Any) -> OAuth2Session:
