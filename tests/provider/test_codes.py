@@ -11,7 +11,10 @@ from datetime import timedelta
 
 import pytest
 from authlib.integrations.base_client.errors import OAuthError
+from oauth2_provider.models import AccessToken
 
+from deskgate.accounts import actions
+from deskgate.accounts.audit import OPERATOR
 from deskgate.accounts.models import AuditEvent, User
 from tests.provider.conftest import App
 
@@ -54,3 +57,10 @@ def test_a_code_lives_sixty_seconds(app: App, browser, clock) -> None:
     assert app.exchange(fresh)["access_token"]
     clock(timedelta(seconds=2))
     assert refused(app.exchange, stale) == "invalid_grant"
+
+
+def test_a_code_issued_before_a_deactivation_gives_nothing(app: App, browser, agent: User) -> None:
+    authorized = app.authorize(browser)
+    actions.set_user_active(agent, False, by=OPERATOR)  # the admin acts within the minute
+    assert refused(app.exchange, authorized) == "invalid_grant"
+    assert not AccessToken.objects.filter(user=agent).exists()

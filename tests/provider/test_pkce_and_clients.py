@@ -35,8 +35,14 @@ def test_the_plain_code_challenge_method_is_refused(app: App, browser) -> None:
 
 def test_a_wrong_code_verifier_at_the_token_endpoint_is_refused(app: App, browser) -> None:
     authorized = app.authorize(browser)
-    authorized.verifier = authorized.verifier[::-1]
+    right = authorized.verifier
+    authorized.verifier = right[::-1]
     assert refused(app.exchange, authorized) == "invalid_grant"
+    # Whoever tried the code without its verifier spent it: the app's own try after that
+    # is a second use (refused, and audited as one).
+    authorized.verifier = right
+    assert refused(app.exchange, authorized) == "invalid_grant"
+    assert AuditEvent.objects.filter(action="oidc.code_replayed").count() == 1
 
 
 def test_a_missing_code_verifier_at_the_token_endpoint_is_refused(app: App, browser) -> None:

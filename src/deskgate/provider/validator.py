@@ -97,6 +97,8 @@ class DeskgateValidator(OAuth2Validator):
             return False
         if not super().validate_code(client_id, code, client, request, *args, **kwargs):
             return False
+        if not request.user.is_active:
+            return False  # deactivated after the code was issued (as validate_refresh_token)
         request.deskgate_authorization = authorization
         return True
 
