@@ -1,4 +1,5 @@
-"""Two exchanges of one code at the same moment: tokens for exactly one.
+"""Two exchanges of one code, or two refreshes of one token, at the same moment: tokens
+for exactly one.
 
 Each exchange is a thread with its own database connection, released together at a
 barrier (as tests/accounts/test_concurrency.py races its writers); on PostgreSQL the
@@ -61,3 +62,18 @@ def test_two_parallel_exchanges_of_one_code_give_tokens_to_exactly_one(app: App,
         # The code was used twice: the tokens it gave do not outlive the race.
         assert app.userinfo(tokens[0]["access_token"]).status_code == 401
     assert AuditEvent.objects.filter(action="oidc.code_replayed").count() == ROUNDS
+
+
+def test_two_parallel_refreshes_of_one_token_give_tokens_to_exactly_one(app: App, agent) -> None:
+    browser = signed_in_client(agent)
+    for _ in range(ROUNDS):
+        token = app.sign_in(browser)
+        refresh = functools.partial(app.refresh, token["refresh_token"])
+        outcomes = race(refresh, refresh)
+        tokens = [o for o in outcomes if isinstance(o, dict)]
+        errors = [o for o in outcomes if isinstance(o, OAuthError)]
+        assert len(tokens) == 1 and len(errors) == 1, outcomes  # no 500
+        assert errors[0].error == "invalid_grant"
+        # The second refresh used a token the first had rotated: a reuse, so the family
+        # (the first's new tokens too) is revoked, as for a replay at any later time.
+        assert app.userinfo(tokens[0]["access_token"]).status_code == 401

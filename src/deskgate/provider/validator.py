@@ -119,6 +119,12 @@ class DeskgateValidator(OAuth2Validator):
     def validate_refresh_token(
         self, refresh_token: str, client: Any, request: Any, *args: Any, **kwargs: Any
     ) -> bool:
+        # Two refreshes of one token take turns (the token endpoint is one transaction,
+        # views.Token): the second sees the first's rotation and is a reuse. Without the
+        # lock, on PostgreSQL both passed DOT's check and the second failed with a 500
+        # while saving (DOT's answer for it reads a token that is stored only hashed).
+        checksum = hashlib.sha256(refresh_token.encode()).hexdigest()
+        list(RefreshToken.objects.select_for_update().filter(token_checksum=checksum).values("pk"))
         if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
             return False
         instance = getattr(request, "refresh_token_instance", None)
