@@ -59,8 +59,18 @@ def test_a_code_lives_sixty_seconds(app: App, browser, clock) -> None:
     assert refused(app.exchange, stale) == "invalid_grant"
 
 
-def test_a_code_issued_before_a_deactivation_gives_nothing(app: App, browser, agent: User) -> None:
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda user: actions.set_user_active(user, False, by=OPERATOR),
+        lambda user: actions.set_password(user, "violet kettle under moonlight", by=OPERATOR),
+    ],
+    ids=["deactivated", "new-password"],
+)
+def test_a_code_issued_before_an_account_change_gives_nothing(
+    app: App, browser, agent: User, change
+) -> None:
     authorized = app.authorize(browser)
-    actions.set_user_active(agent, False, by=OPERATOR)  # the admin acts within the minute
+    change(agent)  # an admin acts within the code's minute
     assert refused(app.exchange, authorized) == "invalid_grant"
     assert not AccessToken.objects.filter(user=agent).exists()
