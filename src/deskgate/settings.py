@@ -126,7 +126,10 @@ LOGIN_URL = "signin:password"
 LOGOUT_REDIRECT_URL = "signin:password"
 LOGIN_REDIRECT_URL = "home"
 
-PASSWORD_HASHERS = ["deskgate.accounts.hashers.ConfiguredArgon2PasswordHasher"]
+PASSWORD_HASHERS = [
+    "deskgate.accounts.hashers.ConfiguredArgon2PasswordHasher",  # users' passwords
+    "deskgate.provider.hashers.ClientSecretHasher",  # apps' random client secrets only
+]
 DESKGATE_PASSWORD_HASH = {
     "memory_cost": CONFIG.password_hash_memory_kib,
     "time_cost": CONFIG.password_hash_time_cost,
@@ -307,6 +310,7 @@ OAUTH2_PROVIDER: dict[str, Any] = {
     # and the other apps told by back-channel logout).
     "OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS": False,
     "OAUTH2_VALIDATOR_CLASS": "deskgate.provider.validator.DeskgateValidator",
+    "CLIENT_SECRET_HASHER": "deskgate_client_secret",  # provider/hashers.py says why
     "SCOPES": {
         "openid": "Sign you in",
         "profile": "Your name and user name",

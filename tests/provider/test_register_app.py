@@ -74,6 +74,8 @@ def test_register_app_prints_the_issuer_the_client_id_and_the_secret_once(
     assert stored.client_type == Application.CLIENT_CONFIDENTIAL
     assert stored.client_secret != values["client_secret"]  # kept as a hash
     assert check_password(values["client_secret"], stored.client_secret)
+    # Salted SHA-256 in Django's format, not the users' argon2id (provider/hashers.py).
+    assert stored.client_secret.startswith("deskgate_client_secret$1$")
     assert stored.skip_authorization  # first-party: no consent page
     event = AuditEvent.objects.get(action="app.registered")
     assert event.detail == {"app": "Agent desktop", "client_id": stored.client_id, "via": "cli"}
