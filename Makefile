@@ -10,7 +10,7 @@ THREADS ?= 4
 ACCESS_LOG := %(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms
 PYTHON ?= python3
 
-.PHONY: setup run sso-demo test test-postgres lint bench clean
+.PHONY: setup run sso-demo app-demo test test-postgres lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ sso-demo: export DESKGATE_DEMO ?= 1
 sso-demo: export DESKGATE_SSO_ALLOW_HTTP_LOOPBACK ?= 1
 sso-demo: $(STAMP) $(OIDC)
 	$(BIN)/python -m tests.harness.sso_demo
+
+# The demo's app, the Agent desktop, on http://127.0.0.1:8001: run beside `make run`, which
+# registers it and writes its credentials to var/agent-desktop.json.
+app-demo: $(STAMP)
+	$(BIN)/python -m tests.harness.app_demo
 
 test: $(STAMP) $(OIDC)
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -1,7 +1,12 @@
-"""The demo data `make run` loads: idempotent, built with the product's own actions."""
+"""The demo data `make run` loads: idempotent, built with the product's own actions.
+
+Apps above this layer add their own demo data with `also_load` (the OpenID Provider
+registers the demo's app, ProviderConfig.ready); `load` runs them after its own.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from deskgate.accounts import actions
@@ -9,6 +14,16 @@ from deskgate.accounts.audit import OPERATOR
 from deskgate.accounts.models import Client, MessageTemplate, User
 
 DEMO_PASSWORD = "shift-start-coffee-42"  # noqa: S105  # printed for the demo on purpose
+
+# More demo data from the apps above this layer: each loader is idempotent too, and
+# answers the lines to print.
+_more: list[Callable[[], list[str]]] = []
+
+
+def also_load(loader: Callable[[], list[str]]) -> None:
+    """Register a loader of more demo data (once, from an AppConfig.ready)."""
+    if loader not in _more:
+        _more.append(loader)
 
 
 @dataclass(frozen=True)
@@ -175,4 +190,6 @@ def load() -> list[str]:
     for person, _new in created:
         if person.note and person.active:
             lines.append(f"  {person.username:<14} {person.note}")
+    for loader in _more:
+        lines += loader()
     return lines
