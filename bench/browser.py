@@ -46,13 +46,22 @@ class Browser:
     cookies: dict[str, str] = field(default_factory=dict)
     requests: int = 0
 
-    def get(self, base: str, path: str) -> Response:
-        return self._request(base, "GET", path, None)
+    def get(self, base: str, path: str, headers: dict[str, str] | None = None) -> Response:
+        return self._request(base, "GET", path, None, headers)
 
-    def post(self, base: str, path: str, form: dict[str, str]) -> Response:
-        return self._request(base, "POST", path, form)
+    def post(
+        self, base: str, path: str, form: dict[str, str], headers: dict[str, str] | None = None
+    ) -> Response:
+        return self._request(base, "POST", path, form, headers)
 
-    def _request(self, base: str, method: str, path: str, form: dict[str, str] | None) -> Response:
+    def _request(
+        self,
+        base: str,
+        method: str,
+        path: str,
+        form: dict[str, str] | None,
+        extra: dict[str, str] | None = None,
+    ) -> Response:
         url = urlsplit(base)
         assert url.hostname is not None
         headers = {
@@ -67,6 +76,8 @@ class Browser:
             body = urlencode(form).encode()
             headers["Content-Type"] = "application/x-www-form-urlencoded"
             headers["Origin"] = f"{url.scheme}://{url.netloc}"  # as a browser sends on POST
+        if extra:
+            headers.update(extra)
         t0 = time.perf_counter()
         conn = http.client.HTTPConnection(url.hostname, url.port, timeout=self.timeout)
         try:

@@ -1,7 +1,7 @@
 """Shift-start storm: sign-in at contact-center peaks, against the real server (issue 6).
 
 Usage: .venv/bin/python -m bench.storm [--workers 2] [--nodes 1] [--agents 1000]
-       [--reuse-data] [--profile] [--time-limit 420]
+       [--app-agents N] [--reuse-data] [--profile] [--time-limit 540]
 
 Sets itself up: PostgreSQL database (DATABASE_URL, default deskgate_bench; flushed and
 migrated unless --reuse-data finds the agents), Redis as CACHE_URL (BENCH_CACHE_URL, default
@@ -11,9 +11,11 @@ actions at the configured argon2id cost (DESKGATE_HASH_*). The load comes from t
 this process (see bench/browser.py for why), the codes are read where they arrive.
 
 Scenarios (one node): hash floor; storm of full sign-ins at concurrency 1 (fewer agents),
-8 and 32; password step alone and code step alone; the storm while the SMTP server never
-answers. With --nodes 2: two gunicorn servers on their own ports sharing PostgreSQL and
-Redis; each agent's password step goes to one and its code step to the other, alternating.
+8 and 32; the app sign-in at concurrency 8 (bench/app_signin.py: OpenID Connect through
+Deskgate, token and UserInfo; a public app for every agent, a confidential one for a few);
+password step alone and code step alone; the storm while the SMTP server never answers.
+With --nodes 2: two gunicorn servers on their own ports sharing PostgreSQL and Redis; each
+agent's password step goes to one and its code step to the other, alternating.
 --profile adds a storm under py-spy and prints where the server's CPU went.
 
 Prints a table with the targets beside the figures (it reports, it never fails on them)
@@ -40,8 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import agents as agent_data
+from bench import app_signin, load, procstat, pyspy
 from bench import floor as hash_floor
-from bench import load, procstat, pyspy
 from bench.agents import Agent
 from bench.browser import Browser
 from bench.nodes import Node
@@ -272,6 +274,7 @@ class Bench:
         self.nodes: list[Node] = []
         self.kannel: SmsSink | None = None
         self.results: list[dict[str, Any]] = []
+        self.apps: list[app_signin.App] = []  # public first, then confidential
         self.profile: dict[str, Any] | None = None
         self.deadline = time.monotonic() + args.time_limit
 
@@ -321,6 +324,35 @@ class Bench:
         bad = [o.reason for o in run.outcomes if not o.ok]
         if bad:
             raise SystemExit(f"warm-up sign-ins failed: {Counter(bad)}")
+        for app in self.apps:
+            run = load.run(warm, self.app_work(app), 4, time.monotonic() + 60)
+            bad = [o.reason for o in run.outcomes if not o.ok]
+            if bad:
+                raise SystemExit(f"warm-up app sign-ins failed: {Counter(bad)}")
+
+    def app_work(self, app: app_signin.App) -> Callable[[Agent], load.Outcome]:
+        def work(agent: Agent) -> load.Outcome:
+            return app_signin.app_sign_in(agent, self.nodes[0].base, app, self.boxes, CODE_TIMEOUT)
+
+        return work
+
+    def app_storms(self, crowd: list[Agent], confidential_agents: int, concurrency: int) -> None:
+        """The app sign-in: every agent to the public app, a few to the confidential one."""
+        for app in self.apps:
+            chosen = crowd[:confidential_agents] if app.confidential else crowd
+            if not chosen:
+                continue
+            kind = "confidential" if app.confidential else "public"
+            self.measure(
+                f"app c={concurrency} {kind}",
+                chosen,
+                self.app_work(app),
+                concurrency,
+                # A confidential app's secret is stored hashed at the password cost.
+                hashes_per_unit=2 if app.confidential else 1,
+                note=f"{len(chosen)} agents; authorize + sign-in + token + UserInfo"
+                + ("; ex-hash excludes the client secret's argon2 too" if app.confidential else ""),
+            )
 
     def storm(self, crowd: list[Agent], concurrency: int, note: str = "") -> dict[str, Any]:
         cross = len(self.nodes) > 1
@@ -534,6 +566,9 @@ def targets(bench: Bench) -> list[str]:
             f"  configured cost is argon2id at the OWASP minimum (19 MiB, 2 passes, 1 lane): "
             f"m={cost[0]} KiB, t={cost[1]}, p={cost[2]}  {verdict(cost == OWASP_MINIMUM)}"
         )
+    plain = _find(res, "storm c=8")
+    lines += app_signin.comparison(plain, _find(res, "app c=8 public"))
+    lines += app_signin.comparison(plain, _find(res, "app c=8 confidential"))
     r = _find(res, "storm c=8")
     if r and r["server_cpu_ms"] is not None:
         lines.append(
@@ -623,12 +658,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--agents", type=int, default=1000, help="agents in the storm (1000)")
     p.add_argument("--agents-c1", type=int, default=100, help="agents at concurrency 1 (100)")
     p.add_argument("--concurrency", default="1,8,32", help="storm concurrencies (1,8,32)")
+    p.add_argument(
+        "--app-agents",
+        type=int,
+        default=None,
+        help="agents signing in to an app at c=8 (default: --agents; 0: none)",
+    )
+    p.add_argument(
+        "--app-confidential-agents",
+        type=int,
+        default=200,
+        help="of them, agents signing in to a confidential app too (200)",
+    )
     p.add_argument("--step-agents", type=int, default=400, help="agents in the step scenarios")
     p.add_argument("--slow-agents", type=int, default=16, help="agents in the slow-SMTP storm")
     p.add_argument("--reuse-data", action="store_true", help="keep the agents if they exist")
     p.add_argument("--profile", action="store_true", help="add a storm under py-spy")
     p.add_argument("--profile-concurrency", type=int, default=8)
-    p.add_argument("--time-limit", type=float, default=420, help="seconds for all scenarios")
+    p.add_argument("--time-limit", type=float, default=540, help="seconds for all scenarios")
     p.add_argument("--floor-seconds", type=float, default=5.0)
     return p.parse_args(argv)
 
@@ -675,6 +722,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  created in {setup_s:.1f} s", flush=True)
     versions_found = versions(cache_url)
     cost = settings.DESKGATE_PASSWORD_HASH
+    app_agents = total if args.app_agents is None else min(args.app_agents, total)
+    apps = []
+    if args.nodes == 1 and app_agents:
+        apps.append(app_signin.register("Bench app (public)", confidential=False))
+        if args.app_confidential_agents:
+            apps.append(app_signin.register("Bench app (confidential)", confidential=True))
     connection.close()
 
     print(
@@ -688,6 +741,7 @@ def main(argv: list[str] | None = None) -> None:
         args.floor_seconds,
     )
     bench = Bench(args, floor)
+    bench.apps = apps
     concurrencies = [int(c) for c in args.concurrency.split(",") if c.strip()]
     with contextlib.ExitStack() as stack, stopped_on_signals():
         print("Starting SMTP server, Kannel, gunicorn...", flush=True)
@@ -709,6 +763,8 @@ def main(argv: list[str] | None = None) -> None:
         for c in concurrencies:
             chosen = crowd[: args.agents_c1] if c == 1 else crowd
             bench.storm(chosen, c, note=f"{len(chosen)} agents" if c == 1 else "")
+        if apps:
+            bench.app_storms(crowd[:app_agents], min(args.app_confidential_agents, app_agents), 8)
         if args.nodes == 1 and args.step_agents:
             bench.steps(crowd[: args.step_agents], 8)
         if args.profile:
