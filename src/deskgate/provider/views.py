@@ -64,6 +64,16 @@ class Authorize(AuthorizationView):
         )
         return redirect("signin:password")
 
+    def validate_authorization_request(
+        self, request: HttpRequest
+    ) -> tuple[list[str], dict[str, Any]]:
+        """DOT's validation, once per request: `get` validates and DOT's own `get` again,
+        each time reading the app (the same request gets the same answer)."""
+        validated: tuple[list[str], dict[str, Any]] | None = getattr(self, "_validated", None)
+        if validated is None:
+            validated = self._validated = super().validate_authorization_request(request)
+        return validated
+
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             _, credentials = self.validate_authorization_request(request)
@@ -109,6 +119,7 @@ class Authorize(AuthorizationView):
             )
             return redirect(pipeline.advance(request, pending))
         request.session.pop(REAUTH_SINCE, None)
+        self._checked = (user, application, record)  # create_authorization_response's too
         return super().get(request, *args, **kwargs)
 
     def _must_sign_in_again(
@@ -128,16 +139,20 @@ class Authorize(AuthorizationView):
     def create_authorization_response(
         self, request: HttpRequest, scopes: str, credentials: dict[str, Any], allow: bool
     ) -> tuple[str, dict[str, str], str, int]:
-        """The code goes with what this session's sign-in checked; both ways here (no
-        consent needed, or the consent form) pass the tenant check again."""
-        user = User.objects.select_related("client").get(pk=request.user.pk or 0)
-        application = get_application_model().objects.get(client_id=credentials["client_id"])
-        if not _open_to(application, user):
-            raise OAuthToolkitError(
-                error=CustomOAuth2Error(error="access_denied", state=credentials.get("state")),
-                redirect_uri=credentials["redirect_uri"],
-            )
-        record = sessions.current(request)
+        """The code goes with what this session's sign-in checked. Without consent, `get`
+        has checked this very request; the consent form's answer is checked again here."""
+        checked = getattr(self, "_checked", None)
+        if checked is not None and checked[1].client_id == credentials["client_id"]:
+            user, application, record = checked  # `get` checked this very request
+        else:
+            user = User.objects.select_related("client").get(pk=request.user.pk or 0)
+            application = get_application_model().objects.get(client_id=credentials["client_id"])
+            if not _open_to(application, user):
+                raise OAuthToolkitError(
+                    error=CustomOAuth2Error(error="access_denied", state=credentials.get("state")),
+                    redirect_uri=credentials["redirect_uri"],
+                )
+            record = sessions.current(request)
         if record is not None:
             credentials["deskgate_facts"] = {
                 "sid": record.sid,
