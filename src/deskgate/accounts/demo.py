@@ -1,6 +1,6 @@
 """The demo data `make run` loads: idempotent, built with the product's own actions.
 
-Apps above this layer add their own demo data with `also_load` (the OpenID Provider
+Apps above this layer add their own demo data with `also_load` (deskgate.provider
 registers the demo's app, ProviderConfig.ready); `load` runs them after its own.
 """
 
