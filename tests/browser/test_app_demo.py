@@ -39,6 +39,7 @@ def deskgate(
     """The real server, SMS codes through Kannel; users are hashed at its cost."""
     settings.DESKGATE_PASSWORD_HASH = HASH
     port = free_ports(1)[0]
+    # The access log goes to deskgate.log in the test's tmp_path, for a failure's post-mortem.
     env = server_env(port, SMS_URL=sms_gateway.url, GUNICORN_CMD_ARGS="--access-logfile -")
     connection.close()
     with Gunicorn(env, tmp_path / "deskgate.log") as server:
