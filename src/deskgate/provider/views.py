@@ -33,6 +33,7 @@ from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
 from deskgate.accounts import audit, sessions
 from deskgate.accounts.models import AuditAction, User, UserSession
 from deskgate.http.actors import actor_for
+from deskgate.http.middleware import CSP_BASE
 from deskgate.provider import claims, logout
 from deskgate.provider.models import AppProfile
 from deskgate.signin import pipeline
@@ -301,6 +302,19 @@ class Logout(RPInitiatedLogoutView):
             return True
         record = sessions.current(self.request)
         return record is not None and self.hint_sid != record.sid
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response: HttpResponse = super().get(request, *args, **kwargs)
+        target = self.oidc_data.get("post_logout_redirect_uri")
+        if target and response.status_code == 200:
+            # The confirmation's form leads, by redirect, to the app's post-logout URI
+            # (checked against its registration by now): browsers apply form-action to
+            # that redirect too, as to a sign-in's (middleware.csp_for).
+            parts = urlsplit(target)
+            response.headers["Content-Security-Policy"] = (
+                f"{CSP_BASE}; form-action 'self' {parts.scheme}://{parts.netloc}"
+            )
+        return response
 
     def get_request_application(self, id_token: Any, client_id: str | None) -> Any:
         """An unknown client_id is the app's mistake (400), not a server error."""
