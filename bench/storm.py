@@ -703,6 +703,11 @@ def main(argv: list[str] | None = None) -> None:
     crowd = agent_data.agents(total)
     warm = agent_data.agents(agent_data.WARM_UP, start=total)
     t0 = time.monotonic()
+    if args.reuse_data:
+        from django.core.management import call_command
+
+        # The agents are kept, the schema follows the code (a new migration since).
+        call_command("migrate", verbosity=0)
     if args.reuse_data and agent_data.existing(total + agent_data.WARM_UP):
         print(
             f"Reusing {total + agent_data.WARM_UP} agents in {connection.settings_dict['NAME']}",
