@@ -8,7 +8,7 @@ One app sign-in is the agent's browser and the app's server, as they take turns:
            -> 302 /o/authorize/?... (back to the app's request)
            GET /o/authorize/?... -> 302 <redirect URI>?code=...&state=...
   app      POST /o/token/ (code, code_verifier; client_secret_basic for a confidential
-           app: one more argon2 verification, the secret is stored hashed) -> tokens
+           app, its secret checked against a salted SHA-256) -> tokens
            GET /o/userinfo/ (Bearer) -> the claims
 The plain sign-in (bench/load.py) ends with GET / instead of the last authorize request;
 the difference between the two is what signing in to an app costs the server.
