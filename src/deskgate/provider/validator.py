@@ -12,10 +12,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 from django.utils import timezone
-from oauth2_provider.models import RefreshToken
+from oauth2_provider.models import Grant, RefreshToken
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
 from deskgate.provider import claims, revoke
@@ -78,6 +79,51 @@ class DeskgateValidator(OAuth2Validator):
             created_at=timezone.now(),
         )
 
+    # --- one read of the grant per token request (DOT reads it once per question) ---------
+
+    def _grant(self, code: str, request: Any) -> Grant | None:
+        cached = getattr(request, "_deskgate_grant", None)
+        if cached is not None and cached.code == code:
+            return cached
+        grant = Grant.objects.filter(code=code).select_related("user").first()
+        request._deskgate_grant = grant
+        return grant
+
+    def confirm_redirect_uri(
+        self,
+        client_id: str,
+        code: str,
+        redirect_uri: str,
+        client: Any,
+        request: Any,
+        *args: Any,
+        **kwargs: Any,
+    ) -> bool:
+        grant = self._grant(code, request)
+        if grant is None or grant.application_id != client.pk:
+            return False
+        return grant.redirect_uri_allowed(redirect_uri)
+
+    def get_code_challenge(self, code: str, request: Any) -> str | None:
+        grant = self._grant(code, request)
+        return (grant.code_challenge or None) if grant is not None else None
+
+    def get_code_challenge_method(self, code: str, request: Any) -> str | None:
+        grant = self._grant(code, request)
+        return (grant.code_challenge_method or None) if grant is not None else None
+
+    def get_authorization_code_scopes(
+        self, client_id: str, code: str, redirect_uri: str, request: Any
+    ) -> list[str]:
+        grant = self._grant(code, request)
+        return grant.scope.split(" ") if grant is not None and grant.scope else []
+
+    def get_authorization_code_nonce(
+        self, client_id: str, code: str, redirect_uri: str, request: Any
+    ) -> str | None:
+        grant = self._grant(code, request)
+        return (grant.nonce or None) if grant is not None else None
+
     def validate_code(
         self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any
     ) -> bool:
@@ -95,8 +141,15 @@ class DeskgateValidator(OAuth2Validator):
                 return False  # the session signed out before the app exchanged its code
             revoke.replayed_code(authorization)
             return False
-        if not super().validate_code(client_id, code, client, request, *args, **kwargs):
+        grant = self._grant(code, request)  # DOT's validate_code, from the one read
+        if grant is None or grant.application_id != client.pk or grant.is_expired():
             return False
+        request.scopes = grant.scope.split(" ")
+        request.user = grant.user
+        if grant.nonce:
+            request.nonce = grant.nonce
+        if grant.claims:
+            request.claims = json.loads(grant.claims)
         if not request.user.is_active:
             return False  # deactivated after the code was issued (as validate_refresh_token)
         request.deskgate_authorization = authorization
