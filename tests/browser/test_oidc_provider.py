@@ -253,8 +253,9 @@ def enter_password(page: Page, user: User, *, again: bool = False) -> None:
     """On Deskgate's sign-in page the authorization sent the browser to."""
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     field = page.get_by_label("User name")
-    if again:  # a signed-in user asked again: their own name is there already
+    if again:  # a signed-in user asked again: their own name is there already, and why
         expect(field).to_have_value(user.username)
+        expect(page.get_by_text("asks you to sign in again")).to_be_visible()
     else:
         field.fill(user.username)
     page.get_by_label("Password").fill(PASSWORD)

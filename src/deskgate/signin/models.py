@@ -6,6 +6,8 @@ all web processes share, and changes through atomic updates.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from django.db import IntegrityError, models, transaction
 
 from deskgate.accounts.models import User
@@ -89,18 +91,26 @@ class PendingSignIn(models.Model):
         )
 
 
+Row = TypeVar("Row", bound=models.Model)
+
+
+def _locked_row(manager: models.Manager[Row], **key: object) -> Row:
+    """The row with this key, locked for the caller's transaction (created on first use)."""
+    row = manager.select_for_update().filter(**key).first()
+    if row is not None:
+        return row
+    try:
+        with transaction.atomic():
+            manager.create(**key)
+    except IntegrityError:
+        pass  # created by a parallel request a moment ago
+    return manager.select_for_update().get(**key)
+
+
 class SignInGuardManager(models.Manager["SignInGuard"]):
     def locked_for(self, user: User) -> SignInGuard:
         """The user's guard row, locked for this transaction (created on first use)."""
-        guard = self.select_for_update().filter(user=user).first()
-        if guard is not None:
-            return guard
-        try:
-            with transaction.atomic():
-                self.create(user=user)
-        except IntegrityError:
-            pass  # created by a parallel request a moment ago
-        return self.select_for_update().get(user=user)
+        return _locked_row(self, user=user)
 
 
 class SignInGuard(models.Model):
@@ -152,15 +162,7 @@ class SignInGuard(models.Model):
 class UnknownNameGuardManager(models.Manager["UnknownNameGuard"]):
     def locked_for(self, bucket: int) -> UnknownNameGuard:
         """The bucket's row, locked for this transaction (created on first use)."""
-        guard = self.select_for_update().filter(bucket=bucket).first()
-        if guard is not None:
-            return guard
-        try:
-            with transaction.atomic():
-                self.create(bucket=bucket)
-        except IntegrityError:
-            pass  # created by a parallel request a moment ago
-        return self.select_for_update().get(bucket=bucket)
+        return _locked_row(self, bucket=bucket)
 
 
 class UnknownNameGuard(models.Model):
