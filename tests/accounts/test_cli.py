@@ -33,23 +33,32 @@ class Run:
     out: str
     err: str
 
+    @property
+    def lines(self) -> list[str]:
+        return self.out.splitlines()
+
 
 @pytest.fixture
 def deskgate(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
     """Run `deskgate ARGS...` in this process, as the console script does."""
 
     def run(*args: str) -> Run:
-        capsys.readouterr()
-        try:
-            cli.main(["deskgate", *args])
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        else:
-            code = 0
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
+        return run_cli(capsys, *args)
 
     return run
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> Run:
+    """`deskgate ARGS...` in this process: its exit code and what it printed."""
+    capsys.readouterr()
+    try:
+        cli.main(["deskgate", *args])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    else:
+        code = 0
+    captured = capsys.readouterr()
+    return Run(code, captured.out, captured.err)
 
 
 @pytest.fixture

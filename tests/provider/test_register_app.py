@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import pytest
 from django.contrib.auth.hashers import check_password
@@ -11,27 +10,16 @@ from django.core.exceptions import ValidationError
 from django.db import connections
 from oauth2_provider.models import AccessToken, Application, RefreshToken
 
-from deskgate import cli
 from deskgate.accounts.audit import OPERATOR
 from deskgate.accounts.models import AuditEvent
 from deskgate.provider import registry
 from deskgate.provider.models import AppProfile
+from tests.accounts.test_cli import Run, run_cli
 from tests.conftest import signed_in_client
 from tests.provider.conftest import REDIRECT_URI, App, issuer
 from tests.provider.test_codes import refused
 
 pytestmark = pytest.mark.django_db
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def lines(self) -> list[str]:
-        return self.out.splitlines()
 
 
 @pytest.fixture
@@ -48,15 +36,7 @@ def deskgate(
     monkeypatch.setattr(connections, "close_all", lambda: None)
 
     def run(*args: str) -> Run:
-        capsys.readouterr()
-        try:
-            cli.main(["deskgate", *args])
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        else:
-            code = 0
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
+        return run_cli(capsys, *args)
 
     return run
 
