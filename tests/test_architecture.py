@@ -37,6 +37,8 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     ("sso", frozenset({"sso"})),
     # The OpenID Provider: the apps sign in through the pipeline (django-oauth-toolkit).
     ("provider", frozenset({"provider"})),
+    # The doors programs use: API tokens, the REST API, SCIM. Each goes through the actions.
+    ("programs", frozenset({"apitokens", "api", "scim"})),
     # The admin pages.
     ("web", frozenset({"web"})),
     # What puts it together: settings, URLs, the WSGI entry point, the command line.
@@ -52,6 +54,7 @@ ACTION_LAYER: dict[str, str] = {
     "deskgate.accounts.audit": "appends the AuditEvent every action records",
     "deskgate.accounts.notify": "records the AuditEvents of the notices it delivered",
     "deskgate.accounts.sessions": "opens, touches, rekeys and ends the UserSession rows",
+    "deskgate.apitokens.tokens": "issues and revokes API tokens; counts each request's use",
     "deskgate.delivery.caps": "the send caps: one conditional UPSERT per message",
     "deskgate.delivery.channels": "the development SMS channel stores its message in the outbox",
     "deskgate.delivery.outbox": "stores the development outbox's messages",

@@ -77,6 +77,8 @@ class Config:
     signin_budget_ip: int
     signin_budget_network: int
     signin_budget_window: int
+    # Requests one API token may make per minute (REST API and SCIM together).
+    api_rate_limit: int = 1200
     # SSO: plain http to a provider on loopback (development and tests only), and hosts
     # besides the issuer's own that may serve a provider's endpoints.
     sso_allow_http_loopback: bool = False
@@ -277,6 +279,7 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         code_cap_client=_int(env, "DESKGATE_CODE_CAP_CLIENT", 5000, 1, 10_000_000),
         code_cap_platform=_int(env, "DESKGATE_CODE_CAP_PLATFORM", 50000, 1, 100_000_000),
         **_signin_budget(env),
+        api_rate_limit=_int(env, "DESKGATE_API_RATE_LIMIT", 1200, 1, 10_000_000),
         sso_allow_http_loopback=_flag(env, "DESKGATE_SSO_ALLOW_HTTP_LOOPBACK", False),
         sso_endpoint_hosts=_hosts(env, "DESKGATE_SSO_ENDPOINT_HOSTS"),
     )

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "deskgate.delivery",
     "deskgate.sso",
     "deskgate.provider",  # before oauth2_provider: its templates replace the library's
+    "deskgate.apitokens",
     "oauth2_provider",
     "deskgate.web",
 ]
@@ -205,6 +206,8 @@ DESKGATE_SIGNIN_BUDGET = {
     "window": CONFIG.signin_budget_window,
 }
 DESKGATE_REMEMBER_DEVICE_DAYS = 30
+# Requests per minute per API token, counted in the database (apitokens/tokens.py).
+DESKGATE_API_RATE_LIMIT = CONFIG.api_rate_limit
 # Talking to clients' identity providers (deskgate.sso.fetch and provider).
 DESKGATE_SSO: dict[str, Any] = {
     # http:// to a provider on loopback: development and tests only.

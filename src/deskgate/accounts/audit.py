@@ -16,18 +16,27 @@ class Via(StrEnum):
 
     WEB = "web"  # a page: an admin, or the user themselves (sign-in, reset)
     CLI = "cli"  # an operator's management command
+    API = "api"  # a program with an API token, through the REST API
+    SCIM = "scim"  # a directory with an API token, through SCIM
 
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is acting and from where: an admin on a page, an operator at the CLI, or the user."""
+    """Who is acting and from where: an admin on a page, an operator at the CLI, the user, or
+    a program holding one of a client's API tokens (`token`, its label; `client_id`, the
+    only client it may act on)."""
 
     user: User | None = None
     ip: str | None = None
     via: Via = Via.WEB
+    token: str | None = None
+    token_id: int | None = None
+    client_id: int | None = None
 
     @property
     def label(self) -> str:
+        if self.token is not None:
+            return f"API token \u201c{self.token}\u201d"
         if self.user is None:
             return "operator (command line)" if self.via == Via.CLI else "system"
         return self.user.label
@@ -70,5 +79,11 @@ def build(
         subject_label=subject.label if subject is not None else "",
         ip=by.ip,
         summary=summary[:500],
-        detail={"via": by.via, **detail},
+        detail={"via": by.via, **_token_of(by), **detail},
     )
+
+
+def _token_of(by: Actor) -> dict[str, Any]:
+    if by.token is None:
+        return {}
+    return {"token": by.token, "token_id": by.token_id}

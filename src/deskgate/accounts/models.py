@@ -38,6 +38,11 @@ class Client(models.Model):
     )
     # Against SMS pumping: the countries SMS codes may go to ("FI SE"); empty allows all.
     sms_countries = models.CharField(max_length=200, blank=True, default="")
+    # What a directory's SCIM DELETE does: deactivate (keep the user and the trail), or delete.
+    directory_deletes_users = models.BooleanField(
+        default=False,
+        help_text="A directory's delete removes the user instead of deactivating them.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -117,6 +122,11 @@ class User(AbstractBaseUser):
     # The Email address this user proved to hold (a code delivered to it, or an SSO
     # provider's verified claim); `email_verified` is true while it equals `email`.
     email_proven = models.CharField(max_length=254, blank=True, default="", editable=False)
+    # Kept for the directory that provisions the user (SCIM `externalId`, and the enterprise
+    # extension's `employeeNumber` and `department`); Deskgate decides nothing by them.
+    external_id = models.CharField(max_length=255, blank=True, default="")
+    employee_number = models.CharField(max_length=64, blank=True, default="")
+    department = models.CharField(max_length=200, blank=True, default="")
     # Lower-cased "username full name email phone": what the User list search matches.
     search_key = models.TextField(default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -134,6 +144,7 @@ class User(AbstractBaseUser):
             models.Index(fields=["client", "level", "full_name"], name="user_client_level"),
             models.Index(Lower("email"), "client", name="user_client_email"),
             models.Index(fields=["client", "work_phone"], name="user_client_phone"),
+            models.Index(fields=["client", "external_id"], name="user_client_external_id"),
         ]
         constraints = [
             models.CheckConstraint(condition=~Q(full_name=""), name="user_full_name_required"),
@@ -320,6 +331,12 @@ class AuditAction(models.TextChoices):
     OIDC_LOGOUT_FAILED = "oidc.logout_failed", "App not told of a sign-out"
     APP_REGISTERED = "app.registered", "App registered"
     APP_REMOVED = "app.removed", "App removed"
+    # Programs and directories: API tokens, the REST API and SCIM.
+    TOKEN_CREATED = "token.created", "API token created"
+    TOKEN_REVOKED = "token.revoked", "API token revoked"
+    TOKEN_REFUSED = "token.refused", "API request refused"
+    API_READ = "api.read", "Read through the API"
+    USER_DELETED = "user.deleted", "User deleted"
 
 
 class AuditEvent(models.Model):

@@ -19,10 +19,12 @@ from deskgate.accounts.actions.own import change_own_contact, check_own_contact
 from deskgate.accounts.actions.passwords import set_password
 from deskgate.accounts.actions.templates import TemplateInput, save_template
 from deskgate.accounts.actions.users import (
+    DirectoryAttributes,
     UserInput,
     UserSaved,
     change_mfa_method,
     create_user,
+    delete_user,
     end_sessions,
     note_email_proven,
     revoke_devices,
@@ -33,6 +35,7 @@ from deskgate.accounts.actions.users import (
 
 __all__ = [
     "BulkOutcome",
+    "DirectoryAttributes",
     "TemplateInput",
     "UserInput",
     "UserSaved",
@@ -42,6 +45,7 @@ __all__ = [
     "check_own_contact",
     "create_client",
     "create_user",
+    "delete_user",
     "end_sessions",
     "note_email_proven",
     "revoke_devices",

@@ -16,12 +16,20 @@ def require_may_manage(by: Actor, client: Client, *levels: str) -> None:
 
     The one check of the action layer: `access.refusal` decides, for every path.
     """
+    require_own_client(by, client)
     access.require(by.user, client.pk, levels=levels)
+
+
+def require_own_client(by: Actor, client: Client) -> None:
+    """An API token acts on its own client only (R10); the operator on any."""
+    if by.client_id is not None and by.client_id != client.pk:
+        raise PermissionDenied(access.Refusal.OTHER_CLIENT.value)
 
 
 def require_may_manage_now(by: Actor, client: Client, *levels: str) -> None:
     """The same check with the actor as stored now, inside the write with the client's row
     locked: a demotion or deactivation of the actor since their page loaded counts."""
+    require_own_client(by, client)
     if by.user is None:
         return
     stored = User.objects.filter(pk=by.user.pk).first()

@@ -25,8 +25,59 @@ from deskgate.accounts.models import AuditAction, AuditEvent, Client, Level, Mfa
 
 
 @dataclass
+class DirectoryAttributes:
+    """What a directory keeps on a user for its own matching and reports (SCIM `externalId`,
+    the enterprise extension's `employeeNumber` and `department`). Deskgate decides nothing
+    by them; they are checked like other text an admin types and shown on the user page."""
+
+    external_id: str = ""
+    employee_number: str = ""
+    department: str = ""
+
+    LIMITS = {"external_id": 255, "employee_number": 64, "department": 200}
+    LABELS = {
+        "external_id": "External id",
+        "employee_number": "Employee number",
+        "department": "Department",
+    }
+
+    @classmethod
+    def of(cls, user: User) -> DirectoryAttributes:
+        return cls(**{name: getattr(user, name) for name in cls.LIMITS})
+
+    def cleaned(self) -> DirectoryAttributes:
+        """The values as kept (runs of whitespace made one), or ValidationError by field."""
+        errors: dict[str, list[str]] = {}
+        values: dict[str, str] = {}
+        for name, limit in self.LIMITS.items():
+            try:
+                values[name] = rules.clean_name(getattr(self, name), self.LABELS[name], limit)
+            except ValidationError as exc:
+                errors[name] = list(exc.messages)
+        if errors:
+            raise ValidationError(errors)
+        return DirectoryAttributes(**values)
+
+
+@dataclass
 class UserInput(rules.UserFields):
-    """A user's fields as typed (in a form, a JSON body or on the command line)."""
+    """A user's fields as typed (in a form, a JSON body or on the command line).
+
+    `directory`: the directory's attributes to set; None keeps them as stored (a page's
+    edit never clears what a directory keeps)."""
+
+    directory: DirectoryAttributes | None = None
+
+
+def _apply_directory(user: User, attributes: DirectoryAttributes | None) -> list[str]:
+    """Set the directory's attributes that differ on `user` (not saved); answer their names."""
+    if attributes is None:
+        return []
+    kept = attributes.cleaned()
+    changed = [n for n in DirectoryAttributes.LIMITS if getattr(user, n) != getattr(kept, n)]
+    for name in changed:
+        setattr(user, name, getattr(kept, name))
+    return changed
 
 
 @dataclass
@@ -128,6 +179,7 @@ def create_user(
         state = validate_user(client, data, user_id=None)
         user = User(client=client)
         apply_state(user, state)
+        _apply_directory(user, data.directory)
         if password:
             check_password(user, password)
             user.set_password(password)
@@ -225,7 +277,7 @@ def write_user(
             errors |= rules.check_own_sign_in_settings(before, state)
         if errors:
             raise ValidationError(errors)
-        changed = apply_state(user, state)
+        changed = apply_state(user, state) + _apply_directory(user, data.directory)
         if changed:
             _save(user, changed)
             _record_changes(user, before, changed, by=by)
@@ -237,6 +289,32 @@ def write_user(
                 end_sessions(user)
     warnings = rules.user_template_warnings(client, state, user_label=user.label)
     return UserSaved(user, warnings)
+
+
+def delete_user(user: User, *, by: Actor) -> None:
+    """Remove a user (a directory's delete, where the client chose deletion over
+    deactivation). Their sessions and sign-ins in the apps end first; the audit trail keeps
+    its events, under the label they were recorded with. The last active admin stays."""
+    require_may_manage(by, user.client, user.level)
+    with transaction.atomic():
+        client = lock_client(user.client)
+        user = User.objects.select_for_update().get(pk=user.pk, client=client)
+        require_may_manage_now(by, client, user.level)
+        before = rules.UserState.of(user)
+        gone = rules.UserState(**{**before.__dict__, "is_active": False})
+        errors = rules.check_keeps_an_admin(client, before, gone, user_id=user.pk, label=user.label)
+        if errors:
+            raise ValidationError(errors)
+        end_sessions(user)
+        audit.record(
+            AuditAction.USER_DELETED,
+            client=client,
+            by=by,
+            subject=None,
+            summary=f"Deleted {user.label}",
+            level=user.level,
+        )
+        user.delete()
 
 
 # --- sign-in state the sign-in app keeps (asked through accounts.hooks) --------------------
@@ -324,7 +402,9 @@ def _record_changes(user: User, before: rules.UserState, changed: list[str], *, 
             subject=user,
             summary=f"{user.label} set {'Active' if user.is_active else 'Inactive'}",
         )
-    other = [c for c in changed if c in ("username", "full_name", "level")]
+    other = [
+        c for c in changed if c in ("username", "full_name", "level", *DirectoryAttributes.LIMITS)
+    ]
     if other:
         audit.record(
             AuditAction.USER_DETAILS_CHANGED,

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ApiTokensConfig(AppConfig):
+    name = "deskgate.apitokens"
+    label = "apitokens"
+    verbose_name = "API tokens"
