@@ -191,7 +191,7 @@ class Use:
 
 
 def _presented(request: HttpRequest) -> str:
-    header = request.META.get("HTTP_AUTHORIZATION", "")
+    header = str(request.META.get("HTTP_AUTHORIZATION", ""))
     scheme, _, value = header.strip().partition(" ")
     value = value.strip()
     if scheme.lower() != "bearer" or not value:
