@@ -1,7 +1,7 @@
 from django.urls import include, path
 
 from deskgate.delivery import views as delivery
-from deskgate.web.views import account, pages, sso_admin, templates, users
+from deskgate.web.views import account, api_tokens, pages, sso_admin, templates, users
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -25,6 +25,12 @@ urlpatterns = [
     path("audit/", pages.audit_trail, name="audit"),
     path("settings/", pages.client_settings, name="client_settings"),
     path("settings/sso/", sso_admin.sso_settings, name="sso_settings"),
+    path("settings/api-tokens/", api_tokens.api_tokens, name="api_tokens"),
+    path(
+        "settings/api-tokens/<int:token_id>/revoke/",
+        api_tokens.api_token_revoke,
+        name="api_token_revoke",
+    ),
     path("outbox/", delivery.outbox, name="outbox"),
     path("", include("deskgate.provider.urls")),
 ]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Q, QuerySet, When
 from django.http import Http404, HttpRequest
@@ -60,6 +60,24 @@ class Issued:
     secret: str  # shown once, never stored
 
 
+MANAGED_BY = (
+    "API tokens are created and revoked by the company's admins (Settings > API tokens) "
+    "or by an operator at the command line."
+)
+
+
+def _require_may_manage_tokens(by: audit.Actor, client_id: int) -> None:
+    """Only an admin of the client, or the operator at the command line, issues and revokes.
+
+    `access.require` lets an actor without a user through as the operator; a program holding
+    a token (or any other userless actor) is not one here: a token that could mint tokens
+    would outlive its maker's rights and every revocation.
+    """
+    if by.user is None and (by.token is not None or by.via != audit.Via.CLI):
+        raise PermissionDenied(MANAGED_BY)
+    access.require(by.user, client_id, admin_only=True)
+
+
 def clean_name(raw: str) -> str:
     name = rules.clean_name(raw, "Name", NAME_MAX)
     if not name:
@@ -71,7 +89,7 @@ def issue(
     client: Client, *, name: str, scope: str, expires_days: int | None, by: audit.Actor
 ) -> Issued:
     """Create a token for `client`; only its admins and the operator may."""
-    access.require(by.user, client.pk, admin_only=True)
+    _require_may_manage_tokens(by, client.pk)
     errors: dict[str, list[str]] = {}
     try:
         name = clean_name(name)
@@ -122,7 +140,7 @@ def issue(
 
 def revoke(token: ApiToken, *, by: audit.Actor) -> bool:
     """Revoke a token at once; answer False when it was revoked already."""
-    access.require(by.user, token.client_id, admin_only=True)
+    _require_may_manage_tokens(by, token.client_id)
     now = timezone.now()
     with transaction.atomic():
         done = ApiToken.objects.filter(pk=token.pk, revoked_at=None).update(

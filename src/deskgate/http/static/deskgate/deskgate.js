@@ -44,9 +44,27 @@
     tick();
   }
 
+  // A button that copies the named field's text (the new API token) and says so.
+  function copyButton(button) {
+    var field = document.getElementById(button.getAttribute("data-copy"));
+    if (!field) return;
+    button.hidden = false; // without scripts there is nothing to click: the field is selectable
+    button.addEventListener("click", function () {
+      field.select();
+      var done = function () { button.textContent = "Copied"; };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(field.value).then(done, function () { document.execCommand("copy"); done(); });
+      } else {
+        document.execCommand("copy");
+        done();
+      }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var search = document.getElementById("user-search");
     if (search) liveSearch(search);
     document.querySelectorAll("[data-countdown]").forEach(countdown);
+    document.querySelectorAll("[data-copy]").forEach(copyButton);
   });
 })();
