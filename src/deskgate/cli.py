@@ -16,6 +16,9 @@ OWN_COMMANDS = {
     "list-apps",
     "remove-app",
     "rotate-signing-key",
+    "create-api-token",
+    "list-api-tokens",
+    "revoke-api-token",
 }
 
 
