@@ -80,7 +80,11 @@ def test_the_scheme_is_case_insensitive(issue: Issue) -> None:
 def test_an_unknown_token(issue: Issue, presented: str) -> None:
     issued = issue()
     refused = refusal(bearer(presented))
-    assert (refused.status, refused.error, refused.reason) == (401, "invalid_token", tokens.NOT_VALID)
+    assert (refused.status, refused.error, refused.reason) == (
+        401,
+        "invalid_token",
+        tokens.NOT_VALID,
+    )
     # A token with a character more or less is unknown too.
     assert refusal(bearer(issued.secret[:-1])).reason == tokens.NOT_VALID
     assert refusal(bearer(issued.secret + "A")).reason == tokens.NOT_VALID

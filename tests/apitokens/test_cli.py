@@ -61,9 +61,7 @@ def test_create_with_expiry(deskgate: Callable[..., Run], tenant: Client) -> Non
     assert run.code == 0, run.err
     token = ApiToken.objects.get()
     assert token.expires_at == token.created_at + timedelta(days=30)
-    tokens.authenticate(
-        bearer(run.out.strip().removeprefix("token=")), door=Via.API, needs=READ
-    )
+    tokens.authenticate(bearer(run.out.strip().removeprefix("token=")), door=Via.API, needs=READ)
 
 
 @pytest.mark.parametrize(
@@ -88,9 +86,12 @@ def test_create_with_expiry(deskgate: Callable[..., Run], tenant: Client) -> Non
 def test_create_refused(
     deskgate: Callable[..., Run], tenant: Client, args: list[str], says: str
 ) -> None:
-    assert deskgate(
-        "create-api-token", "--client", "Northwind", "--name", "Taken", "--scope", "scim"
-    ).code == 0
+    assert (
+        deskgate(
+            "create-api-token", "--client", "Northwind", "--name", "Taken", "--scope", "scim"
+        ).code
+        == 0
+    )
     run = deskgate("create-api-token", "--client", "Northwind", *args)
     assert run.code != 0
     assert run.out == ""  # no token printed
@@ -122,7 +123,9 @@ def test_unknown_client(deskgate: Callable[..., Run], tenant: Client) -> None:
 def test_list_shows_hints_and_state_never_the_token(
     deskgate: Callable[..., Run], tenant: Client, tenant_factory: Callable[..., Client]
 ) -> None:
-    assert "Northwind has no API tokens." in deskgate("list-api-tokens", "--client", "Northwind").out
+    assert (
+        "Northwind has no API tokens." in deskgate("list-api-tokens", "--client", "Northwind").out
+    )
     made = deskgate(
         "create-api-token", "--client", "Northwind", "--name", "Entra ID", "--scope", "scim"
     )

@@ -102,7 +102,9 @@ def test_a_name_is_taken_among_live_tokens_only(issue: Issue, other_tenant: Clie
     first = issue("Entra ID")
     with pytest.raises(ValidationError) as exc:
         issue("Entra ID", "read")
-    assert refused(exc) == {"name": ["Northwind already has a token named Entra ID; choose another."]}
+    assert refused(exc) == {
+        "name": ["Northwind already has a token named Entra ID; choose another."]
+    }
     # Another client may use the name; a revoked token frees it.
     issue("Entra ID", client=other_tenant, by=OPERATOR)
     tokens.revoke(first.token, by=OPERATOR)
@@ -152,9 +154,7 @@ def test_every_refusal_is_named_at_once(issue: Issue) -> None:
 
 
 @pytest.mark.parametrize("level", ["manager", "team_leader", "agent"])
-def test_only_admins_issue(
-    issue: Issue, user_factory: Callable[..., User], level: str
-) -> None:
+def test_only_admins_issue(issue: Issue, user_factory: Callable[..., User], level: str) -> None:
     person = user_factory(level)
     with pytest.raises(PermissionDenied, match="Only an admin can change the company's settings."):
         issue(by=Actor(user=person))

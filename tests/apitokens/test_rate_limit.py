@@ -49,9 +49,7 @@ def limited() -> list[AuditEvent]:
 
 
 @pytest.mark.django_db
-def test_exactly_the_limit_passes_in_a_window(
-    issue: Issue, clock: Clock, settings: object
-) -> None:
+def test_exactly_the_limit_passes_in_a_window(issue: Issue, clock: Clock, settings: object) -> None:
     settings.DESKGATE_API_RATE_LIMIT = 5  # type: ignore[attr-defined]
     issued = issue()
     start = to_window_start(clock)

@@ -63,11 +63,11 @@ def test_admin_creates_sees_once_and_revokes_a_token(
     expect(row).to_contain_text("from 198.51.100.7")
 
     row.get_by_role("link", name="Revoke Entra ID provisioning").click()
-    expect(page.get_by_role("heading", name="Revoke API token Entra ID provisioning?")).to_be_visible()
+    expect(
+        page.get_by_role("heading", name="Revoke API token Entra ID provisioning?")
+    ).to_be_visible()
     page.get_by_role("button", name="Revoke").click()
-    expect(page.get_by_role("status")).to_contain_text(
-        "API token Entra ID provisioning is revoked"
-    )
+    expect(page.get_by_role("status")).to_contain_text("API token Entra ID provisioning is revoked")
     row = page.get_by_role("row", name=re.compile("Entra ID provisioning"))
     expect(row).to_contain_text("Revoked")
     expect(row.get_by_role("link", name=re.compile("Revoke"))).to_have_count(0)

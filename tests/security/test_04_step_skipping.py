@@ -14,7 +14,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from deskgate.accounts.audit import OPERATOR
 from deskgate.accounts.models import AuditEvent, Client, MessageTemplate, User
+from deskgate.apitokens import tokens
 from deskgate.signin.devices import COOKIE as DEVICE_COOKIE
 from deskgate.signin.models import PendingSignIn
 from deskgate.sso.models import ProviderConfig
@@ -94,6 +96,9 @@ def test_every_url_with_only_the_password_done_gives_no_session_and_no_admin_dat
     values = {
         "user_id": bystander.pk,
         "template_id": template.pk,
+        "token_id": tokens.issue(
+            tenant, name="Directory", scope="scim", expires_days=None, by=OPERATOR
+        ).token.pk,
         "slug": tenant.slug,
         "uidb64": base64.urlsafe_b64encode(str(admin.pk).encode()).decode().rstrip("="),
         "token": "cxyz-0123456789abcdef0123456789abcdef",

@@ -17,7 +17,9 @@ import pytest
 from django.contrib.sessions.models import Session
 
 from deskgate import conf
+from deskgate.accounts.audit import OPERATOR
 from deskgate.accounts.models import MessageTemplate, UserSession
+from deskgate.apitokens import tokens
 from deskgate.signin.devices import COOKIE as DEVICE_COOKIE
 from tests.conftest import PASSWORD
 from tests.mailbox import last_code
@@ -107,6 +109,9 @@ def admin_site(browser, user_factory, tenant):
     values = {
         "user_id": agent.pk,
         "template_id": template.pk,
+        "token_id": tokens.issue(
+            tenant, name="Directory", scope="scim", expires_days=None, by=OPERATOR
+        ).token.pk,
         "slug": tenant.slug,
         "uidb64": "MQ",
         "token": "bad-token",

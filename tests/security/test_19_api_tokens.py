@@ -121,7 +121,7 @@ def test_another_clients_token_answers_as_a_missing_one(
     browser: BrowserFactory, admin_user: User, foreign_token: ApiToken
 ) -> None:
     a = full_sign_in(browser(), admin_user)
-    missing = ApiToken.objects.order_by("-pk").values_list("pk", flat=True).first() + 1000
+    missing = foreign_token.pk + 1000
     csrf = a.csrf_token(PAGE)
     for method in ("get", "post"):
         answers = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.test import Client as HttpClient
@@ -22,12 +23,12 @@ SHOWN_ONCE = "It is shown only now; Deskgate keeps only a hash."
 TOKEN = re.compile(r"dgt_[A-Za-z0-9_-]{43}")
 
 
-def create(http: HttpClient, **fields: str) -> object:
+def create(http: HttpClient, **fields: str) -> Any:
     data = {"name": "Entra ID", "scope": "scim", "expires_days": "90", **fields}
     return http.post(PAGE, data)
 
 
-def rows(response: object) -> list[list[str]]:
+def rows(response: Any) -> list[list[str]]:
     """The token table's rows as the visible text of their cells."""
     body = re.search(r'<table class="tokens">(.*?)</table>', content(response), re.S)
     assert body, page_text(response)
@@ -93,9 +94,7 @@ def test_the_list_shows_what_an_admin_needs(
     clock(timedelta())
     used = tokens.issue(tenant, name="Entra ID", scope="scim", expires_days=30, by=OPERATOR)
     tokens.authenticate(bearer(used.secret, ip="203.0.113.5"), door=Via.SCIM, needs=SCIM)
-    tokens.issue(
-        tenant, name="Reports", scope="read", expires_days=None, by=Actor(user=admin_user)
-    )
+    tokens.issue(tenant, name="Reports", scope="read", expires_days=None, by=Actor(user=admin_user))
     gone = tokens.issue(tenant, name="Old", scope="write", expires_days=1, by=OPERATOR)
     tokens.revoke(gone.token, by=Actor(user=admin_user))
     short = tokens.issue(tenant, name="Short", scope="write", expires_days=1, by=OPERATOR)
@@ -189,9 +188,7 @@ def test_revoke_asks_first_then_revokes(admin_http: HttpClient, tenant: Client) 
     assert AuditEvent.objects.filter(action="token.revoked").count() == 1
 
 
-def test_another_clients_token_answers_404(
-    admin_http: HttpClient, other_tenant: Client
-) -> None:
+def test_another_clients_token_answers_404(admin_http: HttpClient, other_tenant: Client) -> None:
     theirs = tokens.issue(other_tenant, name="Theirs", scope="scim", expires_days=None, by=OPERATOR)
     for method in ("get", "post"):
         response = getattr(admin_http, method)(f"/settings/api-tokens/{theirs.token.pk}/revoke/")

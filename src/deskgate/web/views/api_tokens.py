@@ -40,7 +40,9 @@ class ApiTokenForm(Form):
         help_text="Tells the token apart on this page and in the audit trail, "
         "such as Entra ID provisioning.",
     )
-    scope = forms.CharField(label="Scope", required=False, widget=forms.Select(choices=Scope.choices))
+    scope = forms.CharField(
+        label="Scope", required=False, widget=forms.Select(choices=Scope.choices)
+    )
     expires_days = forms.CharField(
         label="Expires", required=False, widget=forms.Select(choices=EXPIRY_CHOICES)
     )
