@@ -1,4 +1,4 @@
-"""Settings > API tokens: a client's tokens for SCIM and the REST API, for admins only.
+"""Settings > API tokens: the tokens a client's directories and programs hold, for admins only.
 
 A new token is shown once, in the response to the POST that created it: never in the
 session, a message or a URL, and that response is not cached. Afterwards the page shows
