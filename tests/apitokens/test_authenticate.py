@@ -103,6 +103,20 @@ def test_a_revoked_token_is_refused_and_the_refusal_audited(issue: Issue) -> Non
     assert issued.secret not in str(event.detail) + event.summary
 
 
+def test_a_refused_token_is_audited_once_a_minute_not_once_a_request(
+    issue: Issue, clock: Clock
+) -> None:
+    clock(timedelta())
+    issued = issue()
+    tokens.revoke(issued.token, by=OPERATOR)
+    for _ in range(50):
+        assert refusal(bearer(issued.secret)).status == 401
+    assert len(refusals()) == 1
+    clock(timedelta(seconds=tokens.WINDOW))
+    refusal(bearer(issued.secret))
+    assert len(refusals()) == 2
+
+
 def test_a_token_expires_to_the_second(issue: Issue, clock: Clock) -> None:
     clock(timedelta())
     issued = issue(expires_days=30)

@@ -44,6 +44,9 @@ class ApiToken(models.Model):
     # The rate limit's window (its start) and the requests counted in it.
     window_start = models.DateTimeField(null=True, blank=True)
     window_count = models.PositiveIntegerField(default=0)
+    # The last window in which a refusal of this token (revoked, expired, scope, its maker's
+    # rights) was audited: once a minute at most, so a refused token cannot flood the trail.
+    refusal_noted_window = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -223,6 +223,20 @@ def _window(now: datetime) -> datetime:
 
 
 def _refuse(token: ApiToken, actor: audit.Actor, refused: Refused, **detail: Any) -> Refused:
+    """Audit a refusal of a known token, once per token per window: the first refusal of the
+    window claims it in one UPDATE, so parallel refusals record one event between them."""
+    window = _window(timezone.now())
+    first = (
+        ApiToken.objects.filter(pk=token.pk)
+        .exclude(refusal_noted_window=window)
+        .update(refusal_noted_window=window)
+    )
+    if first:
+        _record_refusal(token, actor, refused, **detail)
+    return refused
+
+
+def _record_refusal(token: ApiToken, actor: audit.Actor, refused: Refused, **detail: Any) -> None:
     audit.record(
         AuditAction.TOKEN_REFUSED,
         client=token.client,
@@ -231,7 +245,6 @@ def _refuse(token: ApiToken, actor: audit.Actor, refused: Refused, **detail: Any
         status=refused.status,
         **detail,
     )
-    return refused
 
 
 def authenticate(request: HttpRequest, *, door: audit.Via, needs: frozenset[str]) -> Use:
@@ -318,7 +331,7 @@ def _count(token: ApiToken, actor: audit.Actor, *, ip: str | None, now: datetime
         window_count=cap + 1
     )
     if first:
-        raise _refuse(token, actor, refused, limit=cap)
+        _record_refusal(token, actor, refused, limit=cap)
     raise refused
 
 
