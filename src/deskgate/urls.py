@@ -26,6 +26,7 @@ urlpatterns = [
     path("settings/", pages.client_settings, name="client_settings"),
     path("settings/sso/", sso_admin.sso_settings, name="sso_settings"),
     path("outbox/", delivery.outbox, name="outbox"),
+    path("scim/v2/", include("deskgate.scim.urls")),
     path("", include("deskgate.provider.urls")),
 ]
 
