@@ -107,8 +107,11 @@ def _full_name(resource: Any, before: Any | None) -> str:
             return formatted or ""
         if resource.display_name != before.display_name:
             return str(resource.display_name or "")
-        if _joined(name) != _joined(before_name):
-            return _joined(name)
+        if _joined(name) != _joined(before_name) and name is not None:
+            # Deskgate keeps one full name; a part the PATCH left out is read from it
+            # (given name first: "Ada Lovelace" is givenName Ada, familyName Lovelace).
+            given, _, family = (before.display_name or "").partition(" ")
+            return " ".join(p for p in (name.given_name or given, name.family_name or family) if p)
         return formatted or str(resource.display_name or "")
     return formatted or str(resource.display_name or "") or _joined(name)
 

@@ -57,9 +57,7 @@ def from_scim(exc: SCIMException) -> HttpResponse:
 def from_pydantic(exc: pydantic.ValidationError) -> HttpResponse:
     first = exc.errors()[0]
     found = Error.from_validation_error(first)
-    where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("", None))
-    detail = f"{where}: {found.detail}" if where else str(found.detail)
-    return error(found.status or 400, detail, found.scim_type or "invalidValue")
+    return error(found.status or 400, str(found.detail), found.scim_type or "invalidValue")
 
 
 def from_rules(exc: ValidationError) -> HttpResponse:
