@@ -38,12 +38,13 @@ def run(users: int, provision: int, rounds: int) -> dict[str, Any]:
     from django.test import Client as HttpClient
 
     from deskgate.accounts.audit import OPERATOR
-    from deskgate.accounts.models import User, UserSession
+    from deskgate.accounts.models import Client, User, UserSession
     from deskgate.apitokens import tokens
 
     client, _admin = make_users(users)
+    assert isinstance(client, Client)
     secret = tokens.issue(
-        client, name="Bench directory", scope="scim", expires_days=None, by=OPERATOR  # type: ignore[arg-type]
+        client, name="Bench directory", scope="scim", expires_days=None, by=OPERATOR
     ).secret
     http = HttpClient(HTTP_AUTHORIZATION=f"Bearer {secret}")
 

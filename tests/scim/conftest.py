@@ -34,7 +34,8 @@ class Directory:
         return {"HTTP_AUTHORIZATION": f"Bearer {self.secret}", **(headers or {})}
 
     def get(self, path: str, headers: dict[str, str] | None = None, **params: Any) -> Any:
-        return self.http.get(BASE + path, params, **self._headers(headers))
+        extra: dict[str, Any] = self._headers(headers)
+        return self.http.get(BASE + path, params, **extra)
 
     def send(
         self,
@@ -48,7 +49,8 @@ class Directory:
     ) -> Any:
         data = raw if raw is not None else json.dumps(body) if body is not None else ""
         call = getattr(self.http, method.lower())
-        return call(BASE + path, data, content_type=content_type, **self._headers(headers))
+        extra: dict[str, Any] = self._headers(headers)
+        return call(BASE + path, data, content_type=content_type, **extra)
 
     def post(self, path: str, body: Any, **kw: Any) -> Any:
         return self.send("POST", path, body, **kw)
@@ -85,12 +87,13 @@ def issue(client: Client, scope: str = "scim", name: str = "Entra ID") -> str:
     return tokens.issue(client, name=name, scope=scope, expires_days=None, by=OPERATOR).secret
 
 
+def make_directory(client: Client, scope: str = "scim", name: str = "Entra ID") -> Directory:
+    return Directory(HttpClient(), issue(client, scope, name), client)
+
+
 @pytest.fixture
 def directory_for(db: None) -> Callable[..., Directory]:
-    def make(client: Client, scope: str = "scim", name: str = "Entra ID") -> Directory:
-        return Directory(HttpClient(), issue(client, scope, name), client)
-
-    return make
+    return make_directory
 
 
 @pytest.fixture

@@ -27,7 +27,9 @@ def test_a_taken_user_name_is_409_uniqueness_case_insensitively(directory: Direc
 def test_a_user_name_against_the_rules_is_invalid_value_naming_the_rule(
     directory: Directory,
 ) -> None:
-    detail = scim_error(directory.post("Users", new_user("ada lovelace", emails=[])), 400, "invalidValue")
+    detail = scim_error(
+        directory.post("Users", new_user("ada lovelace", emails=[])), 400, "invalidValue"
+    )
     assert detail.startswith("userName: A user name can only contain letters")
 
 

@@ -20,7 +20,11 @@ ENTRA_CREATE = {
     "active": True,
     "emails": [{"primary": True, "type": "work", "value": "Test_User_fd0ea19b@testuser.com"}],
     "meta": {"resourceType": "User"},
-    "name": {"formatted": "givenName familyName", "familyName": "familyName", "givenName": "givenName"},
+    "name": {
+        "formatted": "givenName familyName",
+        "familyName": "familyName",
+        "givenName": "givenName",
+    },
     "roles": [],
 }
 
@@ -40,9 +44,12 @@ def test_entra_probes_with_a_filter_for_a_user_that_does_not_exist(directory: Di
 
 def test_entra_create_then_patch_order(directory: Directory) -> None:
     # Entra queries by userName, creates, then sends PATCHes with capitalised ops.
-    assert directory.get("Users", filter=f'userName eq "{ENTRA_CREATE["userName"]}"').json()[
-        "totalResults"
-    ] == 0
+    assert (
+        directory.get("Users", filter=f'userName eq "{ENTRA_CREATE["userName"]}"').json()[
+            "totalResults"
+        ]
+        == 0
+    )
     created = directory.post("Users", ENTRA_CREATE)
     assert created.status_code == 201, created.content
     user_id = created.json()["id"]

@@ -50,7 +50,7 @@ def test_supported_filters(three, directory: Directory, expression: str, found: 
         "not (active eq true)",
         "userName pr",
         'userName eq "a',
-        "active eq \"true\"",
+        'active eq "true"',
         'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "x"',
         'phoneNumbers.value eq "+358401234567"',
     ],

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from oauth2_provider.models import AccessToken, Application
-from django.utils import timezone
 from datetime import timedelta
+
+from django.utils import timezone
+from oauth2_provider.models import AccessToken, Application
 
 from deskgate.accounts.models import AuditEvent, User, UserSession
 from tests.scim.conftest import DESKGATE, ENTERPRISE, Directory, new_user
@@ -118,7 +119,10 @@ def test_deactivation_ends_sessions_and_app_tokens(directory: Directory, user_fa
         algorithm="RS256",
     )
     AccessToken.objects.create(
-        user=agent, application=app, token="t" * 40, expires=timezone.now() + timedelta(hours=1),
+        user=agent,
+        application=app,
+        token="t" * 40,
+        expires=timezone.now() + timedelta(hours=1),
         scope="openid",
     )
     response = directory.patch(

@@ -9,15 +9,25 @@ attack uses a real token against the real URLs.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 
-from deskgate.accounts.models import AuditEvent, User
-from deskgate.apitokens import tokens
 from deskgate.accounts.audit import OPERATOR
-from tests.scim.conftest import Directory, new_user
-from tests.scim.conftest import directory, directory_for  # noqa: F401  # fixtures
+from deskgate.accounts.models import AuditEvent, Client, User
+from deskgate.apitokens import tokens
+from tests.scim.conftest import Directory, make_directory, new_user
+
+
+@pytest.fixture
+def directory_for(db: None) -> Callable[..., Directory]:
+    return make_directory
+
+
+@pytest.fixture
+def directory(tenant: Client) -> Directory:
+    return make_directory(tenant)
 
 
 @pytest.fixture
@@ -26,16 +36,17 @@ def victim(tenant_factory, directory_for) -> tuple[Directory, dict]:
     return other, other.create("victim", phoneNumbers=[{"value": "+358401112233"}])
 
 
-def test_another_clients_id_answers_exactly_as_a_missing_one(
-    directory: Directory, victim
-) -> None:
+def test_another_clients_id_answers_exactly_as_a_missing_one(directory: Directory, victim) -> None:
     _, created = victim
     path = f"Users/{created['id']}"
     missing = "Users/00000000-0000-0000-0000-000000000000"
     for method, send in [
         ("GET", lambda p: directory.get(p)),
         ("PUT", lambda p: directory.put(p, new_user("victim"))),
-        ("PATCH", lambda p: directory.patch(p, [{"op": "replace", "path": "active", "value": False}])),
+        (
+            "PATCH",
+            lambda p: directory.patch(p, [{"op": "replace", "path": "active", "value": False}]),
+        ),
         ("DELETE", lambda p: directory.delete(p)),
     ]:
         theirs, nobodys = send(path), send(missing)
@@ -87,11 +98,11 @@ def test_no_token_a_wrong_one_a_revoked_one_and_an_expired_one_are_401(
     assert wrong["WWW-Authenticate"] == 'Bearer error="invalid_token"'
     assert wrong.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
 
-    expiring = tokens.issue(directory.client, name="Short", scope="scim", expires_days=1, by=OPERATOR)
-    clock(timedelta(days=2))
-    expired = directory.http.get(
-        "/scim/v2/Users", HTTP_AUTHORIZATION=f"Bearer {expiring.secret}"
+    expiring = tokens.issue(
+        directory.client, name="Short", scope="scim", expires_days=1, by=OPERATOR
     )
+    clock(timedelta(days=2))
+    expired = directory.http.get("/scim/v2/Users", HTTP_AUTHORIZATION=f"Bearer {expiring.secret}")
     assert expired.status_code == 401 and "expired" in expired.json()["detail"]
 
     token = tokens.tokens_of(directory.client).get(name="Entra ID")
@@ -110,9 +121,7 @@ def test_the_rate_limit_answers_429_with_retry_after(directory: Directory, setti
     assert answers[3].json()["status"] == "429"
 
 
-def test_no_full_number_or_token_in_the_trail_or_logs(
-    directory: Directory, caplog
-) -> None:
+def test_no_full_number_or_token_in_the_trail_or_logs(directory: Directory, caplog) -> None:
     caplog.set_level(logging.DEBUG)
     created = directory.create("ada", phoneNumbers=[{"value": "+358401234567", "type": "work"}])
     # The directory that owns the user reads the number back in full.

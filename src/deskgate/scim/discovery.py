@@ -19,12 +19,11 @@ from scim2_models import (
     Meta,
     Patch,
     ResourceType,
-    SchemaExtension,
     ServiceProviderConfig,
     Sort,
     User,
 )
-from scim2_models.reference import URI, Reference
+from scim2_models.reference import External, Reference
 
 from deskgate.scim.schemas import (
     CORE,
@@ -41,7 +40,7 @@ DOCS = "https://github.com/deskgate/deskgate/blob/main/docs/scim.md"
 
 def service_provider_config(base: str) -> dict[str, Any]:
     config = ServiceProviderConfig(
-        documentation_uri=Reference[URI](DOCS),
+        documentation_uri=Reference[External](DOCS),
         patch=Patch(supported=True),
         bulk=Bulk(supported=False, max_operations=0, max_payload_size=0),
         filter=Filter(supported=True, max_results=MAX_RESULTS),
@@ -59,25 +58,26 @@ def service_provider_config(base: str) -> dict[str, Any]:
                 primary=True,
             )
         ],
-        meta=Meta(
-            resource_type="ServiceProviderConfig", location=f"{base}ServiceProviderConfig"
-        ),
+        meta=Meta(resource_type="ServiceProviderConfig", location=f"{base}ServiceProviderConfig"),
     )
     return config.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
 
 
 def resource_types(base: str) -> list[dict[str, Any]]:
-    user = ResourceType(
-        id="User",
-        name="User",
-        description="A person who signs in to Deskgate",
-        endpoint=Reference[URI]("/Users"),
-        schema_=Reference[URI](CORE),
-        schema_extensions=[
-            SchemaExtension(schema_=Reference[URI](ENTERPRISE), required=False),
-            SchemaExtension(schema_=Reference[URI](DESKGATE), required=False),
-        ],
-        meta=Meta(resource_type="ResourceType", location=f"{base}ResourceTypes/User"),
+    user = ResourceType.model_validate(
+        {
+            "schemas": [str(ResourceType.__schema__)],
+            "id": "User",
+            "name": "User",
+            "description": "A person who signs in to Deskgate",
+            "endpoint": "/Users",
+            "schema": CORE,
+            "schemaExtensions": [
+                {"schema": ENTERPRISE, "required": False},
+                {"schema": DESKGATE, "required": False},
+            ],
+            "meta": {"resourceType": "ResourceType", "location": f"{base}ResourceTypes/User"},
+        }
     )
     return [user.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)]
 
@@ -101,20 +101,18 @@ def _cut(schema: dict[str, Any], keep: frozenset[str]) -> dict[str, Any]:
 def _schema_of(model: Any, urn: str, name: str, description: str, base: str) -> dict[str, Any]:
     schema = model.to_schema().model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
     schema = _cut(schema, SUPPORTED[urn])
-    schema.update(
-        id=urn,
-        name=name,
-        description=description,
-        meta={"resourceType": "Schema", "location": f"{base}Schemas/{urn}"},
-    )
-    return schema
+    return {
+        **schema,
+        "id": urn,
+        "name": name,
+        "description": description,
+        "meta": {"resourceType": "Schema", "location": f"{base}Schemas/{urn}"},
+    }
 
 
 def schemas(base: str) -> list[dict[str, Any]]:
     return [
         _schema_of(User, CORE, "User", "User Account", base),
         _schema_of(EnterpriseUser, ENTERPRISE, "EnterpriseUser", "Enterprise User", base),
-        _schema_of(
-            DeskgateUser, DESKGATE, "DeskgateUser", "Deskgate level and MFA method", base
-        ),
+        _schema_of(DeskgateUser, DESKGATE, "DeskgateUser", "Deskgate level and MFA method", base),
     ]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scim2_models import EnterpriseUser, Meta, Name
+from scim2_models import Email, EnterpriseUser, Meta, Name, PhoneNumber
 
 from deskgate.accounts.actions import DirectoryAttributes, UserInput
 from deskgate.accounts.models import Level, MfaMethod, User
@@ -57,9 +57,11 @@ def to_resource(user: User, base: str) -> Any:
         name=Name(formatted=user.full_name),
         display_name=user.full_name,
         active=user.is_active,
-        emails=[{"value": user.email, "type": "work", "primary": True}] if user.email else None,
+        emails=(
+            [Email(value=user.email, type=Email.Type.work, primary=True)] if user.email else None
+        ),
         phone_numbers=(
-            [{"value": user.work_phone, "type": "work", "primary": True}]
+            [PhoneNumber(value=user.work_phone, type=PhoneNumber.Type.work, primary=True)]
             if user.work_phone
             else None
         ),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scim2_models import Context, InvalidSyntaxException, Path, PatchOp
+from scim2_models import Context, InvalidSyntaxException, PatchOp, Path
 from scim2_models.path import CompareOperator, Comparison, LogicalExpr, LogicalOperator, ValuePath
 
 from deskgate.scim.schemas import ScimUser
@@ -25,7 +25,7 @@ def apply(resource: Any, body: dict[str, Any]) -> None:
     operations = body.get("Operations")
     if isinstance(operations, list):
         body = {**body, "Operations": [_creating(resource, op) for op in operations]}
-    patch = PatchOp[ScimUser].model_validate(body, scim_ctx=Context.RESOURCE_PATCH_REQUEST)  # type: ignore[index]  # the model is a runtime value
+    patch = PatchOp[ScimUser].model_validate(body, scim_ctx=Context.RESOURCE_PATCH_REQUEST)
     patch.patch(resource)
 
 

@@ -100,7 +100,7 @@ def _parameters(request: HttpRequest) -> Any:
     excluded = request.GET.get("excludedAttributes")
     if not attributes and not excluded:
         return None
-    return ResponseParameters[ScimUser].model_validate(  # type: ignore[index]  # a runtime model
+    return ResponseParameters[ScimUser].model_validate(
         {"attributes": attributes or None, "excludedAttributes": excluded or None}
     )
 
