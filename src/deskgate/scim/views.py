@@ -212,7 +212,6 @@ def _write(
         return data
 
     saved = write_user(user, by=use.actor, build=checked, recheck=True)
-    saved.user.refresh_from_db(fields=["updated_at"])
     return one(saved.user)
 
 
