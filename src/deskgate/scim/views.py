@@ -13,6 +13,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.db.models.functions import Lower
+from django.db.models.lookups import Exact
 from django.http import Http404, HttpRequest, HttpResponse
 from scim2_models import (
     Context,
@@ -160,7 +162,8 @@ def list_users(request: HttpRequest, use: tokens.Use) -> HttpResponse:
 
 
 def _taken(username: str) -> bool:
-    return bool(username) and User.objects.filter(username__iexact=username.strip()).exists()
+    name = username.strip().lower()
+    return bool(name) and User.objects.filter(Exact(Lower("username"), name)).exists()
 
 
 def create_user(request: HttpRequest, use: tokens.Use) -> HttpResponse:
