@@ -32,6 +32,7 @@ urlpatterns = [
         name="api_token_revoke",
     ),
     path("outbox/", delivery.outbox, name="outbox"),
+    path("scim/v2/", include("deskgate.scim.urls")),
     path("", include("deskgate.provider.urls")),
 ]
 
