@@ -12,6 +12,8 @@ from enum import StrEnum
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.db.models import F
+from django.db.models.functions import Lower
+from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -67,8 +69,12 @@ def _check(
     in one transaction), so that the time an answer takes does not tell which user names
     exist."""
     name = username.strip()
+    # lower(username) = lower(name): the unique lower(username) index serves it (iexact is
+    # UPPER() on PostgreSQL, which no index serves: a scan of every user at every sign-in).
     user = (
-        User.objects.select_related("client", "client__sso").filter(username__iexact=name).first()
+        User.objects.select_related("client", "client__sso")
+        .filter(Exact(Lower("username"), name.lower()))
+        .first()
     )
     with transaction.atomic():
         outcome = _unknown_name(name, password) if user is None else _known(user, password, by)
