@@ -28,7 +28,7 @@ from django.http import Http404, HttpRequest
 from django.utils import timezone
 
 from deskgate.accounts import access, audit, rules
-from deskgate.accounts.models import AuditAction, Client
+from deskgate.accounts.models import AuditAction, Client, User
 from deskgate.apitokens.models import ApiToken, Scope
 from deskgate.http.actors import client_ip
 from deskgate.typed_settings import number, setting
@@ -335,6 +335,14 @@ def _count(token: ApiToken, actor: audit.Actor, *, ip: str | None, now: datetime
     raise refused
 
 
-def record_read(use: Use, summary: str, **detail: Any) -> None:
-    """Audit a read (every use of a token is on the trail, with its label)."""
-    audit.record(AuditAction.API_READ, client=use.client, by=use.actor, summary=summary, **detail)
+def record_read(use: Use, summary: str, *, subject: User | None = None, **detail: Any) -> None:
+    """Audit a read (every use of a token is on the trail, with its label); `subject`: the
+    one user it read, so the read shows on that user's trail."""
+    audit.record(
+        AuditAction.API_READ,
+        client=use.client,
+        by=use.actor,
+        subject=subject,
+        summary=summary,
+        **detail,
+    )

@@ -268,5 +268,5 @@ def user(request: HttpRequest, use: tokens.Use, user_id: str) -> HttpResponse:
         return patch_user(request, use, found)
     if request.method == "DELETE":
         return delete_user(request, use, found)
-    tokens.record_read(use, f"SCIM: read {found.label}", subject_id=found.pk)
+    tokens.record_read(use, f"SCIM: read {found.label}", subject=found)
     return one(found, parameters=_parameters(request))

@@ -1,0 +1,73 @@
+"""The REST API's audit trail: the client's events, newest first, as the audit page shows them
+(masked destinations, never a code, a password or a full phone number)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.http import HttpRequest
+from ninja import Query, Router, Schema
+from pydantic import Field
+
+from deskgate.accounts.models import AuditAction, AuditEvent, User
+from deskgate.api import cursors
+from deskgate.api.auth import READ, use_of
+from deskgate.api.schemas import AuditOut, AuditPage, Problem
+from deskgate.apitokens import tokens
+
+router = Router(tags=["audit"])
+
+
+class AuditFilters(Schema):
+    user_id: UUID | None = Field(None, description="Events concerning this user")
+    action: str | None = Field(None, max_length=40, description="An action, e.g. user.mfa_changed")
+    since: datetime | None = Field(None, description="From this moment (inclusive)")
+    until: datetime | None = Field(None, description="Before this moment")
+    limit: int = Field(50, ge=1, le=200)
+    cursor: str | None = Field(None, max_length=500)
+
+
+def _aware(name: str, moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        raise ValidationError({name: ["Give the time with its zone: 2026-11-30T08:00:00Z."]})
+    return moment
+
+
+@router.get(
+    "/audit",
+    response={200: AuditPage, 400: Problem, 401: Problem, 403: Problem, 422: Problem, 429: Problem},
+    auth=READ,
+)
+def audit_trail(request: HttpRequest, filters: Query[AuditFilters]) -> AuditPage:
+    """The client's audit trail, newest first; filter by user, action and time, page with
+    `cursor`. An unknown user id or action gives an empty page, as a missing one would."""
+    use = use_of(request)
+    events = AuditEvent.objects.filter(client=use.client).select_related("subject")
+    if filters.user_id is not None:
+        subject = User.objects.filter(client=use.client, subject=filters.user_id).first()
+        events = events.filter(subject=subject) if subject else events.none()
+    if filters.action:
+        if filters.action not in AuditAction.values:
+            raise ValidationError({"action": [f"There is no audit action {filters.action}."]})
+        events = events.filter(action=filters.action)
+    since = _aware("since", filters.since)
+    until = _aware("until", filters.until)
+    if since is not None:
+        events = events.filter(at__gte=since)
+    if until is not None:
+        events = events.filter(at__lt=until)
+    if filters.cursor:
+        at, pk = cursors.decode(filters.cursor, datetime, int)
+        events = events.filter(Q(at__lt=at) | Q(at=at, pk__lt=pk))
+    page = list(events.order_by("-at", "-pk")[: filters.limit + 1])
+    more = len(page) > filters.limit
+    page = page[: filters.limit]
+    tokens.record_read(use, f"Read {len(page)} audit events", path=request.path)
+    last = page[-1] if page else None
+    return AuditPage(
+        items=[AuditOut.of(e) for e in page],
+        next_cursor=cursors.encode(last.at, last.pk) if more and last else None,
+    )
