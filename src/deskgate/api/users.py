@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import Http404, HttpRequest
 from ninja import Query, Router, Schema
+from ninja.responses import Status
 from pydantic import Field
 
 from deskgate.accounts import actions, rules
@@ -121,8 +122,8 @@ def _directory(
     return kept
 
 
-@router.post("/users", response={**WRITES, 201: UserSaved, 409: Problem}, auth=WRITE)
-def create_user(request: HttpRequest, body: UserCreate) -> tuple[int, UserSaved]:
+@router.post("/users", response={**WRITES, 201: UserSaved}, auth=WRITE)
+def create_user(request: HttpRequest, body: UserCreate) -> Status:
     """Create a user (temporary password, or none: they get one by reset or an admin)."""
     use = use_of(request)
     data = actions.UserInput(
@@ -136,7 +137,7 @@ def create_user(request: HttpRequest, body: UserCreate) -> tuple[int, UserSaved]
         directory=_directory(body, None),
     )
     saved = actions.create_user(use.client, data, by=use.actor, password=body.password or None)
-    return 201, _saved(saved)
+    return Status(201, _saved(saved))
 
 
 CHANGEABLE = ("username", "full_name", "level", "email", "work_phone", "mfa_method", "active")
