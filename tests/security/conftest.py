@@ -379,7 +379,9 @@ def concrete(route: str, values: dict[str, Any]) -> str:
     """A route with its <converter:name> parts filled in from `values`."""
 
     def fill(match: re.Match[str]) -> str:
-        name = match.group(2)
+        converter, name = match.group(1), match.group(2)
+        if f"{converter}:{name}" in values:  # e.g. "uuid:user_id": the REST API's user ids
+            return str(values[f"{converter}:{name}"])
         assert name in values, f"the attack does not know what to put in <{name}> of {route}"
         return str(values[name])
 

@@ -75,7 +75,11 @@ def attack_payload(ids: list[int]) -> list[tuple[str, str]]:
     return list(fields.items()) + [("users", str(i)) for i in ids]
 
 
-PUBLIC_DOCUMENTS = {"oauth2_provider:oidc-connect-discovery-info", "oauth2_provider:jwks-info"}
+PUBLIC_DOCUMENTS = {
+    "oauth2_provider:oidc-connect-discovery-info",
+    "oauth2_provider:jwks-info",
+    "api:openapi-json",  # the REST API's OpenAPI document: no data, read by every program
+}
 
 
 def test_every_url_with_only_the_password_done_gives_no_session_and_no_admin_data(
@@ -95,6 +99,9 @@ def test_every_url_with_only_the_password_done_gives_no_session_and_no_admin_dat
     csrf = b.csrf_token("/signin/code/")
     values = {
         "user_id": bystander.pk,
+        "uuid:user_id": bystander.subject,
+        "name": "User",
+        "urn": "urn:ietf:params:scim:schemas:core:2.0:User",
         "template_id": template.pk,
         "token_id": tokens.issue(
             tenant, name="Directory", scope="scim", expires_days=None, by=OPERATOR
