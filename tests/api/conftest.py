@@ -68,3 +68,22 @@ def program(program_for: Callable[..., Program], tenant: Client) -> Program:
 @pytest.fixture
 def reader(program_for: Callable[..., Program], tenant: Client) -> Program:
     return program_for(tenant, "read")
+
+
+def users_as_stored() -> list[dict[str, Any]]:
+    """Every user row as stored, with the audit trail's length: what a refusal must not change."""
+    from deskgate.accounts.models import AuditEvent, User
+
+    rows = list(User.objects.order_by("pk").values())
+    return [*rows, {"audit_events": AuditEvent.objects.exclude(action="api.read").count()}]
+
+
+def problem_of(response: Any, status: int) -> dict[str, Any]:
+    """The response's RFC 9457 body, checked for its status, media type and members."""
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status
+    assert body["type"].startswith("https://deskgate.example/problems/")
+    assert body["title"] and body["detail"]
+    return body

@@ -6,6 +6,8 @@ needs one (`deskgate.api.auth`). `docs/api.md` is the page for a program's devel
 
 from __future__ import annotations
 
+from typing import Any
+
 from ninja import NinjaAPI
 
 from deskgate.api import audit, problems, users
@@ -26,3 +28,9 @@ api = NinjaAPI(
 problems.install(api)
 api.add_router("", users.router)
 api.add_router("", audit.router)
+
+
+def urls() -> tuple[list[Any], str, str]:
+    """The API's URL patterns for `path("api/v1/", ...)`, a 405 answered as a problem."""
+    patterns, app_name, namespace = api.urls
+    return problems.method_not_allowed_as_problem(patterns), app_name, namespace
