@@ -75,7 +75,7 @@ def users_as_stored() -> list[dict[str, Any]]:
     must not change (reads and refused tokens are on the trail too, by design)."""
     from deskgate.accounts.models import AuditEvent, User
 
-    rows = list(User.objects.order_by("pk").values())
+    rows: list[dict[str, Any]] = [dict(row) for row in User.objects.order_by("pk").values()]
     changes = AuditEvent.objects.exclude(action__in=["api.read", "token.refused"])
     return [*rows, {"audit_events": changes.count()}]
 

@@ -29,8 +29,8 @@ WRITES = [
 
 
 def call(http: HttpClient, method: str, path: str, secret: str | None = None):
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {secret}"} if secret else {}
-    return http.generic(method, BASE + path, "{}", content_type="application/json", **headers)
+    headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+    return http.generic(method, BASE + path, "{}", content_type="application/json", headers=headers)
 
 
 def test_the_openapi_document_is_3_1_and_needs_no_token(client: HttpClient) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -105,7 +106,7 @@ def test_create_refusals_name_the_field_and_the_pages_rule(
             mfa_method=body.get("mfa_method", "off"),
             is_active=True,
         )
-        expected = action_refusal(lambda d=data: actions.create_user(tenant, d, by=OPERATOR))
+        expected = action_refusal(partial(actions.create_user, tenant, data, by=OPERATOR))
         refused(program.post("/users", body), expected)
     assert users_as_stored() == before
 
