@@ -36,7 +36,7 @@ urlpatterns = [
     path("outbox/", delivery.outbox, name="outbox"),
     path("scim/v2/", include("deskgate.scim.urls")),
     path("api/v1/", api.urls()),
-    re_path(r"^api/v1/", route_not_found),
+    re_path(r"^api/v1/", route_not_found, name="api_not_found"),
     path("", include("deskgate.provider.urls")),
 ]
 
