@@ -122,7 +122,7 @@ def _directory(
     return kept
 
 
-@router.post("/users", response={**WRITES, 201: UserSaved, 409: Problem}, auth=WRITE)
+@router.post("/users", response={**WRITES, 201: UserSaved}, auth=WRITE)
 def create_user(request: HttpRequest, body: UserCreate) -> Status[UserSaved]:
     """Create a user (temporary password, or none: they get one by reset or an admin)."""
     use = use_of(request)
