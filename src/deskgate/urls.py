@@ -1,6 +1,6 @@
 from django.urls import include, path, re_path
 
-from deskgate.api.api import api
+from deskgate.api import api
 from deskgate.api.problems import route_not_found
 from deskgate.delivery import views as delivery
 from deskgate.web.views import account, api_tokens, pages, sso_admin, templates, users
@@ -35,7 +35,7 @@ urlpatterns = [
     ),
     path("outbox/", delivery.outbox, name="outbox"),
     path("scim/v2/", include("deskgate.scim.urls")),
-    path("api/v1/", api.urls),
+    path("api/v1/", api.urls()),
     re_path(r"^api/v1/", route_not_found, name="api_not_found"),
     path("", include("deskgate.provider.urls")),
 ]

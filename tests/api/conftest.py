@@ -68,3 +68,24 @@ def program(program_for: Callable[..., Program], tenant: Client) -> Program:
 @pytest.fixture
 def reader(program_for: Callable[..., Program], tenant: Client) -> Program:
     return program_for(tenant, "read")
+
+
+def users_as_stored() -> list[dict[str, Any]]:
+    """Every user row as stored, with the count of changes on the audit trail: what a refusal
+    must not change (reads and refused tokens are on the trail too, by design)."""
+    from deskgate.accounts.models import AuditEvent, User
+
+    rows: list[dict[str, Any]] = [dict(row) for row in User.objects.order_by("pk").values()]
+    changes = AuditEvent.objects.exclude(action__in=["api.read", "token.refused"])
+    return [*rows, {"audit_events": changes.count()}]
+
+
+def problem_of(response: Any, status: int) -> dict[str, Any]:
+    """The response's RFC 9457 body, checked for its status, media type and members."""
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status
+    assert body["type"].startswith("https://deskgate.example/problems/")
+    assert body["title"] and body["detail"]
+    return body

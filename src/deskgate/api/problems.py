@@ -8,10 +8,15 @@ refusals and for django-ninja's (a body that is not JSON, a wrong type, an unkno
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
+from django.urls import URLPattern
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja import errors as ninja_errors
 
@@ -71,11 +76,11 @@ def _refused(request: HttpRequest, exc: tokens.Refused) -> HttpResponse:
     headers = {}
     if exc.status == 401 and exc.error == "invalid_request":
         # No credentials at all: RFC 6750 section 3.1 sends no error code.
-        headers["WWW-Authenticate"] = 'Bearer realm="deskgate"'
+        headers["WWW-Authenticate"] = "Bearer"
     elif exc.status == 401:
-        headers["WWW-Authenticate"] = f'Bearer realm="deskgate", error="{exc.error}"'
+        headers["WWW-Authenticate"] = f'Bearer error="{exc.error}"'
     elif exc.status == 403:
-        headers["WWW-Authenticate"] = 'Bearer realm="deskgate", error="insufficient_scope"'
+        headers["WWW-Authenticate"] = 'Bearer error="insufficient_scope"'
     if exc.retry_after is not None:
         headers["Retry-After"] = str(exc.retry_after)
     return problem(exc.status, exc.reason, slug=exc.error.replace("_", "-"), headers=headers)
@@ -133,6 +138,35 @@ def install(api: NinjaAPI) -> None:
     api.exception_handler(ninja_errors.HttpError)(_http_error)
 
 
+def method_not_allowed_as_problem(patterns: list[Any]) -> list[Any]:
+    """django-ninja answers a method an address does not take with a plain-text 405; make it
+    a problem (with the same Allow header) on every one of the API's addresses."""
+    for pattern in patterns:
+        if isinstance(pattern, URLPattern):
+            pattern.callback = _problem_for_405(pattern.callback)
+    return patterns
+
+
+def _problem_for_405(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    @wraps(view)  # keeps csrf_exempt: a token, not a cookie, authenticates these requests
+    def answered(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        response = view(request, *args, **kwargs)
+        if response.status_code != 405 or response.get("Content-Type", "").startswith(
+            "application/problem+json"
+        ):
+            return response
+        allowed = response.get("Allow", "")
+        return problem(
+            405,
+            f"{request.method} is not used here; this address takes {allowed}.",
+            slug="method-not-allowed",
+            headers={"Allow": allowed},
+        )
+
+    return answered
+
+
+@csrf_exempt  # no cookie authenticates here; a POST to a wrong address is a 404, not a 403 page
 def route_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
     """Any other address under /api/v1/: a problem, not the HTML 404 page."""
     return problem(404, "There is no such endpoint; see /api/v1/openapi.json.", slug="not-found")

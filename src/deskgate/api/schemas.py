@@ -121,7 +121,7 @@ class BulkMfa(Schema):
 
 class BulkResult(Schema):
     id: UUID
-    username: str
+    username: str | None = Field(description="null: no such user")
     applied: bool
     reason: str
 

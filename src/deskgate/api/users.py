@@ -12,8 +12,7 @@ from uuid import UUID
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import Http404, HttpRequest
-from ninja import Query, Router, Schema
-from ninja.responses import Status
+from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from deskgate.accounts import actions, rules
@@ -44,6 +43,7 @@ router = Router(tags=["users"])
 READS = {200: UserOut, 401: Problem, 403: Problem, 404: Problem, 422: Problem, 429: Problem}
 WRITES = {**READS, 200: UserSaved, 400: Problem}
 LIMIT_MAX = 200
+NO_USER = "No such user."
 
 
 class UserFilters(Schema):
@@ -59,7 +59,7 @@ def _user(request: HttpRequest, user_id: UUID) -> User:
     use = use_of(request)
     user = User.objects.select_related("client").filter(client=use.client, subject=user_id).first()
     if user is None:
-        raise Http404("No such user.")
+        raise Http404(NO_USER)
     return user
 
 
@@ -123,7 +123,7 @@ def _directory(
 
 
 @router.post("/users", response={**WRITES, 201: UserSaved}, auth=WRITE)
-def create_user(request: HttpRequest, body: UserCreate) -> Status:
+def create_user(request: HttpRequest, body: UserCreate) -> Status[UserSaved]:
     """Create a user (temporary password, or none: they get one by reset or an admin)."""
     use = use_of(request)
     data = actions.UserInput(
@@ -203,8 +203,9 @@ def revoke_devices(request: HttpRequest, user_id: UUID) -> DevicesRevoked:
 )
 def sign_out_everywhere(request: HttpRequest, user_id: UUID) -> SessionsEnded:
     """End every session of the user here and their sign-ins in every app."""
-    # `_user` answers only the token's own client's users, as the pages' getters do.
-    return SessionsEnded(sessions_ended=actions.end_sessions(_user(request, user_id)))
+    use = use_of(request)
+    ended = actions.sign_out_everywhere(_user(request, user_id), by=use.actor)
+    return SessionsEnded(sessions_ended=ended)
 
 
 @router.post("/users/bulk-mfa", response={**READS, 200: BulkOut, 400: Problem}, auth=WRITE)
@@ -218,17 +219,17 @@ def bulk_mfa(request: HttpRequest, body: BulkMfa) -> BulkOut:
         rows = rows.filter(level=body.level.value)
     else:
         rows = rows.filter(subject__in=body.user_ids or [])
-    outcomes = actions.bulk_change_mfa_method(
-        use.client, list(rows.order_by("full_name", "pk")), body.method.value, by=use.actor
-    )
-    applied = sum(o.applied for o in outcomes)
-    return BulkOut(
-        applied=applied,
-        refused=len(outcomes) - applied,
-        results=[
-            BulkResult(
-                id=o.user.subject, username=o.user.username, applied=o.applied, reason=o.reason
-            )
-            for o in outcomes
-        ],
-    )
+    users = list(rows.order_by("full_name", "pk"))
+    outcomes = actions.bulk_change_mfa_method(use.client, users, body.method.value, by=use.actor)
+    results = [
+        BulkResult(id=o.user.subject, username=o.user.username, applied=o.applied, reason=o.reason)
+        for o in outcomes
+    ]
+    # An id that is not one of the client's users (missing, or another client's: R10 says
+    # alike) is refused by name, so the caller sees every id it sent accounted for.
+    found = {u.subject for u in users}
+    for missing in dict.fromkeys(body.user_ids or []):
+        if missing not in found:
+            results.append(BulkResult(id=missing, username=None, applied=False, reason=NO_USER))
+    applied = sum(r.applied for r in results)
+    return BulkOut(applied=applied, refused=len(results) - applied, results=results)

@@ -29,6 +29,7 @@ from deskgate.accounts.actions.users import (
     note_email_proven,
     revoke_devices,
     set_user_active,
+    sign_out_everywhere,
     unlock_user,
     update_user,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "save_template",
     "set_password",
     "set_user_active",
+    "sign_out_everywhere",
     "unlock_user",
     "update_client_settings",
     "update_user",

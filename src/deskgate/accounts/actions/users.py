@@ -349,6 +349,23 @@ def end_sessions(user: User) -> int:
     return sessions.end_all(user)
 
 
+def sign_out_everywhere(user: User, *, by: Actor) -> int:
+    """An admin (or their program) ends every session of `user` here and their sign-ins in
+    every app; answer how many sessions there were. Recorded on the trail."""
+    require_may_manage(by, user.client, user.level)
+    ended = end_sessions(user)
+    audit.record(
+        AuditAction.SIGNIN_SIGNED_OUT,
+        client=user.client,
+        by=by,
+        subject=user,
+        summary=f"Signed {user.label} out everywhere ({ended} sessions ended)",
+        everywhere=True,
+        sessions=ended,
+    )
+    return ended
+
+
 # --- the audit trail ------------------------------------------------------------------------
 
 
