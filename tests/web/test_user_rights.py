@@ -37,12 +37,12 @@ def may_act(actor: str, target: str) -> bool:
 
 
 def test_the_matrix_knows_every_url_that_names_a_user() -> None:
-    # The REST API's /api/v1/users/<uuid:user_id> take a token, not a signed-in page: their
-    # rights are tests/api and tests/security/test_21_rest_api.py.
+    # The REST API's and SCIM's user URLs take a token, not a signed-in page: their rights
+    # are tests/api, tests/scim and tests/security/test_20_scim.py, test_21_rest_api.py.
     named = {
         name
         for _route, name, params in routes()
-        if "user_id" in params and not name.startswith("api:")
+        if "user_id" in params and not name.startswith(("api:", "scim:"))
     }
     assert named == set(USER_URLS), "a new URL under /users/<id>/ needs a row in the matrix"
 
