@@ -65,7 +65,9 @@ def audit_trail(request: HttpRequest, filters: Query[AuditFilters]) -> AuditPage
     page = list(events.order_by("-at", "-pk")[: filters.limit + 1])
     more = len(page) > filters.limit
     page = page[: filters.limit]
-    tokens.record_read(use, f"Read {len(page)} audit events", path=request.path)
+    tokens.record_read(
+        use, f"Read {len(page)} audit event{'' if len(page) == 1 else 's'}", path=request.path
+    )
     last = page[-1] if page else None
     return AuditPage(
         items=[AuditOut.of(e) for e in page],

@@ -88,7 +88,7 @@ def list_users(request: HttpRequest, filters: Query[UserFilters]) -> UserPage:
     page = page[: filters.limit]
     tokens.record_read(
         use,
-        f"Listed {len(page)} users",
+        f"Listed {len(page)} user{'' if len(page) == 1 else 's'}",
         path=request.path,
         filters=sorted(k for k in ("q", "level", "mfa_method", "active") if getattr(filters, k)),
     )
