@@ -73,16 +73,7 @@ def field_errors(exc: ValidationError) -> list[dict[str, Any]]:
 
 
 def _refused(request: HttpRequest, exc: tokens.Refused) -> HttpResponse:
-    headers = {}
-    if exc.status == 401 and exc.error == "invalid_request":
-        # No credentials at all: RFC 6750 section 3.1 sends no error code.
-        headers["WWW-Authenticate"] = "Bearer"
-    elif exc.status == 401:
-        headers["WWW-Authenticate"] = f'Bearer error="{exc.error}"'
-    elif exc.status == 403:
-        headers["WWW-Authenticate"] = 'Bearer error="insufficient_scope"'
-    if exc.retry_after is not None:
-        headers["Retry-After"] = str(exc.retry_after)
+    headers = exc.headers()
     return problem(exc.status, exc.reason, slug=exc.error.replace("_", "-"), headers=headers)
 
 

@@ -195,6 +195,22 @@ class Refused(Exception):
         self.error = error  # RFC 6750's error code for WWW-Authenticate
         self.retry_after = retry_after
 
+    def headers(self, *, scope: str | None = None) -> dict[str, str]:
+        """The answer's headers: RFC 6750's Bearer challenge (no error code when no token was
+        sent at all, section 3.1; `scope` names what a 403 needed) and Retry-After past the
+        rate limit. Both doors answer with these."""
+        found: dict[str, str] = {}
+        if self.status == 401 and self.error == "invalid_request":
+            found["WWW-Authenticate"] = "Bearer"
+        elif self.status == 401:
+            found["WWW-Authenticate"] = f'Bearer error="{self.error}"'
+        elif self.status == 403:
+            needed = f', scope="{scope}"' if scope else ""
+            found["WWW-Authenticate"] = f'Bearer error="insufficient_scope"{needed}'
+        if self.retry_after is not None:
+            found["Retry-After"] = str(self.retry_after)
+        return found
+
 
 @dataclass(frozen=True)
 class Use:

@@ -74,14 +74,10 @@ def from_rules(exc: ValidationError) -> HttpResponse:
 
 
 def refused(exc: tokens.Refused) -> HttpResponse:
-    headers: dict[str, str] = {}
-    if exc.status == 401:
-        headers["WWW_Authenticate"] = f'Bearer error="{exc.error}"'
-    elif exc.status == 403:
-        headers["WWW_Authenticate"] = 'Bearer error="insufficient_scope", scope="scim"'
-    if exc.retry_after is not None:
-        headers["Retry_After"] = str(exc.retry_after)
-    return error(exc.status, exc.reason, None, **headers)
+    response = error(exc.status, exc.reason, None)
+    for name, value in exc.headers(scope="scim").items():
+        response[name] = value
+    return response
 
 
 def read_body(request: HttpRequest) -> dict[str, Any]:
