@@ -62,9 +62,7 @@ def audit_trail(request: HttpRequest, filters: Query[AuditFilters]) -> AuditPage
     if filters.cursor:
         at, pk = cursors.decode(filters.cursor, datetime, int)
         events = events.filter(Q(at__lt=at) | Q(at=at, pk__lt=pk))
-    page = list(events.order_by("-at", "-pk")[: filters.limit + 1])
-    more = len(page) > filters.limit
-    page = page[: filters.limit]
+    page, more = cursors.take(events.order_by("-at", "-pk"), filters.limit)
     tokens.record_read(
         use, f"Read {len(page)} audit event{'' if len(page) == 1 else 's'}", path=request.path
     )

@@ -12,9 +12,12 @@ import base64
 import binascii
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
+from django.db.models import Model, QuerySet
+
+M = TypeVar("M", bound=Model)
 
 BAD = "This cursor is not one Deskgate gave; start again without `cursor`."
 
@@ -49,3 +52,10 @@ def decode(cursor: str, *types: type) -> tuple[Any, ...]:
         return tuple(key)
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError):
         raise ValidationError({"cursor": [BAD]}) from None
+
+
+def take(rows: QuerySet[M], limit: int) -> tuple[list[M], bool]:
+    """A page of `rows` (already ordered and filtered past the cursor), and whether more
+    follow: one query, reading one row beyond the page."""
+    found = list(rows[: limit + 1])
+    return found[:limit], len(found) > limit

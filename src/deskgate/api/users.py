@@ -83,9 +83,7 @@ def list_users(request: HttpRequest, filters: Query[UserFilters]) -> UserPage:
     if filters.cursor:
         name, pk = cursors.decode(filters.cursor, str, int)
         rows = rows.filter(Q(full_name__gt=name) | Q(full_name=name, pk__gt=pk))
-    page = list(rows.order_by("full_name", "pk")[: filters.limit + 1])
-    more = len(page) > filters.limit
-    page = page[: filters.limit]
+    page, more = cursors.take(rows.order_by("full_name", "pk"), filters.limit)
     tokens.record_read(
         use,
         f"Listed {len(page)} user{'' if len(page) == 1 else 's'}",
