@@ -62,12 +62,12 @@ def test_exactly_the_limit_passes_in_a_window(issue: Issue, clock: Clock, settin
     [event] = limited()
     assert event.detail["limit"] == 5 and event.detail["token"] == "Entra ID"
     assert event.summary.startswith("Request with API token Entra ID refused: This token made")
-    # 40 s into the window: Retry-After says until its end (and a second more), not less.
+    # 40 s into the window: Retry-After says until its end, not less.
     assert clock(timedelta()) == start + timedelta(seconds=40)
     response = tiny_view(bearer(issued.secret))
     assert response.status_code == 429
-    assert int(response["Retry-After"]) == 21
-    assert "more than 5 requests in a minute; try again in 21 s" in response.content.decode()
+    assert int(response["Retry-After"]) == 20
+    assert "more than 5 requests in a minute; try again in 20 s" in response.content.decode()
 
 
 @pytest.mark.django_db
@@ -78,7 +78,7 @@ def test_a_new_window_starts_afresh(issue: Issue, clock: Clock, settings: object
     clock(timedelta(seconds=58))
     assert [tiny_view(bearer(issued.secret)).status_code for _ in range(4)] == [200] * 3 + [429]
     refused = tiny_view(bearer(issued.secret))
-    assert refused["Retry-After"] == "3"
+    assert refused["Retry-After"] == "2"
     clock(timedelta(seconds=2))  # the next minute
     assert [tiny_view(bearer(issued.secret)).status_code for _ in range(5)] == [200] * 3 + [429] * 2
     # Two windows, two audited refusals: one each.

@@ -16,6 +16,7 @@ pass the limit: the count is checked and raised in that one statement.
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -335,7 +336,7 @@ def _count(token: ApiToken, actor: audit.Actor, *, ip: str | None, now: datetime
     )
     if counted:
         return
-    retry_after = max(1, int((window + timedelta(seconds=WINDOW) - now).total_seconds()) + 1)
+    retry_after = max(1, math.ceil((window + timedelta(seconds=WINDOW) - now).total_seconds()))
     refused = Refused(
         429,
         f"This token made more than {cap} requests in a minute; try again in {retry_after} s.",
