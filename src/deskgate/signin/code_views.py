@@ -122,6 +122,8 @@ CODE_STATE = [
     "code_expires_at",
     "code_attempts",
     "codes_sent",
+    "second_factor",
+    "factor_attempts",
 ]
 
 

@@ -280,6 +280,10 @@ def finish(
 def advance(request: HttpRequest, pending: PendingSignIn) -> str:
     """Move the sign-in on by one stage; answer the URL to go to."""
     user = pending.user
+    # One query, asked only while the code step may lie ahead (it decides what it asks).
+    has_app = None
+    if not pending.code_passed and pending.codes_sent == 0:
+        has_app = factors.has_app(user)
     if not pending.code_passed and pending.codes_sent == 0 and not pending.step_up:
         via_sso = pending.via == SignInVia.SSO
         owed = owes_code(
@@ -288,7 +292,7 @@ def advance(request: HttpRequest, pending: PendingSignIn) -> str:
             sso_requires_idp_mfa=via_sso and rules.sso_requires_idp_mfa(user.client),
             idp_did_mfa=pending.idp_did_mfa,
             remembered_device=not via_sso and devices.is_remembered(request, user),
-            has_app=factors.has_app(user),
+            has_app=bool(has_app),
         )
         if not owed:
             pending.code_passed = True  # nothing owed: the code step is passed
@@ -296,7 +300,7 @@ def advance(request: HttpRequest, pending: PendingSignIn) -> str:
     stage = next_stage(pending)
     # A user with an authenticator app is asked for its code first: no Email or SMS is sent
     # (an SMS costs money) unless they ask for one on the code page.
-    if stage == Stage.CODE and pending.codes_sent == 0 and not factors.has_app(user):
+    if stage == Stage.CODE and pending.codes_sent == 0 and not has_app:
         answer = challenge.issue(pending.pk, by=actor_for(request, user))
         if answer.reason != challenge.Issue.SENT:  # a sent code is said by the page itself
             request.session[FIRST_SEND_KEY] = answer.as_dict()
