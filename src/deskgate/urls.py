@@ -3,7 +3,15 @@ from django.urls import include, path, re_path
 from deskgate.api import api
 from deskgate.api.problems import route_not_found
 from deskgate.delivery import views as delivery
-from deskgate.web.views import account, api_tokens, pages, sso_admin, templates, users
+from deskgate.web.views import (
+    account,
+    api_tokens,
+    authenticator,
+    pages,
+    sso_admin,
+    templates,
+    users,
+)
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -12,12 +20,21 @@ urlpatterns = [
     path("account/", pages.account, name="account"),
     path("account/forget-devices/", pages.forget_devices, name="forget_devices"),
     path("account/contact/", account.change_contact, name="contact_change"),
+    path("account/authenticator/", authenticator.setup, name="authenticator_setup"),
+    path("account/authenticator/prove/", authenticator.prove, name="authenticator_prove"),
+    path("account/authenticator/remove/", authenticator.remove, name="authenticator_remove"),
+    path("account/recovery-codes/", authenticator.new_recovery_codes, name="recovery_codes"),
     path("account/contact/confirm/", account.confirm_contact, name="contact_confirm"),
     path("users/", users.user_list, name="user_list"),
     path("users/create/", users.user_create, name="user_create"),
     path("users/bulk/", users.user_bulk, name="user_bulk"),
     path("users/<int:user_id>/", users.user_edit, name="user_edit"),
     path("users/<int:user_id>/unlock/", users.user_unlock, name="user_unlock"),
+    path(
+        "users/<int:user_id>/reset-authenticator/",
+        users.user_reset_authenticator,
+        name="user_reset_authenticator",
+    ),
     path(
         "users/<int:user_id>/revoke-devices/", users.user_revoke_devices, name="user_revoke_devices"
     ),

@@ -15,7 +15,8 @@ from django.test import Client as HttpClient
 from django.utils import timezone
 
 from deskgate.accounts.models import AuditEvent, Level, User
-from deskgate.signin.models import RememberedDevice, SignInGuard
+from deskgate.signin.models import AuthenticatorApp, RememberedDevice, SignInGuard
+from tests.authenticator import enrol
 from tests.pages import controls
 from tests.security.conftest import routes
 
@@ -26,6 +27,12 @@ USER_URLS = {
     "user_edit": ("GET", "POST"),
     "user_unlock": ("GET", "POST"),
     "user_revoke_devices": ("GET", "POST"),
+    "user_reset_authenticator": ("GET", "POST"),
+}
+ACTION_PATHS = {
+    "user_unlock": "unlock",
+    "user_revoke_devices": "revoke-devices",
+    "user_reset_authenticator": "reset-authenticator",
 }
 
 
@@ -70,13 +77,16 @@ def _lock_and_remember(user: User) -> None:
         created_at=now,
         expires_at=now + timedelta(days=30),
     )
+    if not AuthenticatorApp.objects.filter(user=user).exists():
+        enrol(user)
 
 
 def _state(user: User) -> tuple[Any, ...]:
     row = User.objects.filter(pk=user.pk).values().get()
     guard = SignInGuard.objects.filter(user=user).values_list("locked_until", "code_failures")
     devices = RememberedDevice.objects.filter(user=user).count()
-    return (row, list(guard), devices, AuditEvent.objects.filter(subject=user).count())
+    app = AuthenticatorApp.objects.filter(user=user).count()
+    return (row, list(guard), devices, app, AuditEvent.objects.filter(subject=user).count())
 
 
 def _edit_form(http: HttpClient, target: User) -> dict[str, str]:
@@ -121,13 +131,14 @@ def test_every_user_url_as_every_level_on_every_level(
         assert (">Save</button>" in body) is allowed
         assert (f"/users/{target.pk}/unlock/" in body) is allowed
         assert ("Revoke remembered devices" in body) is allowed
+        assert ("Reset authenticator app" in body) is allowed
         if not allowed:
             assert "Only an admin can create or change an admin." in body
 
     # GET of the POST-only actions changes nothing, whoever asks.
-    for name in ("user_unlock", "user_revoke_devices"):
+    for name, action in ACTION_PATHS.items():
         before = _state(target)
-        path = f"/users/{target.pk}/{'unlock' if name == 'user_unlock' else 'revoke-devices'}/"
+        path = f"/users/{target.pk}/{action}/"
         response = http.get(path)
         assert response.status_code == (405 if opens_admin_pages else 403), (name, response)
         assert _state(target) == before
@@ -138,6 +149,7 @@ def test_every_user_url_as_every_level_on_every_level(
         ("user_edit", f"/users/{target.pk}/", form),
         ("user_unlock", f"/users/{target.pk}/unlock/", {}),
         ("user_revoke_devices", f"/users/{target.pk}/revoke-devices/", {}),
+        ("user_reset_authenticator", f"/users/{target.pk}/reset-authenticator/", {}),
     ]
     assert {name for name, _, _ in posts} == set(USER_URLS)
     for name, path, data in posts:

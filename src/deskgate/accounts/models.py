@@ -337,6 +337,11 @@ class AuditAction(models.TextChoices):
     TOKEN_REFUSED = "token.refused", "API request refused"
     API_READ = "api.read", "Read through the API"
     USER_DELETED = "user.deleted", "User deleted"
+    # Stronger factors: the authenticator app (TOTP) and recovery codes.
+    AUTHENTICATOR_ENROLLED = "factor.app_enrolled", "Authenticator app set up"
+    AUTHENTICATOR_REMOVED = "factor.app_removed", "Authenticator app removed or reset"
+    RECOVERY_CODES_CREATED = "factor.recovery_codes_created", "Recovery codes created"
+    RECOVERY_CODE_USED = "factor.recovery_code_used", "Recovery code used to sign in"
 
 
 class AuditEvent(models.Model):

@@ -47,6 +47,24 @@ def sign_in_settings_changed(user: User, before: UserState, *, by: audit.Actor) 
     transaction.on_commit(lambda: _send_or_collect(notice))
 
 
+def factor_event(user: User, what: str, *, by: audit.Actor) -> None:
+    """Tell the user, after the change commits, that `what` happened to their sign-in
+    factors (an authenticator app set up, removed or reset; recovery codes made or one
+    used): by Email, or by SMS to the MFA number when there is no Email."""
+    text = (
+        f"Deskgate: {what} (account {user.username}). If this was not you, contact your "
+        "admin at once."
+    )
+    if user.email:
+        notice = Notice("email", user.email, contact.mask_email(user.email), text, user, by)
+    elif user.mfa_method == MfaMethod.SMS and user.work_phone:
+        masked = contact.mask_phone(user.work_phone)
+        notice = Notice("sms", user.work_phone, masked, text, user, by)
+    else:
+        return  # nowhere to send it
+    transaction.on_commit(lambda: _send_or_collect(notice))
+
+
 SUBJECT = "Your Deskgate sign-in settings changed"
 
 

@@ -50,6 +50,9 @@ class AuthFacts:
 
     amr: tuple[str, ...]
     at: datetime
+    # The sign-in proved the user holds their Email address (a code sent there typed back,
+    # or their company's SSO vouched for it).
+    email_proven: bool = False
 
 
 class Ended(Protocol):

@@ -81,7 +81,7 @@ def resend_wait(pending: PendingSignIn, now: datetime | None = None) -> int:
     return pending.challenge().resend_wait(now or timezone.now(), app_settings.CODE)
 
 
-def _locked_pending(pending_id: int) -> PendingSignIn | None:
+def locked_pending(pending_id: int) -> PendingSignIn | None:
     """The sign-in attempt's row, locked for this transaction; None once it is gone."""
     # of=("self",): lock the attempt only, not its user's and client's rows as well, so
     # sign-ins of one client never queue behind each other or behind an admin's edit.
@@ -94,7 +94,7 @@ def issue(pending_id: int, *, by: audit.Actor) -> Answer:
     conf = app_settings.CODE
     now = timezone.now()
     with transaction.atomic():
-        pending = _locked_pending(pending_id)
+        pending = locked_pending(pending_id)
         if pending is None:  # finished or voided by a parallel request
             return Answer(Issue.NOT_NEEDED)
         user = pending.user
@@ -188,7 +188,7 @@ def verify(pending_id: int, submitted: str, *, by: audit.Actor) -> Answer:
     conf = app_settings.CODE
     now = timezone.now()
     with transaction.atomic():
-        pending = _locked_pending(pending_id)
+        pending = locked_pending(pending_id)
         if pending is None:  # finished or voided by a parallel request
             return Answer(Check.NO_CODE)
         user = pending.user

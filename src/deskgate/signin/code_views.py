@@ -5,16 +5,18 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from deskgate.http.actors import actor_for
-from deskgate.signin import challenge, codes, devices, pipeline
+from deskgate.signin import challenge, codes, devices, factors, pipeline
 from deskgate.signin.app_settings import app_settings
 from deskgate.signin.caps import SCOPE_MESSAGES
 from deskgate.signin.challenge import Answer, Issue
 from deskgate.signin.codes import Check
-from deskgate.signin.forms import CodeForm
+from deskgate.signin.factors import FactorCheck
+from deskgate.signin.forms import AppCodeForm, CodeForm, RecoveryCodeForm
 from deskgate.signin.models import PendingSignIn, SignInVia
 
 
@@ -69,6 +71,37 @@ def check_message(answer: Answer) -> str:
     }.get(Check(answer.reason), "That code is not right.")
 
 
+def factor_message(answer: Answer, *, recovery: bool) -> str:
+    """The page's words for a refused app code or recovery code (never the code itself)."""
+    tries = f"{answer.tries_left} {'try' if answer.tries_left == 1 else 'tries'} left."
+    if answer.reason == FactorCheck.WRONG:
+        what = "That recovery code is not right." if recovery else "That code is not right."
+        return f"{what} {tries}"
+    if answer.reason == FactorCheck.USED:
+        if recovery:
+            return f"That recovery code was used already: each works once. {tries}"
+        return f"That code was used already: wait for the app's next code. {tries}"
+    if answer.reason == FactorCheck.TOO_MANY:
+        return "That was the last try for this sign-in. Go back to sign-in and start again."
+    if answer.reason == FactorCheck.LOCKED:
+        return (
+            f"Too many wrong codes. You can try again after {_until(answer)}, or ask your "
+            "admin to unlock your account."
+        )
+    return "There is no authenticator app set up for you any more. Sign in again."
+
+
+def _mode(request: HttpRequest, has_app: bool, may_send: bool) -> str:
+    """Which factor the page asks for: the app (first, for those who have one), a recovery
+    code, or the Email or SMS code."""
+    asked = request.POST.get("with") or request.GET.get("with") or ""
+    if has_app and asked == "recovery":
+        return "recovery"
+    if has_app and not (asked == "code" and may_send):
+        return "app"
+    return "code"
+
+
 def _reload(pending: PendingSignIn) -> bool:
     """Fresh code state; False when the sign-in is gone (finished by a parallel request,
     or voided by a change of the user's settings)."""
@@ -89,6 +122,8 @@ CODE_STATE = [
     "code_expires_at",
     "code_attempts",
     "codes_sent",
+    "second_factor",
+    "factor_attempts",
 ]
 
 
@@ -117,14 +152,38 @@ def code_step(request: HttpRequest) -> HttpResponse:
     if isinstance(first, dict):  # the first send did not go out: say why
         level, text = issue_message(Answer.from_dict(first), pending, resend=False)
         getattr(messages, level)(request, text)
-    form = CodeForm(request.POST if request.POST.get("action") == "verify" else None)
-    if request.method == "POST" and request.POST.get("action") == "resend":
+    has_app = factors.has_app(user)
+    may_send = user.mfa_applies  # an Email or SMS code is the user's method (R1, R2)
+    mode = _mode(request, has_app, may_send)
+    action = request.POST.get("action") if request.method == "POST" else None
+    form = CodeForm(request.POST if action == "verify" else None)
+    app_form = AppCodeForm(request.POST if action == "verify_app" else None)
+    recovery_form = RecoveryCodeForm(request.POST if action == "verify_recovery" else None)
+    if action == "resend" and may_send:
         answer = challenge.issue(pending.pk, by=by)
         if not _reload(pending):
             return _gone(request)
         level, text = issue_message(answer, pending, resend=pending.codes_sent > 1)
         getattr(messages, level)(request, text)
-        return redirect("signin:code")
+        return redirect(f"{reverse('signin:code')}?with=code" if has_app else "signin:code")
+    factor_form = app_form if action == "verify_app" else recovery_form
+    if action in {"verify_app", "verify_recovery"} and has_app and factor_form.is_valid():
+        recovery = action == "verify_recovery"
+        if recovery:
+            answer = factors.use_recovery_code(
+                pending.pk, factor_form.cleaned_data["recovery_code"], by=by
+            )
+        else:
+            answer = factors.verify_app(pending.pk, factor_form.cleaned_data["app_code"], by=by)
+        if answer.reason == FactorCheck.OK:
+            if not _reload(pending):
+                return _gone(request)
+            response = redirect(pipeline.advance(request, pending))
+            if factor_form.cleaned_data.get("remember") and _offer_remember(pending):
+                devices.remember(response, request, user)
+            return response
+        field = "recovery_code" if recovery else "app_code"
+        factor_form.add_error(field, factor_message(answer, recovery=recovery))
     if request.method == "POST" and form.is_valid():
         answer = challenge.verify(pending.pk, form.cleaned_data["code"], by=by)
         if answer.reason == Check.OK:
@@ -142,6 +201,11 @@ def code_step(request: HttpRequest) -> HttpResponse:
         "signin/code.html",
         {
             "form": form,
+            "app_form": app_form,
+            "recovery_form": recovery_form,
+            "mode": mode,
+            "has_app": has_app,
+            "may_send": may_send,
             "pending": pending,
             "pending_user": user,
             "offer_remember": _offer_remember(pending),

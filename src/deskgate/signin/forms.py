@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils.functional import lazy
 
 from deskgate.http.forms import Form
-from deskgate.signin import codes
+from deskgate.signin import codes, totp
 from deskgate.signin.app_settings import app_settings
 
 
@@ -16,6 +16,7 @@ def _code_title() -> str:
 
 
 class CodeField(forms.CharField):
+    digits: int | None = None  # None: as DESKGATE_CODE says
     """The Code field: the code's digits (six), typed or pasted with or without separators.
 
     Cleans to the ASCII digits (`codes.normalise`); anything else is refused here with
@@ -42,10 +43,13 @@ class CodeField(forms.CharField):
 
     def clean(self, value: Any) -> str:
         typed = super().clean(value)
-        code = codes.normalise(typed)
+        code = codes.normalise(typed, self.digits)
         if code is None:
-            raise ValidationError(codes.not_a_code(), code="not_a_code")
+            raise ValidationError(self.not_a_code(), code="not_a_code")
         return code
+
+    def not_a_code(self) -> str:
+        return codes.not_a_code()
 
 
 class PasswordForm(Form):
@@ -104,3 +108,43 @@ class ResetRequestForm(Form):
 class CodeForm(Form):
     code = CodeField(autofocus=True)
     remember = forms.BooleanField(label="Remember device for 30 days", required=False)
+
+
+class AppCodeField(CodeField):
+    """The authenticator app's code: always six digits (RFC 6238 as the apps do it)."""
+
+    digits = totp.DIGITS
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.widget.attrs["pattern"] = r"[\s\-]*(?:[0-9][\s\-]*){6}"
+        self.widget.attrs["title"] = "6 digits from your authenticator app"
+        self.error_messages["max_length"] = "The app's code has 6 digits."
+
+    def not_a_code(self) -> str:
+        return "The app's code has 6 digits."
+
+
+class AppCodeForm(Form):
+    app_code = AppCodeField(autofocus=True, label="Code from your authenticator app")
+    remember = forms.BooleanField(label="Remember device for 30 days", required=False)
+
+
+class RecoveryCodeForm(Form):
+    recovery_code = forms.CharField(
+        label="Recovery code",
+        max_length=64,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "autofocus": True, "spellcheck": "false"}
+        ),
+    )
+    remember = forms.BooleanField(label="Remember device for 30 days", required=False)
+
+    def clean_recovery_code(self) -> str:
+        code = totp.normalise_recovery(self.cleaned_data["recovery_code"])
+        if code is None:
+            raise ValidationError(
+                "A recovery code has 10 letters and digits, such as abcde-23456.",
+                code="not_a_code",
+            )
+        return code

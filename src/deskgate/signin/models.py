@@ -62,6 +62,10 @@ class PendingSignIn(models.Model):
     code_expires_at = models.DateTimeField(null=True)
     code_attempts = models.PositiveSmallIntegerField(default=0)
     codes_sent = models.PositiveSmallIntegerField(default=0)
+    # The authenticator app or a recovery code passed the code step (amr), and the wrong
+    # ones typed in this attempt (at most `max_attempts`, as for one code).
+    second_factor = models.CharField(max_length=8, blank=True, default="")
+    factor_attempts = models.PositiveSmallIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"pending sign-in of {self.user_id}"
@@ -317,3 +321,51 @@ class ResetMail(models.Model):
 
     def __str__(self) -> str:
         return f"reset mail {self.pk} for {self.user_id}: {self.state}"
+
+
+class SecondFactor(models.TextChoices):
+    """Which second factor a sign-in attempt passed besides an Email or SMS code."""
+
+    NONE = "", "None"
+    APP = "app", "Authenticator app"
+    RECOVERY = "recovery", "Recovery code"
+
+
+class AuthenticatorApp(models.Model):
+    """A user's authenticator app (TOTP, RFC 6238): one per user.
+
+    The shared secret is kept encrypted (`totp.seal`), shown only while the user sets the
+    app up, and never after. `last_used_step` is the newest time step accepted: a code of
+    that step or an earlier one is refused, so a code works once (one conditional UPDATE).
+    """
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="authenticator_app")
+    sealed_secret = models.TextField()
+    created_at = models.DateTimeField()
+    confirmed_at = models.DateTimeField(null=True)  # None while the set-up is not confirmed
+    last_used_step = models.BigIntegerField(null=True)
+    last_used_at = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"authenticator app of {self.user_id}"
+
+
+class RecoveryCode(models.Model):
+    """One single-use recovery code, as a keyed hash (`totp.recovery_hash`), never plain.
+
+    A new set voids the whole previous one (`voided_at`); a use sets `used_at`, once.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True)
+    voided_at = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "code_hash"], name="recovery_code_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.user_id}"

@@ -21,8 +21,8 @@ from deskgate.accounts import actions, audit, rules, sessions
 from deskgate.accounts.models import AuditAction, MfaMethod, User
 from deskgate.http.actors import actor_for, client_ip
 from deskgate.http.middleware import FORM_LEADS_TO_KEY
-from deskgate.signin import challenge, devices
-from deskgate.signin.models import PendingSignIn, SignInVia
+from deskgate.signin import challenge, devices, factors
+from deskgate.signin.models import PendingSignIn, SecondFactor, SignInVia
 from deskgate.signin.policy import owes_code
 
 SESSION_KEY = "deskgate.pending"
@@ -109,9 +109,24 @@ def asked_again(request: HttpRequest) -> bool:
     return bool(request.session.get(REAUTH_KEY))
 
 
+# How recent a second factor must be to set up or remove one (issue 14: enrolment is
+# never weaker than what it protects).
+PROOF_WINDOW = timedelta(minutes=15)
+
+
+def second_factor_recent(request: HttpRequest, window: timedelta = PROOF_WINDOW) -> bool:
+    """Whether this session's sign-in (or a step-up in it) checked a second factor within
+    `window`: its record has `mfa` in amr and an auth_time that recent."""
+    record = sessions.current(request)
+    if record is None or "mfa" not in record.amr:
+        return False
+    return record.auth_time >= timezone.now() - window
+
+
 def can_step_up(user: User) -> bool:
-    """Whether a code can be asked of this user when an app wants two factors."""
-    return user.mfa_applies
+    """Whether a second factor can be asked of this user (an app wants two factors, or the
+    user sets up or removes a factor): an Email or SMS code, or their authenticator app."""
+    return user.mfa_applies or (user.client.supports_mfa and factors.has_app(user))
 
 
 def begin_step_up(request: HttpRequest, user: User) -> PendingSignIn:
@@ -124,6 +139,12 @@ def begin_step_up(request: HttpRequest, user: User) -> PendingSignIn:
 
 
 CODE_AMR = {MfaMethod.EMAIL: "otp", MfaMethod.SMS: "sms"}
+# The authenticator app is RFC 6238, which RFC 8176 names under `otp`. A recovery code is a
+# single-use secret the user holds (NIST's "look-up secret"): RFC 8176 lists no value of its
+# own for it, and its `otp` ("one-time password", specifications "include" HOTP and TOTP,
+# not only them) is the one that says what it is; it is not `pwd` (not memorised, single
+# use), not `hwk`/`swk` (no key proves possession).
+FACTOR_AMR = {SecondFactor.APP: "otp", SecondFactor.RECOVERY: "otp"}
 
 
 def code_checked(pending: PendingSignIn) -> bool:
@@ -134,9 +155,10 @@ def code_checked(pending: PendingSignIn) -> bool:
 def facts_for(request: HttpRequest, pending: PendingSignIn) -> sessions.AuthFacts:
     """What this attempt checked, as RFC 8176 `amr` values (docs/oidc.md has the table).
 
-    `pwd` for the password, `fed` for the company's SSO; `otp` for a code by Email, `sms`
-    for a code by SMS; `mfa` when two factors were used (a code after the password, or an
-    SSO provider that said it did MFA). A remembered device is no factor: it adds nothing.
+    `pwd` for the password, `fed` for the company's SSO; `otp` for a code by Email, a code
+    of the authenticator app or a recovery code, `sms` for a code by SMS; `mfa` when two
+    factors were used (a code after the password, or an SSO provider that said it did
+    MFA). A remembered device is no factor: it adds nothing.
     A step-up keeps what the session had checked and adds the code.
     """
     if pending.step_up:
@@ -146,11 +168,20 @@ def facts_for(request: HttpRequest, pending: PendingSignIn) -> sessions.AuthFact
         amr = ["fed"] if pending.via == SignInVia.SSO else ["pwd"]
         if pending.via == SignInVia.SSO and pending.idp_did_mfa:
             amr.append("mfa")
-    if code_checked(pending):
+    second = pending.code_passed and pending.second_factor in FACTOR_AMR
+    if second:
+        amr.append(FACTOR_AMR[SecondFactor(pending.second_factor)])
+    elif code_checked(pending):
         amr.append(CODE_AMR.get(MfaMethod(pending.code_channel), "otp"))
-        if "mfa" not in amr:
-            amr.append("mfa")
-    return sessions.AuthFacts(amr=tuple(dict.fromkeys(amr)), at=timezone.now())
+    if (second or code_checked(pending)) and "mfa" not in amr:
+        amr.append("mfa")
+    # An Email code typed back proves the address (the app and recovery codes do not).
+    email_proven = pending.via == SignInVia.SSO or (
+        not second and code_checked(pending) and pending.code_channel == MfaMethod.EMAIL
+    )
+    return sessions.AuthFacts(
+        amr=tuple(dict.fromkeys(amr)), at=timezone.now(), email_proven=email_proven
+    )
 
 
 def begin(
@@ -233,7 +264,7 @@ def finish(
         sessions.reauthenticated(request, user, old_key=old_key, facts=facts)
     else:
         sessions.open(request, user, ip=client_ip(request), facts=facts)
-    if "fed" in facts.amr or "otp" in facts.amr:  # the Email address is proven
+    if facts.email_proven:
         actions.note_email_proven(user, user.email)
     audit.record(
         AuditAction.SIGNIN_SUCCESS,
@@ -249,6 +280,10 @@ def finish(
 def advance(request: HttpRequest, pending: PendingSignIn) -> str:
     """Move the sign-in on by one stage; answer the URL to go to."""
     user = pending.user
+    # One query, asked only while the code step may lie ahead (it decides what it asks).
+    has_app = None
+    if not pending.code_passed and pending.codes_sent == 0:
+        has_app = factors.has_app(user)
     if not pending.code_passed and pending.codes_sent == 0 and not pending.step_up:
         via_sso = pending.via == SignInVia.SSO
         owed = owes_code(
@@ -257,12 +292,15 @@ def advance(request: HttpRequest, pending: PendingSignIn) -> str:
             sso_requires_idp_mfa=via_sso and rules.sso_requires_idp_mfa(user.client),
             idp_did_mfa=pending.idp_did_mfa,
             remembered_device=not via_sso and devices.is_remembered(request, user),
+            has_app=bool(has_app),
         )
         if not owed:
             pending.code_passed = True  # nothing owed: the code step is passed
             pending.save(update_fields=["code_passed"])
     stage = next_stage(pending)
-    if stage == Stage.CODE and pending.codes_sent == 0:
+    # A user with an authenticator app is asked for its code first: no Email or SMS is sent
+    # (an SMS costs money) unless they ask for one on the code page.
+    if stage == Stage.CODE and pending.codes_sent == 0 and not has_app:
         answer = challenge.issue(pending.pk, by=actor_for(request, user))
         if answer.reason != challenge.Issue.SENT:  # a sent code is said by the page itself
             request.session[FIRST_SEND_KEY] = answer.as_dict()

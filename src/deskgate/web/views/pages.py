@@ -15,7 +15,7 @@ from deskgate.accounts.models import AuditEvent
 from deskgate.http.actors import actor_for
 from deskgate.http.forms import add_errors
 from deskgate.http.guards import acting_user, admin_pages, admins_only
-from deskgate.signin import devices
+from deskgate.signin import devices, factors
 from deskgate.web.forms import ClientSettingsForm
 
 
@@ -33,7 +33,13 @@ def account(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "web/account.html",
-        {"me": user, "events": events, "devices": devices.active_for(user)},
+        {
+            "me": user,
+            "events": events,
+            "devices": devices.active_for(user),
+            "app": factors.app_of(user),
+            "recovery_left": factors.recovery_codes_left(user),
+        },
     )
 
 

@@ -21,7 +21,7 @@ from deskgate.accounts.models import AuditEvent, Level, MfaMethod, User
 from deskgate.http.actors import actor_for
 from deskgate.http.forms import add_errors
 from deskgate.http.guards import acting_user, admin_pages, forbidden
-from deskgate.signin import challenge, devices
+from deskgate.signin import challenge, devices, factors
 from deskgate.web.forms import BulkMfaForm, UserForm
 
 PAGE_SIZE = 50
@@ -182,6 +182,7 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
             "lock": challenge.lock_state(user),
             "now": timezone.now(),
             "devices": devices.active_for(user),
+            "app": factors.app_of(user),
             "r5_warnings": [] if request.method == "POST" else _warnings_now(user),
         },
     )
@@ -235,6 +236,26 @@ def user_unlock(request: HttpRequest, user_id: int) -> HttpResponse:
         messages.success(request, f"{user.label} is unlocked and can sign in again.")
     else:
         messages.info(request, f"{user.label} was not locked.")
+    return redirect("user_edit", user_id=user.pk)
+
+
+@admin_pages
+@require_POST
+def user_reset_authenticator(request: HttpRequest, user_id: int) -> HttpResponse:
+    admin = acting_user(request)
+    user = access.get_user_for_admin(admin, user_id)
+    try:
+        reset = factors.reset_app(user, by=actor_for(request, admin))
+    except PermissionDenied as exc:
+        return forbidden(request, exc)
+    if reset:
+        messages.success(
+            request,
+            f"The authenticator app of {user.label} is reset: they can set one up again "
+            "from their account page.",
+        )
+    else:
+        messages.info(request, f"{user.label} has no authenticator app.")
     return redirect("user_edit", user_id=user.pk)
 
 

@@ -1,0 +1,344 @@
+"""The authenticator app and recovery codes: set up, remove, reset, and check at sign-in.
+
+Every check of a typed app code or recovery code at sign-in runs in one transaction with
+the attempt's row and the user's `SignInGuard` row locked, like an Email or SMS code
+(`challenge.verify`): the same 5 wrong tries per attempt, the same lock after 10
+consecutive failures, the same admin unlock. On top of the row locks, a code is spent by
+one conditional UPDATE (the app's `last_used_step`, a recovery code's `used_at`), so a code
+works once even across two attempts racing each other.
+
+Nothing here logs or records a code or a secret; the audit trail says what happened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from deskgate.accounts import audit, notify
+from deskgate.accounts.actions._common import require_may_manage
+from deskgate.accounts.models import AuditAction, User
+from deskgate.signin import totp
+from deskgate.signin.app_settings import app_settings
+from deskgate.signin.challenge import Answer, locked_pending
+from deskgate.signin.models import (
+    AuthenticatorApp,
+    RecoveryCode,
+    SecondFactor,
+    SignInGuard,
+)
+
+
+class FactorCheck(StrEnum):
+    """Why a typed app code or recovery code was or was not accepted."""
+
+    OK = "ok"
+    WRONG = "wrong"
+    USED = "used"  # the app's code of a step used already, or a recovery code used
+    TOO_MANY = "too_many"  # this attempt's tries are spent: start the sign-in again
+    LOCKED = "locked"
+    NO_FACTOR = "no_factor"  # no app set up (reset meanwhile), or the attempt is over
+    MALFORMED = "malformed"  # not a code at all: no try counted
+
+
+# -- what a user has ---------------------------------------------------------------------
+
+
+def app_of(user: User) -> AuthenticatorApp | None:
+    """The user's confirmed authenticator app, or None."""
+    return AuthenticatorApp.objects.filter(user=user, confirmed_at__isnull=False).first()
+
+
+def has_app(user: User) -> bool:
+    return AuthenticatorApp.objects.filter(user=user, confirmed_at__isnull=False).exists()
+
+
+def recovery_codes_left(user: User) -> int:
+    return RecoveryCode.objects.filter(user=user, used_at=None, voided_at=None).count()
+
+
+# -- setting the app up ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """What the set-up page shows: the secret (only now), as a QR code and as text."""
+
+    secret: str
+    uri: str
+
+    @property
+    def qr_svg(self) -> str:
+        return totp.qr_svg(self.uri)
+
+    @property
+    def grouped_secret(self) -> str:
+        return totp.grouped(self.secret)
+
+
+def may_enrol(user: User) -> str | None:
+    """Why this user cannot set up an authenticator app now, or None when they can."""
+    if not user.client.supports_mfa:
+        return (
+            f"Your company's release {user.client.release} has no MFA: authenticator apps "
+            "come with release 25.x."
+        )
+    if not user.mfa_applies and not has_app(user):
+        return (
+            "You have no second factor yet to prove it is you. Ask your admin to set your MFA "
+            "to Email or SMS first, then set up the app."
+        )
+    return None
+
+
+def start_enrolment(user: User) -> Enrolment:
+    """A new secret for the user's app, waiting for its first code (it replaces a set-up
+    that was not confirmed). Refused when an app is set up already: remove it first."""
+    if has_app(user):
+        raise ValidationError("An authenticator app is set up already; remove it first.")
+    secret = totp.new_secret()
+    now = timezone.now()
+    AuthenticatorApp.objects.update_or_create(
+        user=user,
+        confirmed_at=None,
+        defaults={"sealed_secret": totp.seal(secret), "created_at": now, "last_used_step": None},
+    )
+    return Enrolment(secret, totp.provisioning_uri(secret, user.username))
+
+
+def enrolment_in_progress(user: User) -> Enrolment | None:
+    """The set-up waiting for its first code, to show again after a wrong one."""
+    app = AuthenticatorApp.objects.filter(user=user, confirmed_at=None).first()
+    secret = totp.unseal(app.sealed_secret) if app is not None else None
+    if secret is None:
+        return None
+    return Enrolment(secret, totp.provisioning_uri(secret, user.username))
+
+
+def confirm_enrolment(user: User, typed: str, *, by: audit.Actor) -> list[str]:
+    """The first code from the app confirms the set-up; answer the new recovery codes (to
+    show once). Raises ValidationError (on "code") when the code is not the app's."""
+    now = timezone.now()
+    with transaction.atomic():
+        app = (
+            AuthenticatorApp.objects.select_for_update()
+            .filter(user=user, confirmed_at=None)
+            .first()
+        )
+        secret = totp.unseal(app.sealed_secret) if app is not None else None
+        if app is None or secret is None:
+            raise ValidationError({"code": "The set-up expired. Start it again."})
+        step = totp.matching_step(secret, typed, now)
+        if step is None:
+            raise ValidationError(
+                {"code": "That is not the app's current code. Check the clock of your phone."}
+            )
+        app.confirmed_at = now
+        app.last_used_step = step  # the confirming code cannot sign anyone in afterwards
+        app.last_used_at = now
+        app.save(update_fields=["confirmed_at", "last_used_step", "last_used_at"])
+        audit.record(
+            AuditAction.AUTHENTICATOR_ENROLLED,
+            client=user.client,
+            by=by,
+            subject=user,
+            summary=f"{user.label} set up an authenticator app",
+        )
+        notify.factor_event(user, "an authenticator app was set up for sign-in", by=by)
+        return _new_recovery_codes(user, by=by, now=now)
+
+
+def regenerate_recovery_codes(user: User, *, by: audit.Actor) -> list[str]:
+    """A new set of recovery codes (to show once); the previous set stops working."""
+    if not has_app(user):
+        raise ValidationError("Recovery codes come with an authenticator app: set one up first.")
+    with transaction.atomic():
+        return _new_recovery_codes(user, by=by, now=timezone.now())
+
+
+def _new_recovery_codes(user: User, *, by: audit.Actor, now: datetime) -> list[str]:
+    voided = RecoveryCode.objects.filter(user=user, used_at=None, voided_at=None).update(
+        voided_at=now
+    )
+    fresh = totp.new_recovery_codes()
+    RecoveryCode.objects.bulk_create(
+        RecoveryCode(user=user, code_hash=totp.recovery_hash(user.pk, c), created_at=now)
+        for c in fresh
+    )
+    audit.record(
+        AuditAction.RECOVERY_CODES_CREATED,
+        client=user.client,
+        by=by,
+        subject=user,
+        summary=f"{len(fresh)} recovery codes made for {user.label}"
+        + (f"; the {voided} left of the previous set no longer work" if voided else ""),
+        count=len(fresh),
+        voided=voided,
+    )
+    if voided:
+        what = "new recovery codes were made; the old ones no longer work"
+        notify.factor_event(user, what, by=by)
+    return [totp.shown(c) for c in fresh]
+
+
+def remove_app(user: User, *, by: audit.Actor) -> bool:
+    """The user removes their own app (its recovery codes go with it); answer whether
+    there was one. An admin's reset is `reset_app`."""
+    if by.user is None or by.user.pk != user.pk:
+        raise PermissionDenied("Only the user removes their own app; an admin resets it.")
+    return _remove(user, by=by, summary=f"{user.label} removed their authenticator app")
+
+
+def reset_app(user: User, *, by: audit.Actor) -> bool:
+    """An admin (or manager, as for Unlock) resets a user's app: the user sets it up again.
+    Answer whether there was one."""
+    require_may_manage(by, user.client, user.level)
+    return _remove(
+        user, by=by, summary=f"Authenticator app of {user.label} reset by {by.label}", reset=True
+    )
+
+
+def _remove(user: User, *, by: audit.Actor, summary: str, reset: bool = False) -> bool:
+    now = timezone.now()
+    with transaction.atomic():
+        removed, _ = AuthenticatorApp.objects.filter(user=user).delete()
+        RecoveryCode.objects.filter(user=user, used_at=None, voided_at=None).update(voided_at=now)
+        if not removed:
+            return False
+        audit.record(
+            AuditAction.AUTHENTICATOR_REMOVED,
+            client=user.client,
+            by=by,
+            subject=user,
+            summary=summary,
+            reset=reset,
+        )
+        what = (
+            f"your authenticator app was reset by {by.label}"
+            if reset
+            else "your authenticator app was removed"
+        )
+        notify.factor_event(user, what, by=by)
+    return True
+
+
+# -- at sign-in --------------------------------------------------------------------------
+
+
+def verify_app(pending_id: int, typed: str, *, by: audit.Actor) -> Answer:
+    """Check a code from the user's app for this sign-in (the code step)."""
+    code = totp.normalise_code(typed)
+    if code is None:
+        return Answer(FactorCheck.MALFORMED)
+    return _verify(pending_id, SecondFactor.APP, code, by=by)
+
+
+def use_recovery_code(pending_id: int, typed: str, *, by: audit.Actor) -> Answer:
+    """Spend one of the user's recovery codes on this sign-in (the code step)."""
+    code = totp.normalise_recovery(typed)
+    if code is None:
+        return Answer(FactorCheck.MALFORMED)
+    return _verify(pending_id, SecondFactor.RECOVERY, code, by=by)
+
+
+def _spend(user: User, factor: SecondFactor, code: str, now: datetime) -> FactorCheck:
+    """Match and spend the code with one conditional UPDATE: of parallel requests with the
+    same code, exactly one changes a row."""
+    if factor == SecondFactor.APP:
+        app = app_of(user)
+        secret = totp.unseal(app.sealed_secret) if app is not None else None
+        if app is None or secret is None:
+            return FactorCheck.NO_FACTOR
+        step = totp.matching_step(secret, code, now)
+        if step is None:
+            return FactorCheck.WRONG
+        spent = AuthenticatorApp.objects.filter(
+            Q(last_used_step__isnull=True) | Q(last_used_step__lt=step),
+            pk=app.pk,
+            confirmed_at__isnull=False,
+        ).update(last_used_step=step, last_used_at=now)
+        return FactorCheck.OK if spent else FactorCheck.USED
+    rows = RecoveryCode.objects.filter(user=user, code_hash=totp.recovery_hash(user.pk, code))
+    if not rows.exists():
+        return FactorCheck.WRONG
+    spent = rows.filter(used_at=None, voided_at=None).update(used_at=now)
+    return FactorCheck.OK if spent else FactorCheck.USED
+
+
+def _verify(pending_id: int, factor: SecondFactor, code: str, *, by: audit.Actor) -> Answer:
+    conf = app_settings.CODE
+    now = timezone.now()
+    with transaction.atomic():
+        pending = locked_pending(pending_id)
+        if pending is None or pending.code_passed:
+            return Answer(FactorCheck.NO_FACTOR)
+        user = pending.user
+        guard = SignInGuard.objects.locked_for(user)
+        lock = guard.code_lock
+        if lock.locked(now):
+            # The same answer whether the code is right or wrong: no oracle while locked.
+            return Answer(FactorCheck.LOCKED, locked_until=lock.until)
+        if pending.factor_attempts >= conf.max_attempts:
+            return Answer(FactorCheck.TOO_MANY)
+        outcome = _spend(user, factor, code, now)
+        if outcome == FactorCheck.OK:
+            pending.code_passed = True
+            pending.second_factor = factor
+            pending.save(update_fields=["code_passed", "second_factor"])
+            if lock.clear():
+                guard.save(update_fields=guard.keep_code_lock(lock))
+            if factor == SecondFactor.RECOVERY:
+                _recovery_code_used(user, by=by)
+            return Answer(FactorCheck.OK)
+        if outcome == FactorCheck.NO_FACTOR:
+            return Answer(outcome)
+        # A wrong code, or one used already: both count, as a wrong Email or SMS code does
+        # (a replayed code is what someone who watched the screen would type).
+        pending.factor_attempts += 1
+        pending.save(update_fields=["factor_attempts"])
+        locked_now = lock.fail(now, conf.lock)
+        guard.save(update_fields=guard.keep_code_lock(lock))
+        what = "authenticator app code" if factor == SecondFactor.APP else "recovery code"
+        audit.record(
+            AuditAction.SIGNIN_CODE_FAILED,
+            client=user.client,
+            by=by,
+            subject=user,
+            summary=f"Wrong {what} for {user.label}"
+            + (" (used already)" if outcome == FactorCheck.USED else ""),
+            factor=factor.value,
+            attempts=pending.factor_attempts,
+        )
+        if locked_now:
+            audit.record(
+                AuditAction.USER_LOCKED,
+                client=user.client,
+                by=by,
+                subject=user,
+                summary=f"{user.label} locked until {lock.until:%Y-%m-%d %H:%M} UTC "
+                "after too many wrong codes",
+                until=lock.until.isoformat() if lock.until else "",
+            )
+            return Answer(FactorCheck.LOCKED, locked_until=lock.until)
+        return Answer(outcome, tries_left=max(0, conf.max_attempts - pending.factor_attempts))
+
+
+def _recovery_code_used(user: User, *, by: audit.Actor) -> None:
+    left = recovery_codes_left(user)
+    audit.record(
+        AuditAction.RECOVERY_CODE_USED,
+        client=user.client,
+        by=by,
+        subject=user,
+        summary=f"{user.label} signed in with a recovery code; {left} left",
+        left=left,
+    )
+    notify.factor_event(
+        user, f"a recovery code was used to sign in; {left} recovery codes are left", by=by
+    )
