@@ -59,6 +59,12 @@ def has_app(user: User) -> bool:
     return AuthenticatorApp.objects.filter(user=user, confirmed_at__isnull=False).exists()
 
 
+def has_strong_factor(user: User) -> bool:
+    """Whether the user has a factor the client's policy calls strong (`strong_factor_levels`):
+    a confirmed authenticator app, or a passkey once passkeys exist."""
+    return has_app(user)
+
+
 def recovery_codes_left(user: User) -> int:
     return RecoveryCode.objects.filter(user=user, used_at=None, voided_at=None).count()
 
