@@ -9,6 +9,7 @@ from deskgate.web.views import (
     authenticator,
     pages,
     sso_admin,
+    step_up,
     templates,
     users,
 )
@@ -25,6 +26,8 @@ urlpatterns = [
     path("account/authenticator/remove/", authenticator.remove, name="authenticator_remove"),
     path("account/recovery-codes/", authenticator.new_recovery_codes, name="recovery_codes"),
     path("account/contact/confirm/", account.confirm_contact, name="contact_confirm"),
+    path("step-up/", step_up.begin, name="step_up"),
+    path("step-up/done/", step_up.done, name="step_up_done"),
     path("users/", users.user_list, name="user_list"),
     path("users/create/", users.user_create, name="user_create"),
     path("users/bulk/", users.user_bulk, name="user_bulk"),

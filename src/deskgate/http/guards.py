@@ -33,6 +33,8 @@ def _guard(*, admin_only: bool) -> Callable[[View], View]:
                 return forbidden(request, reason)
             return view(request, *args, **kwargs)
 
+        # Which pages are admin pages, for the tests that walk the URLs (the step-up's).
+        wrapped.admin_guard = "admins_only" if admin_only else "admin_pages"  # type: ignore[attr-defined]  # a marker
         return wrapped
 
     return decorator

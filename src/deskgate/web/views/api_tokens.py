@@ -23,6 +23,8 @@ from deskgate.apitokens.models import Scope
 from deskgate.http.actors import actor_for
 from deskgate.http.forms import Form, add_errors
 from deskgate.http.guards import acting_user, admins_only, forbidden
+from deskgate.signin import step_up as step_up_flow
+from deskgate.web.step_up import step_up
 
 NEVER = "never"
 EXPIRY_CHOICES = [("30", "30 days"), ("90", "90 days"), ("365", "365 days"), (NEVER, "Never")]
@@ -78,11 +80,14 @@ def _page(
 
 @never_cache  # the POST's answer holds the new token: no cache, no back-button copy
 @admins_only
+@step_up("api_token_create", "create an API token", back="api_tokens")
 def api_tokens(request: HttpRequest) -> HttpResponse:
     admin = acting_user(request)
     client = admin.client
     if request.method != "POST":
-        return _page(request, client, ApiTokenForm(initial={"expires_days": DEFAULT_EXPIRY}))
+        draft = step_up_flow.take_draft(request)  # back from a step-up: as typed
+        initial = step_up_flow.as_initial(draft) if draft else {"expires_days": DEFAULT_EXPIRY}
+        return _page(request, client, ApiTokenForm(initial=initial))
     form = ApiTokenForm(request.POST)
     if form.is_valid():
         try:

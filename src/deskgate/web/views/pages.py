@@ -16,7 +16,9 @@ from deskgate.http.actors import actor_for
 from deskgate.http.forms import add_errors
 from deskgate.http.guards import acting_user, admin_pages, admins_only
 from deskgate.signin import devices, factors
+from deskgate.signin import step_up as step_up_flow
 from deskgate.web.forms import ClientSettingsForm
+from deskgate.web.step_up import step_up
 
 
 @login_required
@@ -66,12 +68,16 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
 
 
 @admins_only
+@step_up("client_settings", "change the client settings", back="client_settings")
 def client_settings(request: HttpRequest) -> HttpResponse:
     admin = acting_user(request)
     client = admin.client
+    draft = step_up_flow.take_draft(request)  # back from a step-up: as typed
     form = ClientSettingsForm(
         request.POST or None,
-        initial={
+        initial=step_up_flow.as_initial(draft)
+        if draft
+        else {
             "password_reset_enabled": client.password_reset_enabled,
             "remember_device_enabled": client.remember_device_enabled,
             "sms_countries": client.sms_countries,

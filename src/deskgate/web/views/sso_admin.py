@@ -11,7 +11,9 @@ from django.shortcuts import redirect, render
 from deskgate.http.actors import actor_for
 from deskgate.http.forms import Form, add_errors
 from deskgate.http.guards import acting_user, admins_only
+from deskgate.signin import step_up as step_up_flow
 from deskgate.sso import flows, provider
+from deskgate.web.step_up import step_up
 
 
 class SsoForm(Form):
@@ -38,6 +40,7 @@ class SsoForm(Form):
 
 
 @admins_only
+@step_up("sso_settings", "change the SSO settings", back="sso_settings")
 def sso_settings(request: HttpRequest) -> HttpResponse:
     admin = acting_user(request)
     client = admin.client
@@ -52,6 +55,9 @@ def sso_settings(request: HttpRequest) -> HttpResponse:
         if config
         else {}
     )
+    draft = step_up_flow.take_draft(request)  # back from a step-up: as typed, no secret
+    if draft:
+        initial = step_up_flow.as_initial(draft)
     action = request.POST.get("action", "save")
     form = SsoForm(
         request.POST if action == "save" and request.method == "POST" else None, initial=initial

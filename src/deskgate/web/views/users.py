@@ -22,7 +22,9 @@ from deskgate.http.actors import actor_for
 from deskgate.http.forms import add_errors
 from deskgate.http.guards import acting_user, admin_pages, forbidden
 from deskgate.signin import challenge, devices, factors
+from deskgate.signin import step_up as step_up_flow
 from deskgate.web.forms import BulkMfaForm, UserForm
+from deskgate.web.step_up import step_up
 
 PAGE_SIZE = 50
 SEARCH_COUNT_CAP = 1000
@@ -134,19 +136,53 @@ def user_create(request: HttpRequest) -> HttpResponse:
     )
 
 
+# What proves who a user is (and Set password, which hands the account over as surely):
+# changing it for someone needs a recent check (step-up).
+SIGN_IN_FIELDS = frozenset({"mfa_method", "email", "work_phone", "password"})
+
+
+def _changes_sign_in_fields(request: HttpRequest, admin: User, kwargs: dict[str, Any]) -> bool:
+    """A Save that would change the user's MFA method, Email, Work phone or password."""
+    if request.method != "POST":
+        return False
+    user = access.get_user_for_admin(admin, kwargs["user_id"])
+    if access.refusal(admin, user.client_id, levels=[user.level]) is not None:
+        return False  # refused by the view anyway, with its reason
+    form = UserForm(
+        request.POST,
+        client=user.client,
+        acting=admin,
+        user=user,
+        initial=UserForm.initial_for(user),
+    )
+    changed = set(form.changed_data) & SIGN_IN_FIELDS
+    if not user.client.supports_mfa:
+        changed.discard("mfa_method")  # shown disabled; the action refuses a forced value
+    return bool(changed)
+
+
 @admin_pages
+@step_up(
+    "user_sign_in_fields",
+    "change a user's MFA method, Email, Work phone or password",
+    back="user_edit",
+    needed=_changes_sign_in_fields,
+)
 def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
     admin = acting_user(request)
     user = access.get_user_for_admin(admin, user_id)
     refusal = access.refusal(admin, user.client_id, levels=[user.level])
     if request.method == "POST" and refusal is not None:
         return forbidden(request, refusal)  # the actions' own check, asked before the form
+    # Back from a step-up: the form as the admin had typed it (passwords excepted).
+    draft = step_up_flow.take_draft(request) if refusal is None else None
+    initial = UserForm.initial_for(user)
     form = UserForm(
         request.POST or None,
         client=user.client,
         acting=admin,
         user=user,
-        initial=UserForm.initial_for(user),
+        initial={**initial, **step_up_flow.as_initial(draft)} if draft else initial,
         read_only=refusal is not None,
     )
     if request.method == "POST" and form.is_valid():
@@ -190,6 +226,7 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
 
 @admin_pages
 @require_POST
+@step_up("bulk_mfa", "change the MFA method of many users", back="user_list", keeps_draft=False)
 def user_bulk(request: HttpRequest) -> HttpResponse:
     admin = acting_user(request)
     form = BulkMfaForm(request.POST)
@@ -241,6 +278,12 @@ def user_unlock(request: HttpRequest, user_id: int) -> HttpResponse:
 
 @admin_pages
 @require_POST
+@step_up(
+    "reset_authenticator",
+    "reset a user's authenticator app",
+    back="user_edit",
+    keeps_draft=False,
+)
 def user_reset_authenticator(request: HttpRequest, user_id: int) -> HttpResponse:
     admin = acting_user(request)
     user = access.get_user_for_admin(admin, user_id)
