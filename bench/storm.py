@@ -13,6 +13,8 @@ this process (see bench/browser.py for why), the codes are read where they arriv
 Scenarios (one node): hash floor; storm of full sign-ins at concurrency 1 (fewer agents),
 8 and 32; the app sign-in at concurrency 8 (bench/app_signin.py: OpenID Connect through
 Deskgate, token and UserInfo; a public app for every agent, a confidential one for a few);
+the TOTP sign-in at concurrency 8 (bench/totp_signin.py: password, then the authenticator
+app's code; agents of their own with an app set up through the product's flow);
 password step alone and code step alone; the storm while the SMTP server never answers.
 With --nodes 2: two gunicorn servers on their own ports sharing PostgreSQL and Redis; each
 agent's password step goes to one and its code step to the other, alternating.
@@ -42,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import agents as agent_data
-from bench import app_signin, load, procstat, pyspy
+from bench import app_signin, load, procstat, pyspy, totp_signin
 from bench import floor as hash_floor
 from bench.agents import Agent
 from bench.browser import Browser
@@ -569,6 +571,7 @@ def targets(bench: Bench) -> list[str]:
     plain = _find(res, "storm c=8")
     lines += app_signin.comparison(plain, _find(res, "app c=8 public"))
     lines += app_signin.comparison(plain, _find(res, "app c=8 confidential"))
+    lines += totp_signin.comparison(plain, _find(res, "totp c=8"))
     r = _find(res, "storm c=8")
     if r and r["server_cpu_ms"] is not None:
         lines.append(
@@ -670,6 +673,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=200,
         help="of them, agents signing in to a confidential app too (200)",
     )
+    p.add_argument(
+        "--totp-agents",
+        type=int,
+        default=200,
+        help="agents with an authenticator app signing in at c=8 (200; 0: none)",
+    )
     p.add_argument("--step-agents", type=int, default=400, help="agents in the step scenarios")
     p.add_argument("--slow-agents", type=int, default=16, help="agents in the slow-SMTP storm")
     p.add_argument("--reuse-data", action="store_true", help="keep the agents if they exist")
@@ -733,6 +742,10 @@ def main(argv: list[str] | None = None) -> None:
         apps.append(app_signin.register("Bench app (public)", confidential=False))
         if args.app_confidential_agents:
             apps.append(app_signin.register("Bench app (confidential)", confidential=True))
+    totp_agents: list[totp_signin.AppAgent] = []
+    if args.nodes == 1 and args.totp_agents:
+        print(f"Setting up the authenticator app of {args.totp_agents} agents...", flush=True)
+        totp_agents = totp_signin.prepare(args.totp_agents)
     connection.close()
 
     print(
@@ -770,6 +783,16 @@ def main(argv: list[str] | None = None) -> None:
             bench.storm(chosen, c, note=f"{len(chosen)} agents" if c == 1 else "")
         if apps:
             bench.app_storms(crowd[:app_agents], min(args.app_confidential_agents, app_agents), 8)
+        if totp_agents:
+            base = bench.nodes[0].base
+            bench.measure(
+                "totp c=8",
+                totp_agents,
+                lambda who: totp_signin.totp_sign_in(who, base),
+                8,
+                hashes_per_unit=1,
+                note=f"{len(totp_agents)} agents; password + authenticator app code, no Email/SMS",
+            )
         if args.nodes == 1 and args.step_agents:
             bench.steps(crowd[: args.step_agents], 8)
         if args.profile:
