@@ -161,6 +161,17 @@ def test_what_was_typed_is_back_on_the_form_but_not_the_password(
     assert controls(http.get(f"/users/{target.pk}/")).values["full_name"] == target.full_name
 
 
+def test_going_back_without_the_check_shows_the_user_as_saved(
+    boss, target, signed_in, clock
+) -> None:
+    http = signed_in(boss)
+    clock(STALE)
+    refused = http.post(f"/users/{target.pk}/", _user_form(http, target, email="x@example.com"))
+    assert refused.status_code == 403
+    page = http.get(f"/users/{target.pk}/")  # "Back without changing anything"
+    assert controls(page).values["email"] == target.email
+
+
 def test_other_changes_and_pages_are_not_affected(boss, target, signed_in, clock) -> None:
     http = signed_in(boss)
     clock(STALE)

@@ -67,8 +67,13 @@ def asked(request: HttpRequest) -> tuple[str, str] | None:
     return then, purpose
 
 
-def passed(request: HttpRequest, user: User, *, purpose: str, doing: str) -> None:
-    """The step-up is done: audit it, once, with what it was for."""
+def passed(request: HttpRequest, user: User, *, purpose: str, doing: str, then: str) -> None:
+    """The step-up is done: audit it, once, with what it was for; the form data kept for
+    `then` may now be shown there (not before: "Back without changing anything" shows the
+    saved values)."""
+    draft = request.session.get(DRAFT_KEY)
+    if isinstance(draft, dict) and draft.get("path") == then:
+        request.session[DRAFT_KEY] = {**draft, "ready": True}
     factor = "a second factor" if asks_code(user) else "the password"
     audit.record(
         AuditAction.STEP_UP_PASSED,
@@ -82,7 +87,8 @@ def passed(request: HttpRequest, user: User, *, purpose: str, doing: str) -> Non
 
 
 def keep_draft(request: HttpRequest, path: str) -> None:
-    """Keep the refused POST's fields (not passwords, secrets or the CSRF token) for `path`."""
+    """Keep the refused POST's fields (not passwords, secrets or the CSRF token) for `path`,
+    replacing any kept before."""
     data = {
         name: values
         for name, values in request.POST.lists()
@@ -95,11 +101,14 @@ def keep_draft(request: HttpRequest, path: str) -> None:
 
 
 def take_draft(request: HttpRequest) -> QueryDict | None:
-    """The kept fields for this page, once (a GET of the page the POST was refused on)."""
+    """The kept fields for this page, once: a GET of the page the POST was refused on,
+    after the step-up passed."""
     if request.method != "GET":
         return None
     draft: Any = request.session.get(DRAFT_KEY)
     if not isinstance(draft, dict) or draft.get("path") != request.path:
+        return None
+    if not draft.get("ready"):
         return None
     del request.session[DRAFT_KEY]
     kept = QueryDict(mutable=True)

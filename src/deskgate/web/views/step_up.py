@@ -40,9 +40,9 @@ def done(request: HttpRequest) -> HttpResponse:
     asked = flow.asked(request)
     if asked is None:
         return redirect("home")
-    then, purpose = asked
+    then, purpose = return_target(asked[0]), asked[1]
     if flow.checked_recently(request, user):
         doing = PURPOSES.get(purpose, "make a sensitive change")
-        flow.passed(request, user, purpose=purpose, doing=doing)
+        flow.passed(request, user, purpose=purpose, doing=doing, then=then)
         messages.success(request, f"Checked. You can {doing} now.")
-    return redirect(return_target(then))
+    return redirect(then)
