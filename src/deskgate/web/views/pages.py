@@ -69,18 +69,11 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
 def client_settings(request: HttpRequest) -> HttpResponse:
     admin = acting_user(request)
     client = admin.client
-    form = ClientSettingsForm(
-        request.POST or None,
-        initial={
-            "password_reset_enabled": client.password_reset_enabled,
-            "remember_device_enabled": client.remember_device_enabled,
-            "sms_countries": client.sms_countries,
-        },
-    )
+    form = ClientSettingsForm(request.POST or None, client=client)
     if request.method == "POST" and form.is_valid():
         try:
             actions.update_client_settings(
-                client, by=actor_for(request, admin), **form.cleaned_data
+                client, by=actor_for(request, admin), **form.to_settings()
             )
         except ValidationError as exc:
             add_errors(form, exc)
