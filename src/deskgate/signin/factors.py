@@ -234,7 +234,9 @@ def remove_app(user: User, *, by: audit.Actor) -> bool:
     there was one. An admin's reset is `reset_app`."""
     if by.user is None or by.user.pk != user.pk:
         raise PermissionDenied("Only the user removes their own app; an admin resets it.")
-    refusal = last_strong_factor_refusal(user, StrongFactor.APP)
+    # The policy and level as stored now, not as this user object was loaded.
+    stored = User.objects.select_related("client").get(pk=user.pk)
+    refusal = last_strong_factor_refusal(stored, StrongFactor.APP)
     if refusal is not None and has_app(user):
         raise ValidationError(refusal)
     return _remove(user, by=by, summary=f"{user.label} removed their authenticator app")
