@@ -51,7 +51,9 @@ def set_up_app(http: HttpClient) -> None:
     page = http.get(ENROL).content.decode()
     match = SECRET.search(page)
     assert match, page[:1500]
-    done = http.post(ENROL, {"action": "confirm", "code": app_code(match.group(1).replace(" ", ""))})
+    done = http.post(
+        ENROL, {"action": "confirm", "code": app_code(match.group(1).replace(" ", ""))}
+    )
     assert "Your recovery codes" in done.content.decode()
     assert http.post(ENROL, {"action": "continue"})["Location"] == "/"
 

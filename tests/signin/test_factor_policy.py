@@ -54,7 +54,9 @@ def sso_sign_in(http: HttpClient, user: User) -> str:
 def prove(http: HttpClient, user: User, secret: str | None) -> str:
     """Pass the code step with what the user has; answer where it goes next."""
     if secret is not None:
-        response = http.post("/signin/code/", {"action": "verify_app", "app_code": app_code(secret)})
+        response = http.post(
+            "/signin/code/", {"action": "verify_app", "app_code": app_code(secret)}
+        )
     else:
         response = http.post("/signin/code/", {"action": "verify", "code": last_code(user)})
     assert response.status_code == 302, response.content[:800]
@@ -74,11 +76,7 @@ TABLE = [
     for mfa in ("email", "sms", "off")
     for sso in (False, True)
     for expected in [
-        "home"
-        if not in_policy or has_app
-        else "enrol"
-        if sso or mfa != "off"
-        else "blocked"
+        "home" if not in_policy or has_app else "enrol" if sso or mfa != "off" else "blocked"
     ]
 ]
 
@@ -198,4 +196,6 @@ def test_audit_of_the_enrolment_names_the_user(user_factory, tenant) -> None:
     assert prove(http, user, None) == ENROL
     secret = SECRET.search(http.get(ENROL).content.decode()).group(1).replace(" ", "")  # type: ignore[union-attr]
     http.post(ENROL, {"action": "confirm", "code": app_code(secret)})
-    assert AuditEvent.objects.filter(action=AuditAction.AUTHENTICATOR_ENROLLED, subject=user).exists()
+    assert AuditEvent.objects.filter(
+        action=AuditAction.AUTHENTICATOR_ENROLLED, subject=user
+    ).exists()
