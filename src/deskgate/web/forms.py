@@ -78,11 +78,11 @@ class UserForm(Form):
                 {"disabled": True, "aria-describedby": "mfa-unavailable"}
             )
         mfa = self.fields["mfa_method"]
-        if user is None and client.supports_mfa and client.new_user_mfa:
-            # Creating, for a client whose settings give new users a method by level: the
-            # first choice leaves it to them (the action applies it, with every rule).
-            if isinstance(mfa, forms.ChoiceField):
-                mfa.choices = [("", "As Settings say for the level"), *MfaMethod.choices]
+        # Creating, for a client whose settings give new users a method by level: the
+        # first choice leaves it to them (the action applies it, with every rule).
+        creating_under_policy = user is None and client.supports_mfa and client.new_user_mfa
+        if creating_under_policy and isinstance(mfa, forms.ChoiceField):
+            mfa.choices = [("", "As Settings say for the level"), *MfaMethod.choices]
         if user is not None:
             self.fields["password"].label = "Set new password"
             self.fields["password"].help_text = (
