@@ -47,7 +47,7 @@ def sso_sign_in(http: HttpClient, user: User) -> str:
     pending = pipeline.begin(request, user, via=SignInVia.SSO)
     location = pipeline.advance(request, pending)
     request.session.save()
-    http.cookies[settings.SESSION_COOKIE_NAME] = request.session.session_key
+    http.cookies[settings.SESSION_COOKIE_NAME] = str(request.session.session_key)
     return location
 
 
@@ -135,7 +135,7 @@ def test_enrol_after_the_code_then_home_with_two_factors(user_factory, tenant) -
     finish = http.post(ENROL, {"action": "continue"})
     assert finish["Location"] == "/" and signed_in(http)
     assert factors.has_strong_factor(user)
-    session = user.sessions.get()  # type: ignore[attr-defined]
+    session = user.sessions.get()
     assert "mfa" in session.amr
 
 
