@@ -237,6 +237,7 @@ class ClientSettingsForm(Form):
             "strong_factor_levels",
             *(self.new_user_field(level) for level in Level.values),
             "passwordless_enabled",
+            "step_up_minutes",
         ]
 
     def new_user_mfa_fields(self) -> list[forms.BoundField]:
@@ -245,10 +246,14 @@ class ClientSettingsForm(Form):
     def to_settings(self) -> dict[str, Any]:
         """The cleaned form as the action's keyword arguments."""
         data = self.cleaned_data
-        return {
+        settings: dict[str, Any] = {
             "password_reset_enabled": data["password_reset_enabled"],
             "remember_device_enabled": data["remember_device_enabled"],
             "sms_countries": data.get("sms_countries", ""),
+        }
+        if not self.client.supports_mfa:
+            return settings  # R1: the policy's fields are not in use; keep what is stored
+        return settings | {
             "policy": FactorPolicy(
                 strong_factor_levels=tuple(data.get("strong_factor_levels") or ()),
                 new_user_mfa={
