@@ -1,4 +1,5 @@
-"""Sign-in as a pipeline of stages: password (or SSO), then code, then new password, done.
+"""Sign-in as a pipeline of stages: password (or SSO), then code, then the set-up of a
+strong factor when the client's policy requires one (issue 14), then new password, done.
 
 The session carries only the opaque token of a `PendingSignIn`; the user at every stage
 after the password comes from that server-side row, never from the request.
