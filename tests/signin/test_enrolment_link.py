@@ -207,3 +207,11 @@ def test_send_caps_hold(user_factory, settings):
     with pytest.raises(ValidationError, match="Too many messages"):
         enrolment.send_link(agent, by=by(agent))
     assert EnrolmentLink.objects.filter(user=agent).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_sends_leave_exactly_one_live_link(user_factory):
+    agent = user_factory("agent", "off")
+    in_parallel(4, lambda i: enrolment.send_link(agent, by=by(agent)))
+    assert EnrolmentLink.objects.filter(user=agent).count() == 4
+    assert EnrolmentLink.objects.filter(user=agent, voided_at=None).count() == 1
