@@ -67,6 +67,7 @@ ACTION_LAYER: dict[str, str] = {
     "deskgate.signin.contact_change": "issues and checks contact-change codes",
     "deskgate.signin.credentials": "counts password failures and locks on the guard row",
     "deskgate.signin.devices": "remembers, touches and forgets trusted devices",
+    "deskgate.signin.enrolment": "sends, voids and spends the single-use enrolment links",
     "deskgate.signin.factors": "sets up and removes authenticator apps; spends their codes",
     "deskgate.signin.models": "the guard managers create their rows on first use",
     "deskgate.signin.pipeline": "opens, claims and ends the pending sign-in of each stage",

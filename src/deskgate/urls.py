@@ -39,6 +39,11 @@ urlpatterns = [
         name="user_reset_authenticator",
     ),
     path(
+        "users/<int:user_id>/enrolment-link/",
+        users.user_send_enrolment_link,
+        name="user_send_enrolment_link",
+    ),
+    path(
         "users/<int:user_id>/revoke-devices/", users.user_revoke_devices, name="user_revoke_devices"
     ),
     path("templates/", templates.template_list, name="template_list"),

@@ -409,3 +409,14 @@ def test_create_user_refuses_the_names_the_page_refuses(
     assert run.code == 1
     assert says in run.err, run.err
     assert db_state() == before
+
+
+def test_create_user_without_mfa_gets_the_levels_method(
+    deskgate: Callable[..., Run], tenant: Client, password: str
+) -> None:
+    Client.objects.filter(pk=tenant.pk).update(new_user_mfa={"agent": "email"})
+    run = deskgate("create-user", *_user_args(email="cli@example.com"))
+    assert run.code == 0, run.err
+    assert User.objects.get(username="cli.agent").mfa_method == "email"
+    refused = deskgate("create-user", *_user_args(username="cli.other", email=""))
+    assert refused.code == 1 and "The settings give new agents Email MFA" in refused.err

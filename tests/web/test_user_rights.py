@@ -15,7 +15,12 @@ from django.test import Client as HttpClient
 from django.utils import timezone
 
 from deskgate.accounts.models import AuditEvent, Level, User
-from deskgate.signin.models import AuthenticatorApp, RememberedDevice, SignInGuard
+from deskgate.signin.models import (
+    AuthenticatorApp,
+    EnrolmentLink,
+    RememberedDevice,
+    SignInGuard,
+)
 from tests.authenticator import enrol
 from tests.pages import controls
 from tests.security.conftest import routes
@@ -28,11 +33,13 @@ USER_URLS = {
     "user_unlock": ("GET", "POST"),
     "user_revoke_devices": ("GET", "POST"),
     "user_reset_authenticator": ("GET", "POST"),
+    "user_send_enrolment_link": ("GET", "POST"),
 }
 ACTION_PATHS = {
     "user_unlock": "unlock",
     "user_revoke_devices": "revoke-devices",
     "user_reset_authenticator": "reset-authenticator",
+    "user_send_enrolment_link": "enrolment-link",
 }
 
 
@@ -86,7 +93,9 @@ def _state(user: User) -> tuple[Any, ...]:
     guard = SignInGuard.objects.filter(user=user).values_list("locked_until", "code_failures")
     devices = RememberedDevice.objects.filter(user=user).count()
     app = AuthenticatorApp.objects.filter(user=user).count()
-    return (row, list(guard), devices, app, AuditEvent.objects.filter(subject=user).count())
+    links = EnrolmentLink.objects.filter(user=user).count()
+    events = AuditEvent.objects.filter(subject=user).count()
+    return (row, list(guard), devices, app, links, events)
 
 
 def _edit_form(http: HttpClient, target: User) -> dict[str, str]:
@@ -150,6 +159,8 @@ def test_every_user_url_as_every_level_on_every_level(
         ("user_unlock", f"/users/{target.pk}/unlock/", {}),
         ("user_revoke_devices", f"/users/{target.pk}/revoke-devices/", {}),
         ("user_reset_authenticator", f"/users/{target.pk}/reset-authenticator/", {}),
+        # After the reset: the target has no app, so a set-up link may go.
+        ("user_send_enrolment_link", f"/users/{target.pk}/enrolment-link/", {}),
     ]
     assert {name for name, _, _ in posts} == set(USER_URLS)
     for name, path, data in posts:

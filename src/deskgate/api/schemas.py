@@ -84,7 +84,11 @@ class UserCreate(Schema):
     level: LevelName = LevelName.agent
     email: Text = ""
     work_phone: Text = ""
-    mfa_method: MfaName = MfaName.off
+    mfa_method: MfaName | None = Field(
+        None,
+        description="None: the method the client's settings give new users of the level "
+        "(else off).",
+    )
     active: bool = True
     password: Text | None = Field(
         None,

@@ -130,7 +130,7 @@ def create_user(request: HttpRequest, body: UserCreate) -> Status[UserSaved]:
         level=body.level.value,
         email=body.email,
         work_phone=body.work_phone,
-        mfa_method=body.mfa_method.value,
+        mfa_method=body.mfa_method.value if body.mfa_method is not None else "",
         is_active=body.active,
         directory=_directory(body, None),
     )

@@ -20,7 +20,7 @@ from typing import Any
 from scim2_models import Email, EnterpriseUser, Meta, Name, PhoneNumber
 
 from deskgate.accounts.actions import DirectoryAttributes, UserInput
-from deskgate.accounts.models import Level, MfaMethod, User
+from deskgate.accounts.models import Level, User
 from deskgate.scim.schemas import DeskgateUser, ScimUser
 
 # The action layer's field names as the SCIM attributes a directory maps.
@@ -120,7 +120,8 @@ def _full_name(resource: Any, before: Any | None) -> str:
 
 def to_input(resource: Any, stored: User | None, *, before: Any | None = None) -> UserInput:
     """The fields `resource` asks for. What it leaves out: a new user is an agent, active,
-    with MFA Off; an existing one keeps their level, MFA method and directory extension."""
+    with the MFA method the client's settings give its level
+    (else Off); an existing one keeps their level, MFA method and directory extension."""
     enterprise: EnterpriseUser | None = resource[EnterpriseUser]
     deskgate: DeskgateUser | None = resource[DeskgateUser]
     if enterprise is not None:
@@ -132,7 +133,7 @@ def to_input(resource: Any, stored: User | None, *, before: Any | None = None) -
         employee_number = department = ""
     level = (deskgate.level if deskgate else None) or (stored.level if stored else Level.AGENT)
     method = (deskgate.mfa_method if deskgate else None) or (
-        stored.mfa_method if stored else MfaMethod.OFF
+        stored.mfa_method if stored else ""  # a new user: the settings' method for the level
     )
     if resource.active is not None:
         active = bool(resource.active)

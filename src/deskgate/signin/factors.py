@@ -12,6 +12,7 @@ Nothing here logs or records a code or a secret; the audit trail says what happe
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -23,8 +24,8 @@ from django.utils import timezone
 
 from deskgate.accounts import audit, notify
 from deskgate.accounts.actions._common import require_may_manage
-from deskgate.accounts.models import AuditAction, User
-from deskgate.signin import totp
+from deskgate.accounts.models import AuditAction, Level, User
+from deskgate.signin import policy, totp
 from deskgate.signin.app_settings import app_settings
 from deskgate.signin.challenge import Answer, locked_pending
 from deskgate.signin.models import (
@@ -63,6 +64,41 @@ def has_strong_factor(user: User) -> bool:
     """Whether the user has a factor the client's policy calls strong (`strong_factor_levels`):
     a confirmed authenticator app, or a passkey once passkeys exist."""
     return has_app(user)
+
+
+class StrongFactor(StrEnum):
+    """A kind of strong factor, as the user list names it."""
+
+    APP = "App"
+
+
+def strong_factors_of(user_ids: Iterable[int]) -> dict[int, list[StrongFactor]]:
+    """The strong factors of many users (a page of the user list), by user id: one query
+    per kind of factor, whatever the number of users. A user with none is not in it."""
+    ids = list(user_ids)
+    found: dict[int, list[StrongFactor]] = {}
+    if not ids:
+        return found
+    apps = AuthenticatorApp.objects.filter(user_id__in=ids, confirmed_at__isnull=False)
+    for user_id in apps.values_list("user_id", flat=True):
+        found.setdefault(user_id, []).append(StrongFactor.APP)
+    return found
+
+
+def last_strong_factor_refusal(user: User, removing: StrongFactor) -> str | None:
+    """Why the user may not remove `removing` themselves: it is their last strong factor
+    and the policy requires one. None when they may."""
+    if not policy.strong_factor_required(user):
+        return None
+    others = [f for f in strong_factors_of([user.pk]).get(user.pk, []) if f != removing]
+    if others:
+        return None
+    level = Level(user.level).label.lower()
+    return (
+        f"Your company requires {level}s to use an authenticator app or a passkey, and this is "
+        "your only one. Set up another before you remove it; if you lost your phone, ask your "
+        "admin to reset it."
+    )
 
 
 def recovery_codes_left(user: User) -> int:
@@ -198,6 +234,11 @@ def remove_app(user: User, *, by: audit.Actor) -> bool:
     there was one. An admin's reset is `reset_app`."""
     if by.user is None or by.user.pk != user.pk:
         raise PermissionDenied("Only the user removes their own app; an admin resets it.")
+    # The policy and level as stored now, not as this user object was loaded.
+    stored = User.objects.select_related("client").get(pk=user.pk)
+    refusal = last_strong_factor_refusal(stored, StrongFactor.APP)
+    if refusal is not None and has_app(user):
+        raise ValidationError(refusal)
     return _remove(user, by=by, summary=f"{user.label} removed their authenticator app")
 
 

@@ -66,6 +66,9 @@ class PendingSignIn(models.Model):
     # ones typed in this attempt (at most `max_attempts`, as for one code).
     second_factor = models.CharField(max_length=8, blank=True, default="")
     factor_attempts = models.PositiveSmallIntegerField(default=0)
+    # Begun by an enrolment link and the password: both factors are checked; the attempt
+    # sets up a strong factor before it gets a session (policy.owes_enrolment).
+    via_link = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return f"pending sign-in of {self.user_id}"
@@ -369,3 +372,26 @@ class RecoveryCode(models.Model):
 
     def __str__(self) -> str:
         return f"recovery code of {self.user_id}"
+
+
+class EnrolmentLink(models.Model):
+    """A single-use link, sent to the user's Email, to set up a strong factor (issue 14) for
+    a user who has no factor they can prove (MFA Off, or required to enrol but unable).
+
+    Only a hash of its token is kept. It works once (`used_at`, set by one conditional
+    UPDATE), for `LIFETIME` (`expires_at`); a new link voids the previous ones
+    (`voided_at`).
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="enrolment_links")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True)
+    voided_at = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "created_at"], name="enrolment_link_user")]
+
+    def __str__(self) -> str:
+        return f"enrolment link {self.pk} of {self.user_id}"

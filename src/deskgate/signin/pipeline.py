@@ -1,4 +1,5 @@
-"""Sign-in as a pipeline of stages: password (or SSO), then code, then new password, done.
+"""Sign-in as a pipeline of stages: password (or SSO), then code, then the set-up of a
+strong factor when the client's policy requires one (issue 14), then new password, done.
 
 The session carries only the opaque token of a `PendingSignIn`; the user at every stage
 after the password comes from that server-side row, never from the request.
@@ -21,7 +22,7 @@ from deskgate.accounts import actions, audit, rules, sessions
 from deskgate.accounts.models import AuditAction, MfaMethod, User
 from deskgate.http.actors import actor_for, client_ip
 from deskgate.http.middleware import FORM_LEADS_TO_KEY
-from deskgate.signin import challenge, devices, factors
+from deskgate.signin import challenge, devices, factors, policy
 from deskgate.signin.models import PendingSignIn, SecondFactor, SignInVia
 from deskgate.signin.policy import owes_code
 
@@ -37,11 +38,16 @@ BACKEND = "deskgate.signin.backends.DeskgateBackend"
 
 class Stage(StrEnum):
     CODE = "code"
+    ENROL = "enrol"  # the factor policy: set up a strong factor before the session
     NEW_PASSWORD = "new_password"  # noqa: S105  # a stage name, not a secret
     DONE = "done"
 
 
-STAGE_URLS = {Stage.CODE: "signin:code", Stage.NEW_PASSWORD: "signin:new_password"}
+STAGE_URLS = {
+    Stage.CODE: "signin:code",
+    Stage.ENROL: "signin:enrol",
+    Stage.NEW_PASSWORD: "signin:new_password",
+}
 
 
 def create_pending(
@@ -51,6 +57,7 @@ def create_pending(
     ip: str | None,
     idp_did_mfa: bool = False,
     step_up: bool = False,
+    via_link: bool = False,
 ) -> PendingSignIn:
     now = timezone.now()
     PendingSignIn.objects.filter(user=user, expires_at__lt=now).delete()
@@ -60,6 +67,9 @@ def create_pending(
         via=via,
         idp_did_mfa=idp_did_mfa,
         step_up=step_up,
+        via_link=via_link,
+        # The enrolment link and the password are both factors checked: no code is owed.
+        code_passed=via_link,
         created_at=now,
         expires_at=now + PENDING_LIFETIME,
         ip=ip,
@@ -175,9 +185,16 @@ def facts_for(request: HttpRequest, pending: PendingSignIn) -> sessions.AuthFact
         amr.append(CODE_AMR.get(MfaMethod(pending.code_channel), "otp"))
     if (second or code_checked(pending)) and "mfa" not in amr:
         amr.append("mfa")
-    # An Email code typed back proves the address (the app and recovery codes do not).
-    email_proven = pending.via == SignInVia.SSO or (
-        not second and code_checked(pending) and pending.code_channel == MfaMethod.EMAIL
+    if pending.via_link:
+        # The single-use link to the Email is a one-time secret sent there, as an Email
+        # code is (RFC 8176 `otp`), and the second factor after the password.
+        amr += ["otp", "mfa"]
+    # An Email code typed back proves the address (the app and recovery codes do not); so
+    # does the link.
+    email_proven = (
+        pending.via == SignInVia.SSO
+        or pending.via_link
+        or (not second and code_checked(pending) and pending.code_channel == MfaMethod.EMAIL)
     )
     return sessions.AuthFacts(
         amr=tuple(dict.fromkeys(amr)), at=timezone.now(), email_proven=email_proven
@@ -190,9 +207,13 @@ def begin(
     *,
     via: SignInVia = SignInVia.PASSWORD,
     idp_did_mfa: bool = False,
+    via_link: bool = False,
 ) -> PendingSignIn:
-    """The first factor passed: remember that server-side, and only a token in the session."""
-    pending = create_pending(user, via=via, ip=client_ip(request), idp_did_mfa=idp_did_mfa)
+    """The first factor passed: remember that server-side, and only a token in the session.
+    `via_link`: the password came with a live enrolment link (`signin.enrolment`)."""
+    pending = create_pending(
+        user, via=via, ip=client_ip(request), idp_did_mfa=idp_did_mfa, via_link=via_link
+    )
     if request.session.session_key is not None:
         sessions.cycle(request)  # a new key for the new privilege; none yet: new anyway
     request.session[SESSION_KEY] = pending.token
@@ -219,10 +240,32 @@ def abandon(request: HttpRequest) -> None:
         PendingSignIn.objects.filter(token=token).delete()
 
 
+def proved(pending: PendingSignIn) -> bool:
+    """Whether this attempt checked something besides the password: a code (Email, SMS,
+    the app, a recovery code), the company's SSO, or an enrolment link. A strong factor is
+    set up only after one of these, never on the password alone."""
+    if pending.via == SignInVia.SSO or pending.via_link:
+        return True
+    return pending.code_passed and (code_checked(pending) or pending.second_factor in FACTOR_AMR)
+
+
+def enrolment_owed(pending: PendingSignIn) -> bool:
+    """The attempt must set up a strong factor before its session (the client's policy
+    for the user's level, or an enrolment link); asks the database only when it may."""
+    user = pending.user
+    if pending.step_up or not (pending.via_link or policy.strong_factor_required(user)):
+        return False
+    return policy.owes_enrolment(
+        user, has_strong_factor=factors.has_strong_factor(user), via_link=pending.via_link
+    )
+
+
 def next_stage(pending: PendingSignIn) -> Stage:
     user = pending.user
     if not pending.code_passed:
         return Stage.CODE
+    if enrolment_owed(pending):
+        return Stage.ENROL
     if user.must_change_password and pending.via == SignInVia.PASSWORD:
         return Stage.NEW_PASSWORD
     return Stage.DONE
@@ -286,12 +329,21 @@ def advance(request: HttpRequest, pending: PendingSignIn) -> str:
         has_app = factors.has_app(user)
     if not pending.code_passed and pending.codes_sent == 0 and not pending.step_up:
         via_sso = pending.via == SignInVia.SSO
+        # Who must still set up a strong factor proves a code now, even on a remembered
+        # device: the set-up is never reached on the password alone.
+        enrolling = (
+            not has_app
+            and policy.strong_factor_required(user)
+            and not factors.has_strong_factor(user)
+        )
         owed = owes_code(
             user,
             via_sso=via_sso,
             sso_requires_idp_mfa=via_sso and rules.sso_requires_idp_mfa(user.client),
             idp_did_mfa=pending.idp_did_mfa,
-            remembered_device=not via_sso and devices.is_remembered(request, user),
+            remembered_device=not via_sso
+            and not enrolling
+            and devices.is_remembered(request, user),
             has_app=bool(has_app),
         )
         if not owed:

@@ -1,4 +1,5 @@
-"""One answer to "does this sign-in owe a code?" (R1, R2, R6, R7)."""
+"""One answer to "does this sign-in owe a code?" (R1, R2, R6, R7), and one to "must this
+user use a strong factor?" (the client's factor policy, issue 14)."""
 
 from __future__ import annotations
 
@@ -30,3 +31,20 @@ def owes_code(
     if via_sso:
         return sso_requires_idp_mfa and not idp_did_mfa
     return not remembered_device
+
+
+def strong_factor_required(user: User) -> bool:
+    """True when the client's settings require the user's level to sign in with an
+    authenticator app or a passkey (`Client.strong_factor_levels`). Never before release
+    25.x (R1): there is no second factor there at all."""
+    client = user.client
+    return client.supports_mfa and user.level in client.strong_factor_levels.split()
+
+
+def owes_enrolment(user: User, *, has_strong_factor: bool, via_link: bool = False) -> bool:
+    """True when this sign-in must set up a strong factor before it gets a session: the
+    policy requires one and the user has none, or they came through an enrolment link
+    (which exists to set one up)."""
+    if has_strong_factor or not user.client.supports_mfa:
+        return False
+    return via_link or strong_factor_required(user)

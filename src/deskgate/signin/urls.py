@@ -1,12 +1,14 @@
 from django.urls import path
 
-from deskgate.signin import code_views, views
+from deskgate.signin import code_views, enrol_views, views
 
 app_name = "signin"
 urlpatterns = [
     path("", views.password_step, name="password"),
     path("new-password/", views.new_password_step, name="new_password"),
     path("code/", code_views.code_step, name="code"),
+    path("enrol/", enrol_views.enrol_step, name="enrol"),
+    path("enrolment-link/", enrol_views.enrolment_link, name="enrolment_link"),
     path("cancel/", views.cancel, name="cancel"),
     path("sign-out/", views.sign_out, name="sign_out"),
     path("password/", views.change_password, name="change_password"),

@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from deskgate.accounts.actions import TemplateInput, UserInput
+from deskgate.accounts.actions import FactorPolicy, TemplateInput, UserInput
 from deskgate.accounts.models import Channel, Client, Level, MfaMethod, User
 from deskgate.http.forms import Form
 
@@ -77,6 +77,12 @@ class UserForm(Form):
             self.fields["mfa_method"].widget.attrs.update(
                 {"disabled": True, "aria-describedby": "mfa-unavailable"}
             )
+        mfa = self.fields["mfa_method"]
+        # Creating, for a client whose settings give new users a method by level: the
+        # first choice leaves it to them (the action applies it, with every rule).
+        creating_under_policy = user is None and client.supports_mfa and client.new_user_mfa
+        if creating_under_policy and isinstance(mfa, forms.ChoiceField):
+            mfa.choices = [("", "As Settings say for the level"), *MfaMethod.choices]
         if user is not None:
             self.fields["password"].label = "Set new password"
             self.fields["password"].help_text = (
@@ -86,7 +92,8 @@ class UserForm(Form):
 
     def to_input(self) -> UserInput:
         data = self.cleaned_data
-        current = self.user.mfa_method if self.user is not None else MfaMethod.OFF
+        # Creating, an empty choice is the settings' method for the level (or Off).
+        current = self.user.mfa_method if self.user is not None else ""
         return UserInput(
             username=data["username"],
             full_name=data["full_name"],
@@ -174,3 +181,89 @@ class ClientSettingsForm(Form):
         help_text="Two-letter codes such as FI SE EE; empty allows every country. "
         "Limits the cost of SMS pumping.",
     )
+    strong_factor_levels = forms.MultipleChoiceField(
+        label="Levels that must use an authenticator app or a passkey",
+        choices=Level.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="A user of a ticked level without one is taken to set one up at sign-in, "
+        "after proving the factor they have (an Email or SMS code, or SSO).",
+    )
+    passwordless_enabled = forms.BooleanField(
+        label="Allow passwordless sign-in with a passkey", required=False
+    )
+    step_up_minutes = forms.IntegerField(
+        label="Minutes a checked second factor counts for sensitive changes",
+        min_value=1,
+        max_value=1440,
+        required=False,
+        help_text="From 1 to 1440 (a day); 15 unless changed.",
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
+
+    NEW_USER_MFA_CHOICES = [("", "Keep the default"), *MfaMethod.choices]
+
+    def __init__(
+        self, *args: Any, client: Client, initial: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        """`initial` (a step-up's kept draft) wins over what the client has stored."""
+        policy = FactorPolicy.of(client)
+        stored = {
+            "password_reset_enabled": client.password_reset_enabled,
+            "remember_device_enabled": client.remember_device_enabled,
+            "sms_countries": client.sms_countries,
+            "strong_factor_levels": list(policy.strong_factor_levels),
+            "passwordless_enabled": policy.passwordless_enabled,
+            "step_up_minutes": policy.step_up_minutes,
+        }
+        for level, _ in Level.choices:
+            stored[self.new_user_field(level)] = policy.new_user_mfa.get(level, "")
+        super().__init__(*args, initial={**stored, **(initial or {})}, **kwargs)
+        self.client = client
+        for level, label in Level.choices:
+            self.fields[self.new_user_field(level)] = forms.ChoiceField(
+                label=f"New {label.lower()}s get",
+                choices=self.NEW_USER_MFA_CHOICES,
+                required=False,
+            )
+        if not client.supports_mfa:
+            # R1: shown with the reason, not usable; the action refuses a forced value.
+            for name in self.policy_fields():
+                self.fields[name].disabled = True
+
+    @staticmethod
+    def new_user_field(level: str) -> str:
+        return f"new_user_mfa_{level}"
+
+    def policy_fields(self) -> list[str]:
+        return [
+            "strong_factor_levels",
+            *(self.new_user_field(level) for level in Level.values),
+            "passwordless_enabled",
+            "step_up_minutes",
+        ]
+
+    def new_user_mfa_fields(self) -> list[forms.BoundField]:
+        return [self[self.new_user_field(level)] for level in Level.values]
+
+    def to_settings(self) -> dict[str, Any]:
+        """The cleaned form as the action's keyword arguments."""
+        data = self.cleaned_data
+        settings: dict[str, Any] = {
+            "password_reset_enabled": data["password_reset_enabled"],
+            "remember_device_enabled": data["remember_device_enabled"],
+            "sms_countries": data.get("sms_countries", ""),
+        }
+        if not self.client.supports_mfa:
+            return settings  # R1: the policy's fields are not in use; keep what is stored
+        return settings | {
+            "policy": FactorPolicy(
+                strong_factor_levels=tuple(data.get("strong_factor_levels") or ()),
+                new_user_mfa={
+                    level: data.get(self.new_user_field(level)) or "" for level in Level.values
+                },
+                passwordless_enabled=bool(data.get("passwordless_enabled")),
+                # Empty keeps what is stored.
+                step_up_minutes=data.get("step_up_minutes") or self.client.step_up_minutes,
+            ),
+        }

@@ -14,7 +14,11 @@ actions`); every public action is here.
 """
 
 from deskgate.accounts.actions.bulk import BulkOutcome, bulk_change_mfa_method
-from deskgate.accounts.actions.clients import create_client, update_client_settings
+from deskgate.accounts.actions.clients import (
+    FactorPolicy,
+    create_client,
+    update_client_settings,
+)
 from deskgate.accounts.actions.own import change_own_contact, check_own_contact
 from deskgate.accounts.actions.passwords import set_password
 from deskgate.accounts.actions.templates import TemplateInput, save_template
@@ -37,6 +41,7 @@ from deskgate.accounts.actions.users import (
 __all__ = [
     "BulkOutcome",
     "DirectoryAttributes",
+    "FactorPolicy",
     "TemplateInput",
     "UserInput",
     "UserSaved",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -10,7 +12,7 @@ from django.utils.text import slugify
 
 from deskgate.accounts import access, audit, contact, rules
 from deskgate.accounts.audit import Actor
-from deskgate.accounts.models import AuditAction, Client
+from deskgate.accounts.models import AuditAction, Client, Level, MfaMethod
 
 _RELEASE_RE = re.compile(r"\d{1,3}\.\d{1,3}")
 
@@ -55,6 +57,87 @@ def create_client(name: str, release: str, country: str = "FI", *, by: Actor) ->
     return client
 
 
+STEP_UP_RANGE = (1, 1440)
+
+
+@dataclass(frozen=True)
+class FactorPolicy:
+    """The client's factor policy as an admin sets it (issue 14): the levels that must use
+    an authenticator app or a passkey, the MFA method users created later get by level,
+    passwordless sign-in with a passkey, and the step-up window in minutes."""
+
+    strong_factor_levels: tuple[str, ...] = ()
+    new_user_mfa: dict[str, str] = field(default_factory=dict)
+    passwordless_enabled: bool = False
+    step_up_minutes: int = 15
+
+    @classmethod
+    def of(cls, client: Client) -> FactorPolicy:
+        return cls(
+            strong_factor_levels=tuple(client.strong_factor_levels.split()),
+            new_user_mfa=dict(client.new_user_mfa or {}),
+            passwordless_enabled=client.passwordless_enabled,
+            step_up_minutes=client.step_up_minutes,
+        )
+
+
+def _level_label(value: str) -> str:
+    return Level(value).label if value in Level.values else value
+
+
+def check_factor_policy(client: Client, policy: FactorPolicy) -> FactorPolicy:
+    """`policy` cleaned (levels in the list's order, "keep the default" levels dropped), or
+    ValidationError keyed by the settings form's fields."""
+    errors: dict[str, list[str]] = {}
+    unknown = [v for v in policy.strong_factor_levels if v not in Level.values]
+    if unknown:
+        errors["strong_factor_levels"] = [f"Not a level: {', '.join(unknown)}."]
+    levels = tuple(v for v in Level.values if v in policy.strong_factor_levels)
+    new_user_mfa: dict[str, str] = {}
+    for level, method in policy.new_user_mfa.items():
+        if not method:
+            continue  # keep the default: the creating door decides
+        if level not in Level.values or method not in MfaMethod.values:
+            errors.setdefault("new_user_mfa", []).append(
+                f"{_level_label(level)}: choose Off, Email or SMS, or keep the default."
+            )
+            continue
+        new_user_mfa[level] = method
+    low, high = STEP_UP_RANGE
+    if not low <= policy.step_up_minutes <= high:
+        errors["step_up_minutes"] = [f"Enter a number of minutes from {low} to {high}."]
+    if not client.supports_mfa:
+        # R1: no second factor at all before 25.x, so no policy about one either.
+        why = client.mfa_unavailable_reason
+        if levels:
+            errors["strong_factor_levels"] = [
+                f"{why} Authenticator apps and passkeys come with it, so no level can be "
+                "required to use one."
+            ]
+        given = [lv for lv, m in new_user_mfa.items() if m != MfaMethod.OFF]
+        if given:
+            names = ", ".join(_level_label(lv) for lv in given)
+            errors["new_user_mfa"] = [f"{why} New users cannot get Email or SMS MFA ({names})."]
+        if policy.passwordless_enabled:
+            errors["passwordless_enabled"] = [f"{why} Passkeys come with it."]
+    if errors:
+        raise ValidationError(errors)
+    return FactorPolicy(levels, new_user_mfa, policy.passwordless_enabled, policy.step_up_minutes)
+
+
+def _policy_changes(before: FactorPolicy, after: FactorPolicy) -> dict[str, Any]:
+    changed: dict[str, Any] = {}
+    if before.strong_factor_levels != after.strong_factor_levels:
+        changed["strong_factor_levels"] = " ".join(after.strong_factor_levels)
+    if before.new_user_mfa != after.new_user_mfa:
+        changed["new_user_mfa"] = after.new_user_mfa
+    if before.passwordless_enabled != after.passwordless_enabled:
+        changed["passwordless_enabled"] = after.passwordless_enabled
+    if before.step_up_minutes != after.step_up_minutes:
+        changed["step_up_minutes"] = after.step_up_minutes
+    return changed
+
+
 def update_client_settings(
     client: Client,
     *,
@@ -62,12 +145,30 @@ def update_client_settings(
     password_reset_enabled: bool,
     remember_device_enabled: bool,
     sms_countries: str | None = None,
+    policy: FactorPolicy | None = None,
 ) -> Client:
-    """Save a client's sign-in settings; SMS countries are two-letter codes, empty for all."""
+    """Save a client's sign-in settings; SMS countries are two-letter codes, empty for all.
+    `policy`: the factor policy to set (None keeps it as stored). Only the client's admins
+    (and the operator) may; the audit event names what changed."""
     access.require(by.user, client.pk, admin_only=True)
     fields = ["password_reset_enabled", "remember_device_enabled"]
     with transaction.atomic():
         client = Client.objects.select_for_update().get(pk=client.pk)
+        before = FactorPolicy.of(client)
+        changed: dict[str, Any] = {}
+        if policy is not None:
+            after = check_factor_policy(client, policy)
+            changed = _policy_changes(before, after)
+            client.strong_factor_levels = " ".join(after.strong_factor_levels)
+            client.new_user_mfa = after.new_user_mfa
+            client.passwordless_enabled = after.passwordless_enabled
+            client.step_up_minutes = after.step_up_minutes
+            fields += [
+                "strong_factor_levels",
+                "new_user_mfa",
+                "passwordless_enabled",
+                "step_up_minutes",
+            ]
         if sms_countries is not None:
             codes = sorted(set(sms_countries.replace(",", " ").upper().split()))
             unknown = [c for c in codes if c not in contact.known_regions()]
@@ -89,9 +190,11 @@ def update_client_settings(
             AuditAction.CLIENT_SETTINGS_CHANGED,
             client=client,
             by=by,
-            summary="Client settings changed",
+            summary="Client settings changed"
+            + (f" (factor policy: {', '.join(sorted(changed))})" if changed else ""),
             password_reset_enabled=password_reset_enabled,
             remember_device_enabled=remember_device_enabled,
             sms_countries=client.sms_countries,
+            **changed,
         )
     return client

@@ -7,7 +7,7 @@ validates every rule against the row as stored, saves, audits and voids the fact
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -172,11 +172,26 @@ def create_user(
     password: str | None = None,
     temporary_password: bool = True,
 ) -> UserSaved:
-    """Create a user of `client`. Their first password is temporary unless said otherwise."""
+    """Create a user of `client`. Their first password is temporary unless said otherwise.
+
+    An empty `data.mfa_method` means the creating door chose none: the user gets the
+    method the client's settings give new users of their level (`Client.new_user_mfa`),
+    else Off. That method obeys every rule like a chosen one; when the user's fields cannot
+    take it (SMS without a mobile Work phone, say), the creation is refused with the rule's
+    words and a line saying the method came from the settings: choosing a method
+    explicitly (Off included) creates the user.
+    """
     require_may_manage(by, client, data.level)
     with transaction.atomic():
         client = lock_client(client)
-        state = validate_user(client, data, user_id=None)
+        given = ""
+        if not data.mfa_method:
+            given = new_user_mfa_for(client, data.level)
+            data = replace(data, mfa_method=given or MfaMethod.OFF)
+        try:
+            state = validate_user(client, data, user_id=None)
+        except ValidationError as exc:
+            raise _from_settings(exc, client, data.level, given) from None
         user = User(client=client)
         apply_state(user, state)
         _apply_directory(user, data.directory)
@@ -196,15 +211,42 @@ def create_user(
             client=client,
             by=by,
             subject=user,
-            summary=f"Created {user.label} as {Level(user.level).label}",
+            summary=f"Created {user.label} as {Level(user.level).label}"
+            + (f" with {MfaMethod(given).label} MFA from the settings" if given else ""),
             level=user.level,
             mfa_method=user.mfa_method,
+            mfa_from_settings=bool(given),
             email=contact.mask_email(user.email),
             work_phone=contact.mask_phone(user.work_phone),
             active=user.is_active,
         )
     warnings = rules.user_template_warnings(client, state, user_label=user.label)
     return UserSaved(user, warnings)
+
+
+def new_user_mfa_for(client: Client, level: str) -> str:
+    """The MFA method the client's settings give a new user of `level`; "" when they say
+    nothing for it (or MFA does not exist for the client, R1)."""
+    method = (client.new_user_mfa or {}).get(level, "")
+    if not client.supports_mfa or method not in MfaMethod.values:
+        return ""
+    return str(method)
+
+
+def _from_settings(exc: ValidationError, client: Client, level: str, given: str) -> ValidationError:
+    """A refusal of a method the settings gave (not one the door chose) says so."""
+    if not given or given == MfaMethod.OFF or not hasattr(exc, "error_dict"):
+        return exc
+    errors = exc.message_dict
+    if not any(name in errors for name in ("mfa_method", "email", "work_phone")):
+        return exc
+    label = Level(level).label.lower() if level in Level.values else level
+    errors.setdefault("mfa_method", []).insert(
+        0,
+        f"The settings give new {label}s {MfaMethod(given).label} MFA, which this user cannot "
+        "take yet (see below). Fill in what it needs, or choose the MFA method for this user.",
+    )
+    return ValidationError(errors)
 
 
 def update_user(user: User, data: UserInput, *, by: Actor) -> UserSaved:

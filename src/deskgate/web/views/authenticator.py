@@ -97,7 +97,12 @@ def remove(request: HttpRequest) -> HttpResponse:
     user = acting_user(request)
     if not pipeline.second_factor_recent(request):
         return _prove_first(request, user, then="account", doing="remove your authenticator app")
-    if factors.remove_app(user, by=actor_for(request, user)):
+    try:
+        removed = factors.remove_app(user, by=actor_for(request, user))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("account")
+    if removed:
         messages.success(request, "Your authenticator app is removed; its recovery codes too.")
     else:
         messages.info(request, "You have no authenticator app.")

@@ -75,18 +75,13 @@ def client_settings(request: HttpRequest) -> HttpResponse:
     draft = step_up_flow.take_draft(request)  # back from a step-up: as typed
     form = ClientSettingsForm(
         request.POST or None,
-        initial=step_up_flow.as_initial(draft)
-        if draft
-        else {
-            "password_reset_enabled": client.password_reset_enabled,
-            "remember_device_enabled": client.remember_device_enabled,
-            "sms_countries": client.sms_countries,
-        },
+        client=client,
+        initial=step_up_flow.as_initial(draft) if draft else None,
     )
     if request.method == "POST" and form.is_valid():
         try:
             actions.update_client_settings(
-                client, by=actor_for(request, admin), **form.cleaned_data
+                client, by=actor_for(request, admin), **form.to_settings()
             )
         except ValidationError as exc:
             add_errors(form, exc)

@@ -21,7 +21,7 @@ from deskgate.accounts.models import AuditEvent, Level, MfaMethod, User
 from deskgate.http.actors import actor_for
 from deskgate.http.forms import add_errors
 from deskgate.http.guards import acting_user, admin_pages, forbidden
-from deskgate.signin import challenge, devices, factors
+from deskgate.signin import challenge, devices, enrolment, factors, policy
 from deskgate.signin import step_up as step_up_flow
 from deskgate.web.forms import BulkMfaForm, UserForm
 from deskgate.web.step_up import step_up
@@ -84,8 +84,11 @@ def user_list(request: HttpRequest) -> HttpResponse:
     # walking every name in order until 50 match.
     ordering = (Lower("full_name"), "id") if q else ("full_name", "id")
     page = paginator_class(users.order_by(*ordering), PAGE_SIZE).get_page(request.GET.get("page"))
+    # The strong factors of the page's users: one query for the page, not one per row.
+    strong = factors.strong_factors_of(u.pk for u in page)
     context: dict[str, Any] = {
         "page": page,
+        "rows": [(u, strong.get(u.pk, [])) for u in page],
         "q": q,
         "level": level,
         "status": status,
@@ -219,6 +222,8 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
             "now": timezone.now(),
             "devices": devices.active_for(user),
             "app": factors.app_of(user),
+            "strong_required": policy.strong_factor_required(user),
+            "has_strong": factors.has_strong_factor(user),
             "r5_warnings": [] if request.method == "POST" else _warnings_now(user),
         },
     )
@@ -316,4 +321,24 @@ def user_revoke_devices(request: HttpRequest, user_id: int) -> HttpResponse:
         f"{count} remembered device{'s' if count != 1 else ''} of {user.label} revoked: "
         "the next sign-in asks for a code.",
     )
+    return redirect("user_edit", user_id=user.pk)
+
+
+@admin_pages
+@require_POST
+def user_send_enrolment_link(request: HttpRequest, user_id: int) -> HttpResponse:
+    admin = acting_user(request)
+    user = access.get_user_for_admin(admin, user_id)
+    try:
+        sent = enrolment.send_link(user, by=actor_for(request, admin))
+    except PermissionDenied as exc:
+        return forbidden(request, exc)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            f"A set-up link was sent to {sent.destination}. It works once, for {sent.hours} "
+            "hours; an earlier link no longer works.",
+        )
     return redirect("user_edit", user_id=user.pk)

@@ -27,7 +27,12 @@ class Command(BaseCommand):
         parser.add_argument("--level", required=True, choices=[v for v in Level.values])
         parser.add_argument("--email", default="")
         parser.add_argument("--work-phone", default="")
-        parser.add_argument("--mfa", default=MfaMethod.OFF, choices=MfaMethod.values)
+        parser.add_argument(
+            "--mfa",
+            default="",
+            choices=MfaMethod.values,
+            help="Default: what the client's settings give new users of the level, else off.",
+        )
         parser.add_argument("--inactive", action="store_true")
 
     def _password(self) -> str:
