@@ -8,6 +8,7 @@ from deskgate.web.views import (
     api_tokens,
     authenticator,
     pages,
+    passkeys,
     sso_admin,
     templates,
     users,
@@ -25,6 +26,10 @@ urlpatterns = [
     path("account/authenticator/remove/", authenticator.remove, name="authenticator_remove"),
     path("account/recovery-codes/", authenticator.new_recovery_codes, name="recovery_codes"),
     path("account/contact/confirm/", account.confirm_contact, name="contact_confirm"),
+    path("account/passkeys/add/", passkeys.add, name="passkey_add"),
+    path("account/passkeys/options/", passkeys.options, name="passkey_options"),
+    path("account/passkeys/<int:passkey_id>/rename/", passkeys.rename, name="passkey_rename"),
+    path("account/passkeys/<int:passkey_id>/remove/", passkeys.remove, name="passkey_remove"),
     path("users/", users.user_list, name="user_list"),
     path("users/create/", users.user_create, name="user_create"),
     path("users/bulk/", users.user_bulk, name="user_bulk"),
@@ -34,6 +39,11 @@ urlpatterns = [
         "users/<int:user_id>/reset-authenticator/",
         users.user_reset_authenticator,
         name="user_reset_authenticator",
+    ),
+    path(
+        "users/<int:user_id>/reset-passkeys/",
+        users.user_reset_passkeys,
+        name="user_reset_passkeys",
     ),
     path(
         "users/<int:user_id>/revoke-devices/", users.user_revoke_devices, name="user_revoke_devices"

@@ -12,6 +12,7 @@ Nothing here logs or records a code or a secret; the audit trail says what happe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -45,6 +46,7 @@ class FactorCheck(StrEnum):
     LOCKED = "locked"
     NO_FACTOR = "no_factor"  # no app set up (reset meanwhile), or the attempt is over
     MALFORMED = "malformed"  # not a code at all: no try counted
+    CLONED = "cloned"  # a passkey whose sign counter went back: refused, counted, audited
 
 
 # -- what a user has ---------------------------------------------------------------------
@@ -61,8 +63,12 @@ def has_app(user: User) -> bool:
 
 def has_strong_factor(user: User) -> bool:
     """Whether the user has a factor the client's policy calls strong (`strong_factor_levels`):
-    a confirmed authenticator app, or a passkey once passkeys exist."""
-    return has_app(user)
+    a confirmed authenticator app or a passkey. One query."""
+    return (
+        User.objects.filter(pk=user.pk)
+        .filter(Q(authenticator_app__confirmed_at__isnull=False) | Q(passkeys__isnull=False))
+        .exists()
+    )
 
 
 def recovery_codes_left(user: User) -> int:
@@ -157,18 +163,23 @@ def confirm_enrolment(user: User, typed: str, *, by: audit.Actor) -> list[str]:
             summary=f"{user.label} set up an authenticator app",
         )
         notify.factor_event(user, "an authenticator app was set up for sign-in", by=by)
-        return _new_recovery_codes(user, by=by, now=now)
+        return new_recovery_codes(user, by=by, now=now)
 
 
 def regenerate_recovery_codes(user: User, *, by: audit.Actor) -> list[str]:
     """A new set of recovery codes (to show once); the previous set stops working."""
-    if not has_app(user):
-        raise ValidationError("Recovery codes come with an authenticator app: set one up first.")
+    if not has_strong_factor(user):
+        raise ValidationError(
+            "Recovery codes come with an authenticator app or a passkey: set one up first."
+        )
     with transaction.atomic():
-        return _new_recovery_codes(user, by=by, now=timezone.now())
+        return new_recovery_codes(user, by=by, now=timezone.now())
 
 
-def _new_recovery_codes(user: User, *, by: audit.Actor, now: datetime) -> list[str]:
+def new_recovery_codes(user: User, *, by: audit.Actor, now: datetime) -> list[str]:
+    """Make the user's ten recovery codes (inside the caller's transaction), voiding any
+    left; answer them as shown, once. The first strong factor set up (app or passkey)
+    calls this; so does Make new recovery codes."""
     voided = RecoveryCode.objects.filter(user=user, used_at=None, voided_at=None).update(
         voided_at=now
     )
@@ -214,7 +225,7 @@ def _remove(user: User, *, by: audit.Actor, summary: str, reset: bool = False) -
     now = timezone.now()
     with transaction.atomic():
         removed, _ = AuthenticatorApp.objects.filter(user=user).delete()
-        RecoveryCode.objects.filter(user=user, used_at=None, voided_at=None).update(voided_at=now)
+        void_recovery_codes_if_last(user, now)
         if not removed:
             return False
         audit.record(
@@ -232,6 +243,12 @@ def _remove(user: User, *, by: audit.Actor, summary: str, reset: bool = False) -
         )
         notify.factor_event(user, what, by=by)
     return True
+
+
+def void_recovery_codes_if_last(user: User, now: datetime) -> None:
+    """Recovery codes stand in for a strong factor: they go with the last one removed."""
+    if not has_strong_factor(user):
+        RecoveryCode.objects.filter(user=user, used_at=None, voided_at=None).update(voided_at=now)
 
 
 # -- at sign-in --------------------------------------------------------------------------
@@ -278,6 +295,28 @@ def _spend(user: User, factor: SecondFactor, code: str, now: datetime) -> Factor
 
 
 def _verify(pending_id: int, factor: SecondFactor, code: str, *, by: audit.Actor) -> Answer:
+    what = "authenticator app code" if factor == SecondFactor.APP else "recovery code"
+    return check_factor(
+        pending_id,
+        factor,
+        lambda user, now: _spend(user, factor, code, now),
+        by=by,
+        what=what,
+    )
+
+
+# What a factor's check answers: the outcome, and amr values to keep on the attempt (a
+# passkey's hwk/swk and user; nothing for the app or a recovery code).
+Spend = Callable[[User, datetime], "FactorCheck | tuple[FactorCheck, str]"]
+
+
+def check_factor(
+    pending_id: int, factor: SecondFactor, spend: Spend, *, by: audit.Actor, what: str
+) -> Answer:
+    """Run one check of a second factor for this sign-in under R7's rules, with the
+    attempt's and the user's guard rows locked: `spend` matches and spends it (the app's
+    code, a recovery code, a passkey's assertion). A failure counts as a wrong code does:
+    5 per attempt, the lock after 10 consecutive failures of any factor."""
     conf = app_settings.CODE
     now = timezone.now()
     with transaction.atomic():
@@ -292,11 +331,13 @@ def _verify(pending_id: int, factor: SecondFactor, code: str, *, by: audit.Actor
             return Answer(FactorCheck.LOCKED, locked_until=lock.until)
         if pending.factor_attempts >= conf.max_attempts:
             return Answer(FactorCheck.TOO_MANY)
-        outcome = _spend(user, factor, code, now)
+        spent = spend(user, now)
+        outcome, amr = spent if isinstance(spent, tuple) else (spent, "")
         if outcome == FactorCheck.OK:
             pending.code_passed = True
             pending.second_factor = factor
-            pending.save(update_fields=["code_passed", "second_factor"])
+            pending.key_amr = amr
+            pending.save(update_fields=["code_passed", "second_factor", "key_amr"])
             if lock.clear():
                 guard.save(update_fields=guard.keep_code_lock(lock))
             if factor == SecondFactor.RECOVERY:
@@ -310,14 +351,14 @@ def _verify(pending_id: int, factor: SecondFactor, code: str, *, by: audit.Actor
         pending.save(update_fields=["factor_attempts"])
         locked_now = lock.fail(now, conf.lock)
         guard.save(update_fields=guard.keep_code_lock(lock))
-        what = "authenticator app code" if factor == SecondFactor.APP else "recovery code"
         audit.record(
             AuditAction.SIGNIN_CODE_FAILED,
             client=user.client,
             by=by,
             subject=user,
             summary=f"Wrong {what} for {user.label}"
-            + (" (used already)" if outcome == FactorCheck.USED else ""),
+            + (" (used already)" if outcome == FactorCheck.USED else "")
+            + (" (refused: a possibly cloned key)" if outcome == FactorCheck.CLONED else ""),
             factor=factor.value,
             attempts=pending.factor_attempts,
         )

@@ -1,12 +1,14 @@
 from django.urls import path
 
-from deskgate.signin import code_views, views
+from deskgate.signin import code_views, passkey_views, views
 
 app_name = "signin"
 urlpatterns = [
     path("", views.password_step, name="password"),
     path("new-password/", views.new_password_step, name="new_password"),
     path("code/", code_views.code_step, name="code"),
+    path("passkey/options/", passkey_views.options, name="passkey_options"),
+    path("passkey/", passkey_views.passwordless, name="passkey"),
     path("cancel/", views.cancel, name="cancel"),
     path("sign-out/", views.sign_out, name="sign_out"),
     path("password/", views.change_password, name="change_password"),
