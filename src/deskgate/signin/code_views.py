@@ -133,6 +133,7 @@ CODE_STATE = [
     "codes_sent",
     "second_factor",
     "factor_attempts",
+    "key_amr",
 ]
 
 
