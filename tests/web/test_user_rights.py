@@ -15,8 +15,9 @@ from django.test import Client as HttpClient
 from django.utils import timezone
 
 from deskgate.accounts.models import AuditEvent, Level, User
-from deskgate.signin.models import AuthenticatorApp, RememberedDevice, SignInGuard
+from deskgate.signin.models import AuthenticatorApp, Passkey, RememberedDevice, SignInGuard
 from tests.authenticator import enrol
+from tests.softkey import enrol_key
 from tests.pages import controls
 from tests.security.conftest import routes
 
@@ -28,11 +29,13 @@ USER_URLS = {
     "user_unlock": ("GET", "POST"),
     "user_revoke_devices": ("GET", "POST"),
     "user_reset_authenticator": ("GET", "POST"),
+    "user_reset_passkeys": ("GET", "POST"),
 }
 ACTION_PATHS = {
     "user_unlock": "unlock",
     "user_revoke_devices": "revoke-devices",
     "user_reset_authenticator": "reset-authenticator",
+    "user_reset_passkeys": "reset-passkeys",
 }
 
 
@@ -79,6 +82,8 @@ def _lock_and_remember(user: User) -> None:
     )
     if not AuthenticatorApp.objects.filter(user=user).exists():
         enrol(user)
+    if not Passkey.objects.filter(user=user).exists():
+        enrol_key(user)
 
 
 def _state(user: User) -> tuple[Any, ...]:
@@ -86,7 +91,8 @@ def _state(user: User) -> tuple[Any, ...]:
     guard = SignInGuard.objects.filter(user=user).values_list("locked_until", "code_failures")
     devices = RememberedDevice.objects.filter(user=user).count()
     app = AuthenticatorApp.objects.filter(user=user).count()
-    return (row, list(guard), devices, app, AuditEvent.objects.filter(subject=user).count())
+    keys = Passkey.objects.filter(user=user).count()
+    return (row, list(guard), devices, app, keys, AuditEvent.objects.filter(subject=user).count())
 
 
 def _edit_form(http: HttpClient, target: User) -> dict[str, str]:
@@ -132,6 +138,7 @@ def test_every_user_url_as_every_level_on_every_level(
         assert (f"/users/{target.pk}/unlock/" in body) is allowed
         assert ("Revoke remembered devices" in body) is allowed
         assert ("Reset authenticator app" in body) is allowed
+        assert ("Reset passkeys" in body) is allowed
         if not allowed:
             assert "Only an admin can create or change an admin." in body
 
@@ -150,6 +157,7 @@ def test_every_user_url_as_every_level_on_every_level(
         ("user_unlock", f"/users/{target.pk}/unlock/", {}),
         ("user_revoke_devices", f"/users/{target.pk}/revoke-devices/", {}),
         ("user_reset_authenticator", f"/users/{target.pk}/reset-authenticator/", {}),
+        ("user_reset_passkeys", f"/users/{target.pk}/reset-passkeys/", {}),
     ]
     assert {name for name, _, _ in posts} == set(USER_URLS)
     for name, path, data in posts:

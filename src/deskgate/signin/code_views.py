@@ -162,8 +162,7 @@ def code_step(request: HttpRequest) -> HttpResponse:
     if isinstance(first, dict):  # the first send did not go out: say why
         level, text = issue_message(Answer.from_dict(first), pending, resend=False)
         getattr(messages, level)(request, text)
-    has_app = factors.has_app(user)
-    has_passkey = passkeys.has_passkey(user)
+    has_app, has_passkey = factors.strong_factors(user)
     has_strong = has_app or has_passkey
     may_send = user.mfa_applies  # an Email or SMS code is the user's method (R1, R2)
     mode = _mode(request, has_app, has_passkey, may_send)

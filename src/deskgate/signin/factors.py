@@ -19,7 +19,7 @@ from enum import StrEnum
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from deskgate.accounts import audit, notify
@@ -30,6 +30,7 @@ from deskgate.signin.app_settings import app_settings
 from deskgate.signin.challenge import Answer, locked_pending
 from deskgate.signin.models import (
     AuthenticatorApp,
+    Passkey,
     RecoveryCode,
     SecondFactor,
     SignInGuard,
@@ -69,6 +70,22 @@ def has_strong_factor(user: User) -> bool:
         .filter(Q(authenticator_app__confirmed_at__isnull=False) | Q(passkeys__isnull=False))
         .exists()
     )
+
+
+def strong_factors(user: User) -> tuple[bool, bool]:
+    """(has an app, has a passkey), in one query: the code step asks both on every request."""
+    row = (
+        User.objects.filter(pk=user.pk)
+        .annotate(
+            app=Exists(
+                AuthenticatorApp.objects.filter(user=OuterRef("pk"), confirmed_at__isnull=False)
+            ),
+            key=Exists(Passkey.objects.filter(user=OuterRef("pk"))),
+        )
+        .values_list("app", "key")
+        .first()
+    )
+    return (bool(row[0]), bool(row[1])) if row is not None else (False, False)
 
 
 def recovery_codes_left(user: User) -> int:

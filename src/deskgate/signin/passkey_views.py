@@ -15,7 +15,6 @@ from django.views.decorators.http import require_POST
 
 from deskgate.http.actors import actor_for
 from deskgate.signin import passkeys, pipeline
-from deskgate.signin.models import SecondFactor, SignInVia
 
 # The session holds only the opaque token of the stored challenge, never the challenge.
 SIGNIN_KEY = "deskgate.passkey-signin"
@@ -64,9 +63,5 @@ def passwordless(request: HttpRequest) -> HttpResponse:
             "in with your user name and password.",
         )
         return redirect("signin:password")
-    pending = pipeline.begin(request, answer.user, via=SignInVia.PASSKEY)
-    pending.code_passed = True
-    pending.second_factor = SecondFactor.PASSKEY
-    pending.key_amr = answer.amr
-    pending.save(update_fields=["code_passed", "second_factor", "key_amr"])
+    pending = pipeline.begin_passwordless(request, answer.user, key_amr=answer.amr)
     return redirect(pipeline.advance(request, pending))

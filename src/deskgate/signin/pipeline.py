@@ -210,6 +210,16 @@ def begin(
     return pending
 
 
+def begin_passwordless(request: HttpRequest, user: User, *, key_amr: str) -> PendingSignIn:
+    """A passkey that verified the user passed both factors at once (passwordless)."""
+    pending = begin(request, user, via=SignInVia.PASSKEY)
+    pending.code_passed = True
+    pending.second_factor = SecondFactor.PASSKEY
+    pending.key_amr = key_amr
+    pending.save(update_fields=["code_passed", "second_factor", "key_amr"])
+    return pending
+
+
 def current(request: HttpRequest) -> PendingSignIn | None:
     """The sign-in in progress in this browser, if it has not expired."""
     token = request.session.get(SESSION_KEY)
