@@ -165,7 +165,9 @@ def enrol_key(user: Any, key: SoftKey | None = None, name: str = "") -> SoftKey:
 def add_on_page(http: Any, key: SoftKey, name: str = "", **kw: Any) -> Any:
     """The account page's Add: options fetched, the key's answer posted with its name."""
     options = http.post("/account/passkeys/options/").json()["publicKey"]
-    return http.post("/account/passkeys/add/", {"credential": key.create(options, **kw), "name": name})
+    return http.post(
+        "/account/passkeys/add/", {"credential": key.create(options, **kw), "name": name}
+    )
 
 
 def use_at_code_step(http: Any, key: SoftKey, **kw: Any) -> Any:

@@ -163,14 +163,12 @@ def test_one_answer_in_parallel_code_steps_passes_exactly_once(user_factory) -> 
     soft = enrol_key(user)
     token, options = passkeys.signin_options(user)
     answer = soft.get(json.loads(options))
-    pendings = [
-        pipeline.create_pending(user, via=SignInVia.PASSWORD, ip=None) for _ in range(8)
-    ]
+    pendings = [pipeline.create_pending(user, via=SignInVia.PASSWORD, ip=None) for _ in range(8)]
     results = in_parallel(
         8,
-        lambda i: passkeys.verify_second_factor(
-            pendings[i].pk, user, answer, token=token, by=BY
-        ).reason,
+        lambda i: (
+            passkeys.verify_second_factor(pendings[i].pk, user, answer, token=token, by=BY).reason
+        ),
     )
     counts = Counter(results)
     assert counts[FactorCheck.OK] == 1 and counts[FactorCheck.WRONG] == 7
@@ -202,9 +200,11 @@ def test_a_counter_raced_by_two_fresh_challenges_moves_once(user_factory) -> Non
     pendings = [pipeline.create_pending(user, via=SignInVia.PASSWORD, ip=None) for _ in range(2)]
     results = in_parallel(
         2,
-        lambda i: passkeys.verify_second_factor(
-            pendings[i].pk, user, answers[i], token=tokens[i][0], by=BY
-        ).reason,
+        lambda i: (
+            passkeys.verify_second_factor(
+                pendings[i].pk, user, answers[i], token=tokens[i][0], by=BY
+            ).reason
+        ),
     )
     assert sorted(results) == sorted([FactorCheck.OK, FactorCheck.CLONED])
     assert Passkey.objects.get(user=user).sign_count == 5

@@ -80,9 +80,7 @@ def test_register_from_the_account_page_shows_recovery_codes_once(
     assert len(excluded) == 1
     second = SoftKey(synced=True)
     options["excludeCredentials"] = []
-    done = http.post(
-        "/account/passkeys/add/", {"credential": second.create(options), "name": ""}
-    )
+    done = http.post("/account/passkeys/add/", {"credential": second.create(options), "name": ""})
     assert done.status_code == 302 and done["Location"] == "/account/"
     assert list(Passkey.objects.filter(user=user).values_list("name", flat=True)) == [
         "Work laptop",
@@ -202,9 +200,7 @@ def test_another_users_key_is_refused_and_counted(user_factory) -> None:
 
 
 @pytest.mark.parametrize("kw", [{"origin": EVIL}, {"rp_id": "deskgate.example.evil"}])
-def test_wrong_origin_or_rp_id_is_refused_and_counts_like_a_wrong_code(
-    user_factory, kw
-) -> None:
+def test_wrong_origin_or_rp_id_is_refused_and_counts_like_a_wrong_code(user_factory, kw) -> None:
     user = user_factory("agent", "email")
     soft = enrol_key(user)
     http = HttpClient()

@@ -17,9 +17,9 @@ from django.utils import timezone
 from deskgate.accounts.models import AuditEvent, Level, User
 from deskgate.signin.models import AuthenticatorApp, Passkey, RememberedDevice, SignInGuard
 from tests.authenticator import enrol
-from tests.softkey import enrol_key
 from tests.pages import controls
 from tests.security.conftest import routes
+from tests.softkey import enrol_key
 
 LEVELS = [Level.ADMIN, Level.MANAGER, Level.TEAM_LEADER, Level.AGENT]
 
