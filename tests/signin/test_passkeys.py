@@ -395,3 +395,12 @@ def test_another_clients_admin_gets_404(user_factory, tenant_factory, signed_in)
     enrol_key(user)
     assert signed_in(outsider).post(f"/users/{user.pk}/reset-passkeys/").status_code == 404
     assert Passkey.objects.filter(user=user).exists()
+
+
+def test_start_up_warns_when_passkeys_cannot_work_on_an_ip_address(settings) -> None:
+    from deskgate.signin.checks import passkeys_can_work
+
+    settings.DESKGATE_BASE_URL = "http://127.0.0.1:8000"
+    assert [w.id for w in passkeys_can_work(None)] == ["deskgate.W101"]
+    settings.DESKGATE_BASE_URL = "http://localhost:8000"
+    assert passkeys_can_work(None) == []
