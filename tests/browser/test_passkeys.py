@@ -96,10 +96,10 @@ def test_add_a_passkey_sign_in_with_it_passwordless_and_remove_it(
     page.get_by_role("button", name="Sign out").click()
 
     # Passwordless: refused until the client allows it, then one click.
-    page.get_by_role("button", name="Sign in with a passkey").click()
+    page.get_by_role("button", name="Use a passkey", exact=True).click()
     expect(page.get_by_text(re.compile("That passkey could not sign you in"))).to_be_visible()
     Client.objects.filter(pk=user.client_id).update(passwordless_enabled=True)
-    page.get_by_role("button", name="Sign in with a passkey").click()
+    page.get_by_role("button", name="Use a passkey", exact=True).click()
     expect(page.get_by_role("heading", name="Pia Key")).to_be_visible()
     assert UserSession.objects.get(user=user).amr[1:] == ["user", "mfa"]
 

@@ -277,7 +277,7 @@ def test_passwordless_signs_in_with_both_factors_when_the_client_allows(user_fac
     soft = enrol_key(user)
     allow_passwordless(user)
     http = HttpClient()
-    assert b"Sign in with a passkey" in http.get("/signin/").content
+    assert b"Or sign in with a passkey" in http.get("/signin/").content
     done = sign_in_passwordless(http, soft)
     assert done.status_code == 302 and done["Location"] == "/"
     assert UserSession.objects.get(user=user).amr == ["hwk", "user", "mfa"]
