@@ -61,6 +61,8 @@ def add(request: HttpRequest) -> HttpResponse:
             )
         except ValidationError as exc:
             error = " ".join(exc.messages)
+        except PermissionDenied as exc:  # the client or the user's MFA changed meanwhile
+            error = str(exc)
         else:
             if added.recovery_codes:
                 return recovery_codes_page(
