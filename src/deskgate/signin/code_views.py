@@ -90,7 +90,7 @@ def factor_message(answer: Answer, *, recovery: bool) -> str:
             f"Too many wrong codes. You can try again after {_until(answer)}, or ask your "
             "admin to unlock your account."
         )
-    return "There is no authenticator app set up for you any more. Sign in again."
+    return "That factor is no longer set up for you (an admin may have reset it). Sign in again."
 
 
 def _mode(request: HttpRequest, has_app: bool, has_passkey: bool, may_send: bool) -> str:
