@@ -66,7 +66,8 @@ test-postgres: $(STAMP) $(OIDC)
 # The storm starts gunicorn (BENCH_WORKERS), the harness's SMTP server and Kannel, and uses
 # Redis (BENCH_CACHE_URL, default redis://127.0.0.1:6379/7); STORM_ARGS (default --profile:
 # a py-spy profile of the workers) go to the one-node run, which also signs the agents in to an
-# app (OpenID Connect, bench/app_signin.py). About 7 minutes on 2 cores.
+# app (OpenID Connect, bench/app_signin.py) and signs key agents in with a security key
+# (bench/passkey.py). About 7 minutes on 2 cores.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/deskgate_bench
 BENCH_WORKERS ?= 2
 # Threads: a slow mail server or SMS gateway holds a thread, not a whole worker.

@@ -46,6 +46,7 @@ from typing import Any
 from bench import agents as agent_data
 from bench import app_signin, load, procstat, pyspy, totp_signin
 from bench import floor as hash_floor
+from bench import passkey as passkey_bench
 from bench.agents import Agent
 from bench.browser import Browser
 from bench.nodes import Node
@@ -681,6 +682,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--step-agents", type=int, default=400, help="agents in the step scenarios")
     p.add_argument("--slow-agents", type=int, default=16, help="agents in the slow-SMTP storm")
+    p.add_argument(
+        "--key-agents", type=int, default=200, help="agents signing in with a security key (200)"
+    )
     p.add_argument("--reuse-data", action="store_true", help="keep the agents if they exist")
     p.add_argument("--profile", action="store_true", help="add a storm under py-spy")
     p.add_argument("--profile-concurrency", type=int, default=8)
@@ -746,6 +750,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.nodes == 1 and args.totp_agents:
         print(f"Setting up the authenticator app of {args.totp_agents} agents...", flush=True)
         totp_agents = totp_signin.prepare(args.totp_agents)
+    key_crowd = passkey_bench.agents(args.key_agents if args.nodes == 1 else 0)
+    keys = {}
+    if key_crowd:
+        print(f"Adding a security key for {len(key_crowd)} key agents...", flush=True)
+        keys = passkey_bench.prepare(key_crowd)
     connection.close()
 
     print(
@@ -795,6 +804,17 @@ def main(argv: list[str] | None = None) -> None:
             )
         if args.nodes == 1 and args.step_agents:
             bench.steps(crowd[: args.step_agents], 8)
+        if key_crowd:
+            base = bench.nodes[0].base
+            bench.measure(
+                "passkey c=8",
+                key_crowd,
+                lambda a: passkey_bench.sign_in(a, base, keys[a.index]),
+                8,
+                hashes_per_unit=1,
+                note=f"{len(key_crowd)} agents; password + security key (ES256, py_webauthn) "
+                "at the code step, no code sent",
+            )
         if args.profile:
             bench.profiled_storm(crowd, args.profile_concurrency)
         if args.nodes == 1 and args.slow_agents:

@@ -70,6 +70,7 @@ ACTION_LAYER: dict[str, str] = {
     "deskgate.signin.enrolment": "sends, voids and spends the single-use enrolment links",
     "deskgate.signin.factors": "sets up and removes authenticator apps; spends their codes",
     "deskgate.signin.models": "the guard managers create their rows on first use",
+    "deskgate.signin.passkeys": "adds, renames, removes passkeys; takes their challenges once",
     "deskgate.signin.pipeline": "opens, claims and ends the pending sign-in of each stage",
     "deskgate.signin.reset": "records reset requests and voids used reset links",
     "deskgate.signin.reset_delivery": "the reset mail queue: claims, sends and marks its rows",

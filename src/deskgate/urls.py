@@ -8,6 +8,7 @@ from deskgate.web.views import (
     api_tokens,
     authenticator,
     pages,
+    passkeys,
     sso_admin,
     step_up,
     templates,
@@ -28,6 +29,10 @@ urlpatterns = [
     path("account/contact/confirm/", account.confirm_contact, name="contact_confirm"),
     path("step-up/", step_up.begin, name="step_up"),
     path("step-up/done/", step_up.done, name="step_up_done"),
+    path("account/passkeys/add/", passkeys.add, name="passkey_add"),
+    path("account/passkeys/options/", passkeys.options, name="passkey_options"),
+    path("account/passkeys/<int:passkey_id>/rename/", passkeys.rename, name="passkey_rename"),
+    path("account/passkeys/<int:passkey_id>/remove/", passkeys.remove, name="passkey_remove"),
     path("users/", users.user_list, name="user_list"),
     path("users/create/", users.user_create, name="user_create"),
     path("users/bulk/", users.user_bulk, name="user_bulk"),
@@ -42,6 +47,11 @@ urlpatterns = [
         "users/<int:user_id>/enrolment-link/",
         users.user_send_enrolment_link,
         name="user_send_enrolment_link",
+    ),
+    path(
+        "users/<int:user_id>/reset-passkeys/",
+        users.user_reset_passkeys,
+        name="user_reset_passkeys",
     ),
     path(
         "users/<int:user_id>/revoke-devices/", users.user_revoke_devices, name="user_revoke_devices"

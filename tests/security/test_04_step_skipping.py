@@ -13,12 +13,13 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
+from django.utils import timezone
 
 from deskgate.accounts.audit import OPERATOR
 from deskgate.accounts.models import AuditEvent, Client, MessageTemplate, User
 from deskgate.apitokens import tokens
 from deskgate.signin.devices import COOKIE as DEVICE_COOKIE
-from deskgate.signin.models import PendingSignIn
+from deskgate.signin.models import Passkey, PendingSignIn
 from deskgate.sso.models import ProviderConfig
 from tests.conftest import PASSWORD
 from tests.mailbox import last_code, messages_to
@@ -92,7 +93,14 @@ def test_every_url_with_only_the_password_done_gives_no_session_and_no_admin_dat
     template = MessageTemplate.objects.create(
         client=tenant, name="Template Wombat", channel="sms", sender="Northwind", body="Hi"
     )
-    markers = [bystander.full_name, bystander.email, bystander.username, template.name]
+    key = Passkey.objects.create(
+        user=bystander,
+        credential_id=b"bystander key id",
+        public_key=b"not a key",
+        name="Key Numbat",
+        created_at=timezone.now(),
+    )
+    markers = [bystander.full_name, bystander.email, bystander.username, template.name, key.name]
     before = (User.objects.count(), MessageTemplate.objects.count(), AuditEvent.objects.count())
     b = browser()
     assert b.sign_in(admin.username).headers["Location"] == "/signin/code/"
@@ -103,6 +111,7 @@ def test_every_url_with_only_the_password_done_gives_no_session_and_no_admin_dat
         "name": "User",
         "urn": "urn:ietf:params:scim:schemas:core:2.0:User",
         "template_id": template.pk,
+        "passkey_id": key.pk,
         "token_id": tokens.issue(
             tenant, name="Directory", scope="scim", expires_days=None, by=OPERATOR
         ).token.pk,

@@ -21,6 +21,7 @@ from deskgate.accounts.audit import OPERATOR
 from deskgate.accounts.models import MessageTemplate, UserSession
 from deskgate.apitokens import tokens
 from deskgate.signin.devices import COOKIE as DEVICE_COOKIE
+from deskgate.signin.models import Passkey
 from tests.conftest import PASSWORD
 from tests.mailbox import last_code
 from tests.security.conftest import (
@@ -31,6 +32,7 @@ from tests.security.conftest import (
     signed_in_users,
     visible_text,
 )
+from tests.softkey import enrol_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -106,12 +108,14 @@ def admin_site(browser, user_factory, tenant):
     template = MessageTemplate.objects.create(
         client=tenant, name="Greeting", channel="sms", sender="Northwind", body="Hi"
     )
+    enrol_key(agent)
     values = {
         "user_id": agent.pk,
         "uuid:user_id": agent.subject,
         "name": "User",
         "urn": "urn:ietf:params:scim:schemas:core:2.0:User",
         "template_id": template.pk,
+        "passkey_id": Passkey.objects.get(user=agent).pk,
         "token_id": tokens.issue(
             tenant, name="Directory", scope="scim", expires_days=None, by=OPERATOR
         ).token.pk,

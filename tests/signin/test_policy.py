@@ -47,3 +47,21 @@ def test_owes_code(
         )
         is owes
     )
+
+
+STRONG_ROWS = [
+    # release, method, has a strong factor (app or passkey), owes
+    ("25.4", "off", True, True),  # MFA Off, but a passkey or an app: it is owed
+    ("25.4", "off", False, False),
+    ("25.4", "email", True, True),
+    ("11.8", "off", True, False),  # R1: no MFA before 25.x, whatever is set up
+]
+
+
+@pytest.mark.parametrize(("release", "method", "strong", "owes"), STRONG_ROWS)
+def test_a_strong_factor_is_owed_like_a_code(
+    user_factory, tenant_factory, release, method, strong, owes
+) -> None:
+    user = user_factory("agent", "off", client=tenant_factory(release=release))
+    user.mfa_method = method
+    assert owes_code(user, has_strong_factor=strong) is owes

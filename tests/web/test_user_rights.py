@@ -18,12 +18,14 @@ from deskgate.accounts.models import AuditEvent, Level, User
 from deskgate.signin.models import (
     AuthenticatorApp,
     EnrolmentLink,
+    Passkey,
     RememberedDevice,
     SignInGuard,
 )
 from tests.authenticator import enrol
 from tests.pages import controls
 from tests.security.conftest import routes
+from tests.softkey import enrol_key
 
 LEVELS = [Level.ADMIN, Level.MANAGER, Level.TEAM_LEADER, Level.AGENT]
 
@@ -34,12 +36,14 @@ USER_URLS = {
     "user_revoke_devices": ("GET", "POST"),
     "user_reset_authenticator": ("GET", "POST"),
     "user_send_enrolment_link": ("GET", "POST"),
+    "user_reset_passkeys": ("GET", "POST"),
 }
 ACTION_PATHS = {
     "user_unlock": "unlock",
     "user_revoke_devices": "revoke-devices",
     "user_reset_authenticator": "reset-authenticator",
     "user_send_enrolment_link": "enrolment-link",
+    "user_reset_passkeys": "reset-passkeys",
 }
 
 
@@ -86,6 +90,8 @@ def _lock_and_remember(user: User) -> None:
     )
     if not AuthenticatorApp.objects.filter(user=user).exists():
         enrol(user)
+    if not Passkey.objects.filter(user=user).exists():
+        enrol_key(user)
 
 
 def _state(user: User) -> tuple[Any, ...]:
@@ -94,8 +100,9 @@ def _state(user: User) -> tuple[Any, ...]:
     devices = RememberedDevice.objects.filter(user=user).count()
     app = AuthenticatorApp.objects.filter(user=user).count()
     links = EnrolmentLink.objects.filter(user=user).count()
+    keys = Passkey.objects.filter(user=user).count()
     events = AuditEvent.objects.filter(subject=user).count()
-    return (row, list(guard), devices, app, links, events)
+    return (row, list(guard), devices, app, keys, links, events)
 
 
 def _edit_form(http: HttpClient, target: User) -> dict[str, str]:
@@ -141,6 +148,7 @@ def test_every_user_url_as_every_level_on_every_level(
         assert (f"/users/{target.pk}/unlock/" in body) is allowed
         assert ("Revoke remembered devices" in body) is allowed
         assert ("Reset authenticator app" in body) is allowed
+        assert ("Reset passkeys" in body) is allowed
         if not allowed:
             assert "Only an admin can create or change an admin." in body
 
@@ -159,7 +167,8 @@ def test_every_user_url_as_every_level_on_every_level(
         ("user_unlock", f"/users/{target.pk}/unlock/", {}),
         ("user_revoke_devices", f"/users/{target.pk}/revoke-devices/", {}),
         ("user_reset_authenticator", f"/users/{target.pk}/reset-authenticator/", {}),
-        # After the reset: the target has no app, so a set-up link may go.
+        ("user_reset_passkeys", f"/users/{target.pk}/reset-passkeys/", {}),
+        # After the resets: the target has no app and no key, so a set-up link may go.
         ("user_send_enrolment_link", f"/users/{target.pk}/enrolment-link/", {}),
     ]
     assert {name for name, _, _ in posts} == set(USER_URLS)

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from deskgate.http.actors import actor_for
-from deskgate.signin import challenge, codes, devices, factors, pipeline
+from deskgate.signin import challenge, codes, devices, factors, passkey_views, passkeys, pipeline
 from deskgate.signin.app_settings import app_settings
 from deskgate.signin.caps import SCOPE_MESSAGES
 from deskgate.signin.challenge import Answer, Issue
@@ -81,6 +81,8 @@ def factor_message(answer: Answer, *, recovery: bool) -> str:
         if recovery:
             return f"That recovery code was used already: each works once. {tries}"
         return f"That code was used already: wait for the app's next code. {tries}"
+    if answer.reason == FactorCheck.CLONED:
+        return f"{passkeys.REFUSED} {tries}"
     if answer.reason == FactorCheck.TOO_MANY:
         return "That was the last try for this sign-in. Go back to sign-in and start again."
     if answer.reason == FactorCheck.LOCKED:
@@ -88,17 +90,24 @@ def factor_message(answer: Answer, *, recovery: bool) -> str:
             f"Too many wrong codes. You can try again after {_until(answer)}, or ask your "
             "admin to unlock your account."
         )
-    return "There is no authenticator app set up for you any more. Sign in again."
+    return "That factor is no longer set up for you (an admin may have reset it). Sign in again."
 
 
-def _mode(request: HttpRequest, has_app: bool, may_send: bool) -> str:
-    """Which factor the page asks for: the app (first, for those who have one), a recovery
-    code, or the Email or SMS code."""
+def _mode(request: HttpRequest, has_app: bool, has_passkey: bool, may_send: bool) -> str:
+    """Which factor the page asks for: the app (first, for those who have one), a passkey
+    (first, for those who have one and no app), a recovery code, or the Email or SMS
+    code."""
     asked = request.POST.get("with") or request.GET.get("with") or ""
-    if has_app and asked == "recovery":
+    if has_passkey and asked == "passkey":
+        return "passkey"
+    if (has_app or has_passkey) and asked == "recovery":
         return "recovery"
-    if has_app and not (asked == "code" and may_send):
+    if asked == "code" and may_send:
+        return "code"
+    if has_app and asked != "passkey":
         return "app"
+    if has_passkey:
+        return "passkey"
     return "code"
 
 
@@ -124,6 +133,7 @@ CODE_STATE = [
     "codes_sent",
     "second_factor",
     "factor_attempts",
+    "key_amr",
 ]
 
 
@@ -152,9 +162,10 @@ def code_step(request: HttpRequest) -> HttpResponse:
     if isinstance(first, dict):  # the first send did not go out: say why
         level, text = issue_message(Answer.from_dict(first), pending, resend=False)
         getattr(messages, level)(request, text)
-    has_app = factors.has_app(user)
+    has_app, has_passkey = factors.strong_factors(user)
+    has_strong = has_app or has_passkey
     may_send = user.mfa_applies  # an Email or SMS code is the user's method (R1, R2)
-    mode = _mode(request, has_app, may_send)
+    mode = _mode(request, has_app, has_passkey, may_send)
     action = request.POST.get("action") if request.method == "POST" else None
     form = CodeForm(request.POST if action == "verify" else None)
     app_form = AppCodeForm(request.POST if action == "verify_app" else None)
@@ -165,9 +176,12 @@ def code_step(request: HttpRequest) -> HttpResponse:
             return _gone(request)
         level, text = issue_message(answer, pending, resend=pending.codes_sent > 1)
         getattr(messages, level)(request, text)
-        return redirect(f"{reverse('signin:code')}?with=code" if has_app else "signin:code")
+        return redirect(f"{reverse('signin:code')}?with=code" if has_strong else "signin:code")
+    if action == "verify_passkey" and has_passkey:
+        return _verify_passkey(request, pending)
     factor_form = app_form if action == "verify_app" else recovery_form
-    if action in {"verify_app", "verify_recovery"} and has_app and factor_form.is_valid():
+    recovery_ok = action == "verify_recovery" and has_strong
+    if (recovery_ok or (action == "verify_app" and has_app)) and factor_form.is_valid():
         recovery = action == "verify_recovery"
         if recovery:
             answer = factors.use_recovery_code(
@@ -205,6 +219,8 @@ def code_step(request: HttpRequest) -> HttpResponse:
             "recovery_form": recovery_form,
             "mode": mode,
             "has_app": has_app,
+            "has_passkey": has_passkey,
+            "has_strong": has_strong,
             "may_send": may_send,
             "pending": pending,
             "pending_user": user,
@@ -213,3 +229,30 @@ def code_step(request: HttpRequest) -> HttpResponse:
             "lifetime_minutes": app_settings.CODE.lifetime_minutes,
         },
     )
+
+
+def _verify_passkey(request: HttpRequest, pending: PendingSignIn) -> HttpResponse:
+    """The browser's answer from the user's passkey or security key (passkeys.js posts it)."""
+    user = pending.user
+    answer = passkeys.verify_second_factor(
+        pending.pk,
+        user,
+        request.POST.get("credential", ""),
+        token=request.session.pop(passkey_views.SIGNIN_KEY, None),
+        by=actor_for(request, user),
+    )
+    if not _reload(pending):
+        return _gone(request)
+    if answer.reason == FactorCheck.OK:
+        response = redirect(pipeline.advance(request, pending))
+        if request.POST.get("remember") and _offer_remember(pending):
+            devices.remember(response, request, user)
+        return response
+    if answer.reason == FactorCheck.WRONG:
+        tries = answer.tries_left
+        messages.error(
+            request, f"{passkeys.REFUSED} {tries} {'try' if tries == 1 else 'tries'} left."
+        )
+    else:
+        messages.error(request, factor_message(answer, recovery=False))
+    return redirect(f"{reverse('signin:code')}?with=passkey")

@@ -12,14 +12,14 @@ Nothing here logs or records a code or a secret; the audit trail says what happe
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from deskgate.accounts import audit, notify
@@ -30,6 +30,7 @@ from deskgate.signin.app_settings import app_settings
 from deskgate.signin.challenge import Answer, locked_pending
 from deskgate.signin.models import (
     AuthenticatorApp,
+    Passkey,
     RecoveryCode,
     SecondFactor,
     SignInGuard,
@@ -46,6 +47,7 @@ class FactorCheck(StrEnum):
     LOCKED = "locked"
     NO_FACTOR = "no_factor"  # no app set up (reset meanwhile), or the attempt is over
     MALFORMED = "malformed"  # not a code at all: no try counted
+    CLONED = "cloned"  # a passkey whose sign counter went back: refused, counted, audited
 
 
 # -- what a user has ---------------------------------------------------------------------
@@ -62,42 +64,81 @@ def has_app(user: User) -> bool:
 
 def has_strong_factor(user: User) -> bool:
     """Whether the user has a factor the client's policy calls strong (`strong_factor_levels`):
-    a confirmed authenticator app, or a passkey once passkeys exist."""
-    return has_app(user)
+    a confirmed authenticator app or a passkey. One query."""
+    return (
+        User.objects.filter(pk=user.pk)
+        .filter(Q(authenticator_app__confirmed_at__isnull=False) | Q(passkeys__isnull=False))
+        .exists()
+    )
+
+
+def strong_factors(user: User) -> tuple[bool, bool]:
+    """(has an app, has a passkey), in one query: the code step asks both on every request."""
+    row = (
+        User.objects.filter(pk=user.pk)
+        .annotate(
+            app=Exists(
+                AuthenticatorApp.objects.filter(user=OuterRef("pk"), confirmed_at__isnull=False)
+            ),
+            key=Exists(Passkey.objects.filter(user=OuterRef("pk"))),
+        )
+        .values_list("app", "key")
+        .first()
+    )
+    return (bool(row[0]), bool(row[1])) if row is not None else (False, False)
 
 
 class StrongFactor(StrEnum):
     """A kind of strong factor, as the user list names it."""
 
     APP = "App"
+    PASSKEY = "Passkey"
+
+
+def _strong_counts(user_ids: Iterable[int]) -> dict[int, tuple[bool, int]]:
+    """(has an app, how many passkeys) of many users, by user id, in one query."""
+    rows = (
+        User.objects.filter(pk__in=list(user_ids))
+        .annotate(
+            app=Exists(
+                AuthenticatorApp.objects.filter(user=OuterRef("pk"), confirmed_at__isnull=False)
+            ),
+            keys=Count("passkeys", distinct=True),
+        )
+        .values_list("pk", "app", "keys")
+    )
+    return {pk: (bool(app), int(keys)) for pk, app, keys in rows}
 
 
 def strong_factors_of(user_ids: Iterable[int]) -> dict[int, list[StrongFactor]]:
-    """The strong factors of many users (a page of the user list), by user id: one query
-    per kind of factor, whatever the number of users. A user with none is not in it."""
+    """The strong factors of many users (a page of the user list), by user id, in one query
+    whatever the number of users. A user with none is not in it."""
     ids = list(user_ids)
-    found: dict[int, list[StrongFactor]] = {}
     if not ids:
-        return found
-    apps = AuthenticatorApp.objects.filter(user_id__in=ids, confirmed_at__isnull=False)
-    for user_id in apps.values_list("user_id", flat=True):
-        found.setdefault(user_id, []).append(StrongFactor.APP)
+        return {}
+    found: dict[int, list[StrongFactor]] = {}
+    for pk, (app, keys) in _strong_counts(ids).items():
+        kinds = [StrongFactor.APP] * app + [StrongFactor.PASSKEY] * bool(keys)
+        if kinds:
+            found[pk] = kinds
     return found
 
 
 def last_strong_factor_refusal(user: User, removing: StrongFactor) -> str | None:
-    """Why the user may not remove `removing` themselves: it is their last strong factor
-    and the policy requires one. None when they may."""
+    """Why the user may not remove one `removing` (their app, or one of their passkeys)
+    themselves: it is their last strong factor and the policy requires one. None when they
+    may."""
     if not policy.strong_factor_required(user):
         return None
-    others = [f for f in strong_factors_of([user.pk]).get(user.pk, []) if f != removing]
-    if others:
+    app, keys = _strong_counts([user.pk]).get(user.pk, (False, 0))
+    left = int(app) + keys - 1  # what stays after this one goes
+    if left > 0:
         return None
     level = Level(user.level).label.lower()
     return (
         f"Your company requires {level}s to use an authenticator app or a passkey, and this is "
-        "your only one. Set up another before you remove it; if you lost your phone, ask your "
-        "admin to reset it."
+        "your only one. Set up another before you remove it; if you lost your phone or key, "
+        "ask your admin to reset it."
     )
 
 
@@ -193,18 +234,23 @@ def confirm_enrolment(user: User, typed: str, *, by: audit.Actor) -> list[str]:
             summary=f"{user.label} set up an authenticator app",
         )
         notify.factor_event(user, "an authenticator app was set up for sign-in", by=by)
-        return _new_recovery_codes(user, by=by, now=now)
+        return new_recovery_codes(user, by=by, now=now)
 
 
 def regenerate_recovery_codes(user: User, *, by: audit.Actor) -> list[str]:
     """A new set of recovery codes (to show once); the previous set stops working."""
-    if not has_app(user):
-        raise ValidationError("Recovery codes come with an authenticator app: set one up first.")
+    if not has_strong_factor(user):
+        raise ValidationError(
+            "Recovery codes come with an authenticator app or a passkey: set one up first."
+        )
     with transaction.atomic():
-        return _new_recovery_codes(user, by=by, now=timezone.now())
+        return new_recovery_codes(user, by=by, now=timezone.now())
 
 
-def _new_recovery_codes(user: User, *, by: audit.Actor, now: datetime) -> list[str]:
+def new_recovery_codes(user: User, *, by: audit.Actor, now: datetime) -> list[str]:
+    """Make the user's ten recovery codes (inside the caller's transaction), voiding any
+    left; answer them as shown, once. The first strong factor set up (app or passkey)
+    calls this; so does Make new recovery codes."""
     voided = RecoveryCode.objects.filter(user=user, used_at=None, voided_at=None).update(
         voided_at=now
     )
@@ -255,7 +301,7 @@ def _remove(user: User, *, by: audit.Actor, summary: str, reset: bool = False) -
     now = timezone.now()
     with transaction.atomic():
         removed, _ = AuthenticatorApp.objects.filter(user=user).delete()
-        RecoveryCode.objects.filter(user=user, used_at=None, voided_at=None).update(voided_at=now)
+        void_recovery_codes_if_last(user, now)
         if not removed:
             return False
         audit.record(
@@ -273,6 +319,12 @@ def _remove(user: User, *, by: audit.Actor, summary: str, reset: bool = False) -
         )
         notify.factor_event(user, what, by=by)
     return True
+
+
+def void_recovery_codes_if_last(user: User, now: datetime) -> None:
+    """Recovery codes stand in for a strong factor: they go with the last one removed."""
+    if not has_strong_factor(user):
+        RecoveryCode.objects.filter(user=user, used_at=None, voided_at=None).update(voided_at=now)
 
 
 # -- at sign-in --------------------------------------------------------------------------
@@ -319,6 +371,28 @@ def _spend(user: User, factor: SecondFactor, code: str, now: datetime) -> Factor
 
 
 def _verify(pending_id: int, factor: SecondFactor, code: str, *, by: audit.Actor) -> Answer:
+    what = "authenticator app code" if factor == SecondFactor.APP else "recovery code"
+    return check_factor(
+        pending_id,
+        factor,
+        lambda user, now: _spend(user, factor, code, now),
+        by=by,
+        what=what,
+    )
+
+
+# What a factor's check answers: the outcome, and amr values to keep on the attempt (a
+# passkey's hwk/swk and user; nothing for the app or a recovery code).
+Spend = Callable[[User, datetime], "FactorCheck | tuple[FactorCheck, str]"]
+
+
+def check_factor(
+    pending_id: int, factor: SecondFactor, spend: Spend, *, by: audit.Actor, what: str
+) -> Answer:
+    """Run one check of a second factor for this sign-in under R7's rules, with the
+    attempt's and the user's guard rows locked: `spend` matches and spends it (the app's
+    code, a recovery code, a passkey's assertion). A failure counts as a wrong code does:
+    5 per attempt, the lock after 10 consecutive failures of any factor."""
     conf = app_settings.CODE
     now = timezone.now()
     with transaction.atomic():
@@ -333,11 +407,13 @@ def _verify(pending_id: int, factor: SecondFactor, code: str, *, by: audit.Actor
             return Answer(FactorCheck.LOCKED, locked_until=lock.until)
         if pending.factor_attempts >= conf.max_attempts:
             return Answer(FactorCheck.TOO_MANY)
-        outcome = _spend(user, factor, code, now)
+        spent = spend(user, now)
+        outcome, amr = spent if isinstance(spent, tuple) else (spent, "")
         if outcome == FactorCheck.OK:
             pending.code_passed = True
             pending.second_factor = factor
-            pending.save(update_fields=["code_passed", "second_factor"])
+            pending.key_amr = amr
+            pending.save(update_fields=["code_passed", "second_factor", "key_amr"])
             if lock.clear():
                 guard.save(update_fields=guard.keep_code_lock(lock))
             if factor == SecondFactor.RECOVERY:
@@ -351,14 +427,14 @@ def _verify(pending_id: int, factor: SecondFactor, code: str, *, by: audit.Actor
         pending.save(update_fields=["factor_attempts"])
         locked_now = lock.fail(now, conf.lock)
         guard.save(update_fields=guard.keep_code_lock(lock))
-        what = "authenticator app code" if factor == SecondFactor.APP else "recovery code"
         audit.record(
             AuditAction.SIGNIN_CODE_FAILED,
             client=user.client,
             by=by,
             subject=user,
             summary=f"Wrong {what} for {user.label}"
-            + (" (used already)" if outcome == FactorCheck.USED else ""),
+            + (" (used already)" if outcome == FactorCheck.USED else "")
+            + (" (refused: a possibly cloned key)" if outcome == FactorCheck.CLONED else ""),
             factor=factor.value,
             attempts=pending.factor_attempts,
         )

@@ -31,6 +31,7 @@ class SignInVia(models.TextChoices):
 
     PASSWORD = "password", "Password"
     SSO = "sso", "Company sign-in (SSO)"
+    PASSKEY = "passkey", "Passkey"  # passwordless: the passkey with user verification
 
 
 class PendingSignIn(models.Model):
@@ -69,6 +70,9 @@ class PendingSignIn(models.Model):
     # Begun by an enrolment link and the password: both factors are checked; the attempt
     # sets up a strong factor before it gets a session (policy.owes_enrolment).
     via_link = models.BooleanField(default=False)
+    # What a passkey that passed proved, as RFC 8176 amr values: "hwk" or "swk", and "user"
+    # when the authenticator verified the user (space-separated).
+    key_amr = models.CharField(max_length=16, blank=True, default="")
 
     def __str__(self) -> str:
         return f"pending sign-in of {self.user_id}"
@@ -332,6 +336,7 @@ class SecondFactor(models.TextChoices):
     NONE = "", "None"
     APP = "app", "Authenticator app"
     RECOVERY = "recovery", "Recovery code"
+    PASSKEY = "passkey", "Passkey or security key"
 
 
 class AuthenticatorApp(models.Model):
@@ -395,3 +400,55 @@ class EnrolmentLink(models.Model):
 
     def __str__(self) -> str:
         return f"enrolment link {self.pk} of {self.user_id}"
+
+
+class Passkey(models.Model):
+    """A user's passkey or security key (WebAuthn Level 2): several per user, each named.
+
+    Only what verifying a signature needs is kept: the credential's id and its public key
+    (COSE), never anything secret. `sign_count` is the authenticator's counter at the last
+    use: a non-zero count that does not grow betrays a cloned key (`passkeys.authenticate`).
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="passkeys")
+    credential_id = models.BinaryField(max_length=1023, unique=True)
+    public_key = models.BinaryField()
+    sign_count = models.BigIntegerField(default=0)
+    transports = models.CharField(max_length=200, blank=True, default="")  # space-separated
+    aaguid = models.CharField(max_length=36, blank=True, default="")
+    name = models.CharField(max_length=60)
+    # A synced passkey (backed up, multi-device) or a key bound to one device (amr swk/hwk).
+    backed_up = models.BooleanField(default=False)
+    device_type = models.CharField(max_length=16, blank=True, default="")
+    user_verified = models.BooleanField(default=False)  # at registration
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "created_at"], name="passkey_user")]
+
+    def __str__(self) -> str:
+        return f"passkey {self.pk} of {self.user_id}"
+
+
+class PasskeyPurpose(models.TextChoices):
+    REGISTER = "register", "Register a passkey"
+    SIGNIN = "signin", "Sign in with a passkey"
+
+
+class PasskeyChallenge(models.Model):
+    """A challenge the server gave to one browser for one ceremony, checked against what
+    the authenticator signed. Single use: taken by one conditional DELETE, so of parallel
+    requests carrying the same response exactly one goes on. `user` is None for a
+    passwordless sign-in (nobody known yet). The browser holds only `token` (in its
+    session), never a way to choose the challenge."""
+
+    token = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, null=True, related_name="+")
+    purpose = models.CharField(max_length=8, choices=PasskeyPurpose.choices)
+    challenge = models.BinaryField(max_length=64)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"passkey challenge {self.pk} ({self.purpose})"

@@ -135,8 +135,9 @@ def second_factor_recent(request: HttpRequest, window: timedelta = PROOF_WINDOW)
 
 def can_step_up(user: User) -> bool:
     """Whether a second factor can be asked of this user (an app wants two factors, or the
-    user sets up or removes a factor): an Email or SMS code, or their authenticator app."""
-    return user.mfa_applies or (user.client.supports_mfa and factors.has_app(user))
+    user sets up or removes a factor): an Email or SMS code, their authenticator app or a
+    passkey."""
+    return user.mfa_applies or (user.client.supports_mfa and factors.has_strong_factor(user))
 
 
 def begin_step_up(request: HttpRequest, user: User) -> PendingSignIn:
@@ -166,11 +167,17 @@ def facts_for(request: HttpRequest, pending: PendingSignIn) -> sessions.AuthFact
     """What this attempt checked, as RFC 8176 `amr` values (docs/oidc.md has the table).
 
     `pwd` for the password, `fed` for the company's SSO; `otp` for a code by Email, a code
-    of the authenticator app or a recovery code, `sms` for a code by SMS; `mfa` when two
-    factors were used (a code after the password, or an SSO provider that said it did
-    MFA). A remembered device is no factor: it adds nothing.
+    of the authenticator app or a recovery code, `sms` for a code by SMS; for a passkey,
+    `hwk` (a key bound to one device) or `swk` (a synced passkey) and `user` when it
+    verified the user; `mfa` when two factors were used (a code or a key after the
+    password, an SSO provider that said it did MFA, or a passkey that verified the user,
+    alone: possession and the PIN or biometric). A remembered device is no factor.
     A step-up keeps what the session had checked and adds the code.
     """
+    if pending.via == SignInVia.PASSKEY:
+        # Passwordless is allowed only with user verification: both factors in one.
+        amr = [*pending.key_amr.split(), "mfa"]
+        return sessions.AuthFacts(amr=tuple(dict.fromkeys(amr)), at=timezone.now())
     if pending.step_up:
         record = sessions.current(request)
         amr = list(record.amr) if record is not None else []
@@ -178,8 +185,12 @@ def facts_for(request: HttpRequest, pending: PendingSignIn) -> sessions.AuthFact
         amr = ["fed"] if pending.via == SignInVia.SSO else ["pwd"]
         if pending.via == SignInVia.SSO and pending.idp_did_mfa:
             amr.append("mfa")
-    second = pending.code_passed and pending.second_factor in FACTOR_AMR
-    if second:
+    second = pending.code_passed and (
+        pending.second_factor in FACTOR_AMR or pending.second_factor == SecondFactor.PASSKEY
+    )
+    if second and pending.second_factor == SecondFactor.PASSKEY:
+        amr.extend(pending.key_amr.split())
+    elif second:
         amr.append(FACTOR_AMR[SecondFactor(pending.second_factor)])
     elif code_checked(pending):
         amr.append(CODE_AMR.get(MfaMethod(pending.code_channel), "otp"))
@@ -217,6 +228,16 @@ def begin(
     if request.session.session_key is not None:
         sessions.cycle(request)  # a new key for the new privilege; none yet: new anyway
     request.session[SESSION_KEY] = pending.token
+    return pending
+
+
+def begin_passwordless(request: HttpRequest, user: User, *, key_amr: str) -> PendingSignIn:
+    """A passkey that verified the user passed both factors at once (passwordless)."""
+    pending = begin(request, user, via=SignInVia.PASSKEY)
+    pending.code_passed = True
+    pending.second_factor = SecondFactor.PASSKEY
+    pending.key_amr = key_amr
+    pending.save(update_fields=["code_passed", "second_factor", "key_amr"])
     return pending
 
 
@@ -324,18 +345,14 @@ def advance(request: HttpRequest, pending: PendingSignIn) -> str:
     """Move the sign-in on by one stage; answer the URL to go to."""
     user = pending.user
     # One query, asked only while the code step may lie ahead (it decides what it asks).
-    has_app = None
+    has_strong = None
     if not pending.code_passed and pending.codes_sent == 0:
-        has_app = factors.has_app(user)
+        has_strong = factors.has_strong_factor(user)
     if not pending.code_passed and pending.codes_sent == 0 and not pending.step_up:
         via_sso = pending.via == SignInVia.SSO
         # Who must still set up a strong factor proves a code now, even on a remembered
         # device: the set-up is never reached on the password alone.
-        enrolling = (
-            not has_app
-            and policy.strong_factor_required(user)
-            and not factors.has_strong_factor(user)
-        )
+        enrolling = not has_strong and policy.strong_factor_required(user)
         owed = owes_code(
             user,
             via_sso=via_sso,
@@ -344,15 +361,15 @@ def advance(request: HttpRequest, pending: PendingSignIn) -> str:
             remembered_device=not via_sso
             and not enrolling
             and devices.is_remembered(request, user),
-            has_app=bool(has_app),
+            has_strong_factor=bool(has_strong),
         )
         if not owed:
             pending.code_passed = True  # nothing owed: the code step is passed
             pending.save(update_fields=["code_passed"])
     stage = next_stage(pending)
-    # A user with an authenticator app is asked for its code first: no Email or SMS is sent
-    # (an SMS costs money) unless they ask for one on the code page.
-    if stage == Stage.CODE and pending.codes_sent == 0 and not has_app:
+    # A user with an authenticator app or a passkey is asked for it first: no Email or SMS
+    # is sent (an SMS costs money) unless they ask for one on the code page.
+    if stage == Stage.CODE and pending.codes_sent == 0 and not has_strong:
         answer = challenge.issue(pending.pk, by=actor_for(request, user))
         if answer.reason != challenge.Issue.SENT:  # a sent code is said by the page itself
             request.session[FIRST_SEND_KEY] = answer.as_dict()

@@ -13,12 +13,13 @@ def owes_code(
     sso_requires_idp_mfa: bool = False,
     idp_did_mfa: bool = False,
     remembered_device: bool = False,
-    has_app: bool = False,
+    has_strong_factor: bool = False,
 ) -> bool:
     """True when this sign-in must pass the code step before it gets a session.
 
     - No MFA for clients before release 25.x (R1), whatever the user has set up; nor for a
-      user whose method is Off and who has no authenticator app.
+      user whose method is Off and who has no strong factor (an authenticator app or a
+      passkey): a user with one owes it.
     - A sign-in through the client's SSO never owes a code (R6), unless the client asks
       for our code whenever the provider does not say it did MFA itself.
     - Outside SSO, a device the user chose to remember within 30 days skips the code;
@@ -26,7 +27,7 @@ def owes_code(
     """
     if not user.client.supports_mfa:
         return False
-    if not (user.mfa_applies or has_app):
+    if not (user.mfa_applies or has_strong_factor):
         return False
     if via_sso:
         return sso_requires_idp_mfa and not idp_did_mfa

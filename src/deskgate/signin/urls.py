@@ -1,6 +1,6 @@
 from django.urls import path
 
-from deskgate.signin import code_views, enrol_views, views
+from deskgate.signin import code_views, enrol_views, passkey_views, views
 
 app_name = "signin"
 urlpatterns = [
@@ -9,6 +9,8 @@ urlpatterns = [
     path("code/", code_views.code_step, name="code"),
     path("enrol/", enrol_views.enrol_step, name="enrol"),
     path("enrolment-link/", enrol_views.enrolment_link, name="enrolment_link"),
+    path("passkey/options/", passkey_views.options, name="passkey_options"),
+    path("passkey/", passkey_views.passwordless, name="passkey"),
     path("cancel/", views.cancel, name="cancel"),
     path("sign-out/", views.sign_out, name="sign_out"),
     path("password/", views.change_password, name="change_password"),

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('signin', '0011_authenticator_app'),
+        ('signin', '0012_passkeys'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

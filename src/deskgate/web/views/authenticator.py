@@ -26,7 +26,7 @@ from deskgate.signin import factors, pipeline
 from deskgate.signin.forms import AppCodeField
 
 # Where the step-up comes back to: a fixed set, never a URL from the request.
-COME_BACK = {"setup": "authenticator_setup", "account": "account"}
+COME_BACK = {"setup": "authenticator_setup", "account": "account", "passkey": "passkey_add"}
 
 
 class ConfirmAppForm(Form):
@@ -34,12 +34,31 @@ class ConfirmAppForm(Form):
 
 
 def _prove_first(request: HttpRequest, user: User, *, then: str, doing: str) -> HttpResponse:
-    """The page that says why, and offers to check a second factor again."""
+    return prove_first(
+        request, user, then=then, doing=doing, refusal=factors.may_enrol(user), title=TITLE
+    )
+
+
+TITLE = "Authenticator app"
+
+
+def prove_first(
+    request: HttpRequest,
+    user: User,
+    *,
+    then: str,
+    doing: str,
+    refusal: str | None,
+    title: str,
+) -> HttpResponse:
+    """The page that says why (`refusal`), or offers to check a second factor again and
+    come back to `then` (a key of COME_BACK). Shared by the app's and the passkeys' pages."""
     return render(
         request,
         "web/authenticator_prove.html",
         {
-            "refusal": factors.may_enrol(user),
+            "refusal": refusal,
+            "title": title,
             "then": then,
             "doing": doing,
             "minutes": int(pipeline.PROOF_WINDOW.total_seconds() // 60),
@@ -48,8 +67,13 @@ def _prove_first(request: HttpRequest, user: User, *, then: str, doing: str) -> 
     )
 
 
-def _recovery_codes_page(request: HttpRequest, codes: list[str], *, first: bool) -> HttpResponse:
-    return render(request, "web/recovery_codes.html", {"codes": codes, "first": first})
+def recovery_codes_page(
+    request: HttpRequest, codes: list[str], *, first: bool, factor: str = "app"
+) -> HttpResponse:
+    """The recovery codes, shown once in the response that made them."""
+    return render(
+        request, "web/recovery_codes.html", {"codes": codes, "first": first, "factor": factor}
+    )
 
 
 @login_required
@@ -70,7 +94,7 @@ def setup(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             add_errors(form, exc)
         else:
-            return _recovery_codes_page(request, codes, first=True)
+            return recovery_codes_page(request, codes, first=True)
     enrolment = factors.enrolment_in_progress(user) if request.method == "POST" else None
     if enrolment is None:
         enrolment = factors.start_enrolment(user)
@@ -121,4 +145,4 @@ def new_recovery_codes(request: HttpRequest) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("account")
-    return _recovery_codes_page(request, codes, first=False)
+    return recovery_codes_page(request, codes, first=False)

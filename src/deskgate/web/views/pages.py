@@ -15,7 +15,7 @@ from deskgate.accounts.models import AuditEvent
 from deskgate.http.actors import actor_for
 from deskgate.http.forms import add_errors
 from deskgate.http.guards import acting_user, admin_pages, admins_only
-from deskgate.signin import devices, factors
+from deskgate.signin import devices, factors, passkeys
 from deskgate.signin import step_up as step_up_flow
 from deskgate.web.forms import ClientSettingsForm
 from deskgate.web.step_up import step_up
@@ -41,6 +41,7 @@ def account(request: HttpRequest) -> HttpResponse:
             "devices": devices.active_for(user),
             "app": factors.app_of(user),
             "recovery_left": factors.recovery_codes_left(user),
+            "passkeys": passkeys.passkeys_of(user),
         },
     )
 

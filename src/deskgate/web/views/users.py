@@ -21,7 +21,7 @@ from deskgate.accounts.models import AuditEvent, Level, MfaMethod, User
 from deskgate.http.actors import actor_for
 from deskgate.http.forms import add_errors
 from deskgate.http.guards import acting_user, admin_pages, forbidden
-from deskgate.signin import challenge, devices, enrolment, factors, policy
+from deskgate.signin import challenge, devices, enrolment, factors, passkeys, policy
 from deskgate.signin import step_up as step_up_flow
 from deskgate.web.forms import BulkMfaForm, UserForm
 from deskgate.web.step_up import step_up
@@ -224,6 +224,7 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
             "app": factors.app_of(user),
             "strong_required": policy.strong_factor_required(user),
             "has_strong": factors.has_strong_factor(user),
+            "passkeys": passkeys.passkeys_of(user),
             "r5_warnings": [] if request.method == "POST" else _warnings_now(user),
         },
     )
@@ -304,6 +305,26 @@ def user_reset_authenticator(request: HttpRequest, user_id: int) -> HttpResponse
         )
     else:
         messages.info(request, f"{user.label} has no authenticator app.")
+    return redirect("user_edit", user_id=user.pk)
+
+
+@admin_pages
+@require_POST
+def user_reset_passkeys(request: HttpRequest, user_id: int) -> HttpResponse:
+    admin = acting_user(request)
+    user = access.get_user_for_admin(admin, user_id)
+    try:
+        count = passkeys.reset(user, by=actor_for(request, admin))
+    except PermissionDenied as exc:
+        return forbidden(request, exc)
+    if count:
+        messages.success(
+            request,
+            f"The passkeys of {user.label} are reset ({count} removed): they can add keys "
+            "again from their account page.",
+        )
+    else:
+        messages.info(request, f"{user.label} has no passkeys.")
     return redirect("user_edit", user_id=user.pk)
 
 
