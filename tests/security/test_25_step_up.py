@@ -18,11 +18,12 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from deskgate.accounts.models import AuditAction, AuditEvent, User
 from deskgate.apitokens.models import ApiToken
-from deskgate.signin.models import AuthenticatorApp, RecoveryCode
+from deskgate.signin.models import AuthenticatorApp, Passkey, RecoveryCode
 from deskgate.sso.models import ProviderConfig
 from tests.authenticator import enrol
 from tests.pages import snapshot
 from tests.security.conftest import Browser, full_sign_in, visible_text
+from tests.softkey import enrol_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,6 +50,7 @@ SENSITIVE: dict[str, tuple[Callable[[User], str], Callable[[User], dict[str, Any
         lambda u: {"method": "off", "scope": "selected", "users": [u.pk]},
     ),
     "user_reset_authenticator": (lambda u: f"/users/{u.pk}/reset-authenticator/", lambda u: {}),
+    "user_reset_passkeys": (lambda u: f"/users/{u.pk}/reset-passkeys/", lambda u: {}),
     "api_tokens": (
         lambda u: "/settings/api-tokens/",
         lambda u: {"name": "Exfiltrate", "scope": "write", "expires_days": "never"},
@@ -80,6 +82,8 @@ NOT_SENSITIVE = {
     "template_edit": "message texts, no sign-in factor",
     "audit": "reads",
     "api_token_revoke": "revoking takes access away, never gives it",
+    "user_send_enrolment_link": "the link goes to the user's own stored Email and needs "
+    "their password; changing that Email is itself guarded (user_edit)",
 }
 
 
@@ -114,6 +118,7 @@ def _state() -> dict[str, Any]:
         "tokens": list(ApiToken.objects.order_by("pk").values()),
         "apps": list(AuthenticatorApp.objects.order_by("pk").values()),
         "recovery": RecoveryCode.objects.count(),
+        "passkeys": list(Passkey.objects.order_by("pk").values_list("pk", "name")),
         "sso": list(ProviderConfig.objects.order_by("pk").values()),
     }
 
@@ -124,6 +129,7 @@ def victim(user_factory) -> User:
         "agent", "email", username="victim.agent", full_name="Victim Agent", email="v@n.example"
     )
     enrol(user)
+    enrol_key(user, name="Victim's key")
     return user
 
 

@@ -199,3 +199,80 @@ def test_audit_of_the_enrolment_names_the_user(user_factory, tenant) -> None:
     assert AuditEvent.objects.filter(
         action=AuditAction.AUTHENTICATOR_ENROLLED, subject=user
     ).exists()
+
+
+# -- a passkey as the strong factor the policy asks for -------------------------------------
+
+
+def test_enrol_a_passkey_after_the_code_then_home(user_factory, tenant) -> None:
+    from tests.softkey import SoftKey
+
+    require(tenant, "admin")
+    user = user_factory("admin", "email")
+    http = HttpClient()
+    sign_in(http, user)
+    assert prove(http, user, None) == ENROL
+    page = http.get(ENROL).content.decode()
+    assert (
+        'href="#passkey"' in page
+        and 'data-passkey-options="/signin/enrol/passkey/options/"' in page
+    )
+    options = http.post("/signin/enrol/passkey/options/").json()["publicKey"]
+    assert options["authenticatorSelection"]["userVerification"] == "required"  # an admin
+    key = SoftKey()
+    done = http.post(
+        ENROL, {"action": "passkey", "credential": key.create(options), "name": "Desk key"}
+    )
+    assert done.status_code == 200, done.content[:800]
+    assert "Your passkey is added" in done.content.decode() and not signed_in(http)
+    assert len(re.findall(r"<li><code>", done.content.decode())) == 10
+    finish = http.post(ENROL, {"action": "continue"})
+    assert finish["Location"] == "/" and signed_in(http)
+    assert factors.strong_factors_of([user.pk]) == {user.pk: [factors.StrongFactor.PASSKEY]}
+
+
+def test_enrol_passkey_options_need_a_proof_beyond_the_password(user_factory, tenant) -> None:
+    require(tenant, "admin")
+    user = user_factory("admin", "off")
+    http = HttpClient()
+    assert sign_in(http, user)["Location"] == ENROL  # MFA Off: nothing to prove
+    refused = http.post("/signin/enrol/passkey/options/")
+    assert refused.status_code == 409 and "challenge" not in refused.content.decode()
+    # And no sign-in at all: nothing to enrol for.
+    assert HttpClient().post("/signin/enrol/passkey/options/").status_code == 409
+
+
+def test_a_wrong_passkey_answer_at_enrolment_keeps_the_step(user_factory, tenant) -> None:
+    from tests.softkey import SoftKey
+
+    require(tenant, "admin")
+    user = user_factory("admin", "sms")
+    http = HttpClient()
+    sign_in(http, user)
+    assert prove(http, user, None) == ENROL
+    options = http.post("/signin/enrol/passkey/options/").json()["publicKey"]
+    answer = SoftKey().create(options, origin="https://deskgate.example.evil")
+    refused = http.post(ENROL, {"action": "passkey", "credential": answer, "name": "Typed name"})
+    body = refused.content.decode()
+    assert refused.status_code == 200 and "could not be accepted" in body
+    assert 'value="Typed name"' in body and not signed_in(http)
+    assert not factors.has_strong_factor(user)
+
+
+def test_the_last_passkey_cannot_be_removed_where_required(user_factory, tenant) -> None:
+    from deskgate.signin import passkeys
+    from deskgate.signin.models import Passkey
+    from tests.softkey import enrol_key
+
+    user = user_factory("admin", "email")
+    enrol_key(user, name="One")
+    first = Passkey.objects.get(user=user, name="One")
+    require(tenant, "admin")
+    by = Actor(user=user, ip="127.0.0.1")
+    with pytest.raises(ValidationError, match="and this is your only one"):
+        passkeys.remove(user, first.pk, by=by)
+    enrol_key(user, name="Two")
+    assert passkeys.remove(user, first.pk, by=by) == "One"  # another key stays
+    second = Passkey.objects.get(user=user, name="Two")
+    with pytest.raises(ValidationError, match="and this is your only one"):
+        passkeys.remove(user, second.pk, by=by)

@@ -12,18 +12,20 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
 from deskgate.accounts import contact, rules
 from deskgate.accounts.models import Level, User
 from deskgate.http.actors import actor_for
 from deskgate.http.forms import Form, add_errors
-from deskgate.signin import enrolment, factors, pipeline
+from deskgate.signin import enrolment, factors, passkeys, pipeline
 from deskgate.signin.credentials import PasswordOutcome, sign_in_with_password
 from deskgate.signin.forms import AppCodeField
 from deskgate.signin.models import PendingSignIn
+from deskgate.signin.passkey_views import REGISTER_KEY, options_response
 
 LINK_SESSION_KEY = "deskgate.enrolment-link"
 NOT_RIGHT = (
@@ -48,7 +50,9 @@ class LinkPasswordForm(Form):
 def _why(pending: PendingSignIn) -> str:
     user = pending.user
     if pending.via_link:
-        return "Set up an authenticator app to finish: from then on, sign-in asks for its code."
+        return (
+            "Set up an authenticator app or a passkey to finish: from then on, sign-in asks for it."
+        )
     level = Level(user.level).label.lower()
     return (
         f"{user.client.name} requires {level}s to sign in with an authenticator app or a "
@@ -85,6 +89,28 @@ def enrol_step(request: HttpRequest) -> HttpResponse:
             "signin/enrol_blocked.html",
             {"pending_user": user, "why": _why(pending), "email": _masked_email(user)},
         )
+    key_error, key_name = "", passkeys.default_name(user)
+    if action == "passkey":
+        key_name = request.POST.get("name", "")
+        try:
+            added = passkeys.register(
+                user,
+                request.POST.get("credential", ""),
+                token=request.session.pop(REGISTER_KEY, None),
+                name=key_name,
+                by=actor_for(request, user),
+                proven=True,
+            )
+        except (ValidationError, PermissionDenied) as exc:
+            key_error = " ".join(getattr(exc, "messages", [str(exc)]))
+        else:
+            if not added.recovery_codes:  # codes kept from before: nothing to show
+                return redirect(pipeline.advance(request, pending))
+            return render(
+                request,
+                "signin/enrol_done.html",
+                {"codes": added.recovery_codes, "factor": "passkey"},
+            )
     form = ConfirmAppForm(request.POST if action == "confirm" else None)
     if action == "confirm" and form.is_valid():
         try:
@@ -94,7 +120,7 @@ def enrol_step(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             add_errors(form, exc)
         else:
-            return render(request, "signin/enrol_done.html", {"codes": codes})
+            return render(request, "signin/enrol_done.html", {"codes": codes, "factor": "app"})
     enrolment_now = factors.enrolment_in_progress(user) if action == "confirm" else None
     if enrolment_now is None:
         enrolment_now = factors.start_enrolment(user)
@@ -107,8 +133,33 @@ def enrol_step(request: HttpRequest) -> HttpResponse:
             "pending_user": user,
             "why": _why(pending),
             "may_send_link": bool(user.email) and not pending.via_link,
+            "passkey_refusal": passkeys.may_register(user, proven=True),
+            "key_error": key_error,
+            "key_name": key_name,
+            "key_uv_required": passkeys.requires_uv(user),
+            "key_name_max": passkeys.NAME_MAX,
         },
     )
+
+
+@require_POST
+@never_cache
+def enrol_passkey_options(request: HttpRequest) -> HttpResponse:
+    """The options for navigator.credentials.create() at the enrolment step: only for an
+    attempt at that step that proved something besides the password."""
+    pending = pipeline.current(request)
+    if (
+        pending is None
+        or pipeline.next_stage(pending) != pipeline.Stage.ENROL
+        or not pipeline.proved(pending)
+    ):
+        return JsonResponse({"error": "Your sign-in expired. Sign in again."}, status=409)
+    refusal = passkeys.may_register(pending.user, proven=True)
+    if refusal is not None:
+        return JsonResponse({"error": refusal}, status=403)
+    token, body = passkeys.registration_options(pending.user)
+    request.session[REGISTER_KEY] = token
+    return options_response(body)
 
 
 def _masked_email(user: User) -> str:

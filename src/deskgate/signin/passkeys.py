@@ -98,14 +98,16 @@ def take_challenge(token: object, user: User | None, purpose: PasskeyPurpose) ->
 # -- registration --------------------------------------------------------------------------
 
 
-def may_register(user: User) -> str | None:
-    """Why this user cannot add a passkey now, or None when they can."""
+def may_register(user: User, *, proven: bool = False) -> str | None:
+    """Why this user cannot add a passkey now, or None when they can. `proven`: the sign-in's
+    enrolment step, whose attempt proved something besides the password (a code, SSO or the
+    enrolment link), which stands in for the second factor a user with MFA Off lacks."""
     if not user.client.supports_mfa:
         return (
             f"Your company's release {user.client.release} has no MFA: passkeys and security "
             "keys come with release 25.x."
         )
-    if not user.mfa_applies and not factors.has_strong_factor(user):
+    if not proven and not user.mfa_applies and not factors.has_strong_factor(user):
         return (
             "You have no second factor yet to prove it is you. Ask your admin to set your MFA "
             "to Email or SMS first, then add a passkey."
@@ -156,10 +158,13 @@ class Added:
     recovery_codes: list[str]  # the first strong factor's ten codes, to show once; or []
 
 
-def register(user: User, raw: str, *, token: object, name: str, by: audit.Actor) -> Added:
+def register(
+    user: User, raw: str, *, token: object, name: str, by: audit.Actor, proven: bool = False
+) -> Added:
     """Finish adding a key: the browser's answer checked against the stored challenge.
-    Raises ValidationError (on "credential" or "name") with words for the page."""
-    refusal = may_register(user)
+    Raises ValidationError (on "credential" or "name") with words for the page. `proven` as
+    in `may_register`."""
+    refusal = may_register(user, proven=proven)
     if refusal is not None:
         raise PermissionDenied(refusal)
     name = clean_name(name) if name.strip() else default_name(user)

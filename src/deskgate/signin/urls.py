@@ -8,6 +8,7 @@ urlpatterns = [
     path("new-password/", views.new_password_step, name="new_password"),
     path("code/", code_views.code_step, name="code"),
     path("enrol/", enrol_views.enrol_step, name="enrol"),
+    path("enrol/passkey/options/", enrol_views.enrol_passkey_options, name="enrol_passkey_options"),
     path("enrolment-link/", enrol_views.enrolment_link, name="enrolment_link"),
     path("passkey/options/", passkey_views.options, name="passkey_options"),
     path("passkey/", passkey_views.passwordless, name="passkey"),

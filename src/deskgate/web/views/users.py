@@ -310,6 +310,7 @@ def user_reset_authenticator(request: HttpRequest, user_id: int) -> HttpResponse
 
 @admin_pages
 @require_POST
+@step_up("reset_passkeys", "reset a user's passkeys", back="user_edit", keeps_draft=False)
 def user_reset_passkeys(request: HttpRequest, user_id: int) -> HttpResponse:
     admin = acting_user(request)
     user = access.get_user_for_admin(admin, user_id)
