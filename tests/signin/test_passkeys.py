@@ -175,6 +175,22 @@ def test_a_key_is_the_second_factor_after_the_password(user_factory, key, amr) -
     assert Passkey.objects.get(user=user).last_used_at is not None
 
 
+def test_an_admins_key_must_verify_the_user_at_sign_in_too(user_factory) -> None:
+    user = user_factory("admin", "email")
+    soft = enrol_key(user)  # registered with user verification, as admins must
+    http = HttpClient()
+    assert sign_in(http, user)["Location"] == "/signin/code/"
+    options = http.post("/signin/passkey/options/").json()["publicKey"]
+    assert options["userVerification"] == "required"
+    answer = soft.get(options, uv=False)  # a touch without the PIN
+    refused = http.post(
+        "/signin/code/", {"action": "verify_passkey", "with": "passkey", "credential": answer}
+    )
+    assert refused.status_code != 302 or refused["Location"] != "/"
+    assert not UserSession.objects.filter(user=user).exists()
+    assert use_at_code_step(http, soft)["Location"] == "/"  # with the PIN
+
+
 def test_a_user_with_mfa_off_and_a_key_owes_the_key(user_factory) -> None:
     user = user_factory("agent", "email")
     soft = enrol_key(user)

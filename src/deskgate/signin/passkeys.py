@@ -291,8 +291,8 @@ def reset(user: User, *, by: audit.Actor) -> int:
 
 def signin_options(user: User | None) -> tuple[str, str]:
     """Begin a sign-in with a key: for a known user (the code step) their keys are listed;
-    for nobody (passwordless) the browser offers its discoverable credentials, and user
-    verification is required."""
+    for nobody (passwordless) the browser offers its discoverable credentials. User
+    verification is required for passwordless and for admins (as at registration)."""
     token, challenge = issue_challenge(user, PasskeyPurpose.SIGNIN)
     allow = []
     if user is not None:
@@ -301,7 +301,7 @@ def signin_options(user: User | None) -> tuple[str, str]:
             for c in Passkey.objects.filter(user=user).values_list("credential_id", flat=True)
         ]
     options = webauthn_rp.authentication_options(
-        challenge=challenge, allow=allow, require_uv=user is None
+        challenge=challenge, allow=allow, require_uv=user is None or requires_uv(user)
     )
     return token, options
 
@@ -334,7 +334,8 @@ def verify_second_factor(
 ) -> Answer:
     """The code step with a passkey: the answer to the challenge this browser was given,
     by one of the pending user's keys. With or without user verification it is the second
-    factor; refusals count as wrong codes (R7)."""
+    factor, except for an admin, whose key must verify the user (as at registration);
+    refusals count as wrong codes (R7)."""
     # Taken first, whatever follows (a lock, a wrong key): a challenge is never used twice.
     challenge = take_challenge(token, user, PasskeyPurpose.SIGNIN)
 
@@ -350,7 +351,10 @@ def verify_second_factor(
             return FactorCheck.WRONG
         try:
             asserted = webauthn_rp.verify_assertion(
-                raw, challenge=challenge, public_key=bytes(passkey.public_key), require_uv=False
+                raw,
+                challenge=challenge,
+                public_key=bytes(passkey.public_key),
+                require_uv=requires_uv(pending_user),
             )
         except webauthn_rp.Refused:
             return FactorCheck.WRONG
