@@ -19,6 +19,11 @@ OWN_COMMANDS = {
     "create-api-token",
     "list-api-tokens",
     "revoke-api-token",
+    "update-user",
+    "unlock",
+    "list-users",
+    "set-release",
+    "set-client",
 }
 
 

@@ -378,6 +378,9 @@ class AuditAction(models.TextChoices):
     ENROLMENT_LINK_USED = "factor.enrolment_link_used", "Link to set up a sign-in method used"
     # A second factor checked again before a sensitive change.
     STEP_UP_PASSED = "signin.step_up", "Sign-in checked again for a sensitive change"
+    # An operator's changes of a client's name, country or release.
+    CLIENT_DETAILS_CHANGED = "client.details_changed", "Client renamed or its country changed"
+    CLIENT_RELEASE_CHANGED = "client.release_changed", "Client's release changed"
 
 
 class AuditEvent(models.Model):

@@ -189,3 +189,12 @@ def _deliver(notices: list[Notice]) -> None:
         for n, _ in admitted
     ]
     AuditEvent.objects.bulk_create(events, batch_size=500)
+
+
+def tell(user: User, text: str, *, by: audit.Actor) -> None:
+    """Email `user` a notice about their company's account (after the change commits); a
+    user without an Email is not told."""
+    if not user.email:
+        return
+    notice = Notice("email", user.email, contact.mask_email(user.email), text, user, by)
+    transaction.on_commit(lambda: _send_or_collect(notice))

@@ -14,6 +14,7 @@ actions`); every public action is here.
 """
 
 from deskgate.accounts.actions.bulk import BulkOutcome, bulk_change_mfa_method
+from deskgate.accounts.actions.client_details import ClientChanged, change_client
 from deskgate.accounts.actions.clients import (
     FactorPolicy,
     create_client,
@@ -27,6 +28,7 @@ from deskgate.accounts.actions.users import (
     UserInput,
     UserSaved,
     change_mfa_method,
+    change_user,
     create_user,
     delete_user,
     end_sessions,
@@ -40,13 +42,16 @@ from deskgate.accounts.actions.users import (
 
 __all__ = [
     "BulkOutcome",
+    "ClientChanged",
     "DirectoryAttributes",
     "FactorPolicy",
     "TemplateInput",
     "UserInput",
     "UserSaved",
     "bulk_change_mfa_method",
+    "change_client",
     "change_mfa_method",
+    "change_user",
     "change_own_contact",
     "check_own_contact",
     "create_client",

@@ -271,7 +271,7 @@ def stored_with(**changes: object) -> Callable[[User], UserInput]:
     return build
 
 
-def _change_fields(user: User, *, by: Actor, **changes: object) -> UserSaved:
+def change_user(user: User, *, by: Actor, **changes: object) -> UserSaved:
     """Change some fields and keep the others as they are stored now."""
     require_may_manage(by, user.client, user.level)
     return write_user(user, by=by, build=stored_with(**changes), recheck=True)
@@ -279,12 +279,12 @@ def _change_fields(user: User, *, by: Actor, **changes: object) -> UserSaved:
 
 def change_mfa_method(user: User, method: str, *, by: Actor) -> UserSaved:
     """Set one user's MFA method (Off, Email or SMS), keeping every other field."""
-    return _change_fields(user, by=by, mfa_method=method)
+    return change_user(user, by=by, mfa_method=method)
 
 
 def set_user_active(user: User, active: bool, *, by: Actor) -> UserSaved:
     """Set a user Active or Inactive; deactivation ends their sessions."""
-    return _change_fields(user, by=by, is_active=active)
+    return change_user(user, by=by, is_active=active)
 
 
 def write_user(

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import CommandError
 
+from deskgate.accounts.models import Client, User
+
 
 def refusal(exc: ValidationError | PermissionDenied) -> CommandError:
     """Turn an action's refusal into the command's error: the rule's words, per field."""
@@ -17,3 +19,23 @@ def refusal(exc: ValidationError | PermissionDenied) -> CommandError:
     else:
         lines = [str(exc)]
     return CommandError("refused: " + "\n".join(lines))
+
+
+def client_named(name: str) -> Client:
+    """The client called `name` (any case), or the command's refusal."""
+    client = Client.objects.filter(name__iexact=name.strip()).first()
+    if client is None:
+        raise CommandError(f"refused: there is no client named {name}.")
+    return client
+
+
+def user_of(client: Client, username: str) -> User:
+    """`client`'s user with that user name (any case), or the command's refusal."""
+    user = (
+        User.objects.select_related("client")
+        .filter(client=client, username__iexact=username.strip())
+        .first()
+    )
+    if user is None:
+        raise CommandError(f"refused: {client.name} has no user named {username}.")
+    return user
