@@ -24,6 +24,8 @@ OWN_COMMANDS = {
     "list-users",
     "set-release",
     "set-client",
+    "import-users",
+    "export-users",
 }
 
 

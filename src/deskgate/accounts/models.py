@@ -381,6 +381,8 @@ class AuditAction(models.TextChoices):
     # An operator's changes of a client's name, country or release.
     CLIENT_DETAILS_CHANGED = "client.details_changed", "Client renamed or its country changed"
     CLIENT_RELEASE_CHANGED = "client.release_changed", "Client's release changed"
+    # Users imported from a CSV file (each row's change is its own event too).
+    USERS_IMPORTED = "user.imported", "Users imported from a file"
 
 
 class AuditEvent(models.Model):

@@ -161,6 +161,10 @@ def _save(user: User, fields: Iterable[str]) -> None:
         raise ValidationError(RACED) from exc
 
 
+# A user before they exist, holding no address: the "before" of R4's snapshot for a new one.
+NOBODY = rules.UserState(username="", full_name="", is_active=False)
+
+
 # --- create, edit ---------------------------------------------------------------------------
 
 
@@ -191,7 +195,7 @@ def create_user(
         try:
             state = validate_user(client, data, user_id=None)
         except ValidationError as exc:
-            raise _from_settings(exc, client, data.level, given) from None
+            raise from_settings(exc, client, data.level, given) from None
         user = User(client=client)
         apply_state(user, state)
         _apply_directory(user, data.directory)
@@ -206,22 +210,27 @@ def create_user(
                 user.save()
         except IntegrityError as exc:
             raise ValidationError(RACED) from exc
-        audit.record(
-            AuditAction.USER_CREATED,
-            client=client,
-            by=by,
-            subject=user,
-            summary=f"Created {user.label} as {Level(user.level).label}"
-            + (f" with {MfaMethod(given).label} MFA from the settings" if given else ""),
-            level=user.level,
-            mfa_method=user.mfa_method,
-            mfa_from_settings=bool(given),
-            email=contact.mask_email(user.email),
-            work_phone=contact.mask_phone(user.work_phone),
-            active=user.is_active,
-        )
+        created_event(user, by=by, given=given).save()
     warnings = rules.user_template_warnings(client, state, user_label=user.label)
     return UserSaved(user, warnings)
+
+
+def created_event(user: User, *, by: Actor, given: str) -> AuditEvent:
+    """The audit event of a created user; `given`: the method the client's settings gave."""
+    return audit.build(
+        AuditAction.USER_CREATED,
+        client=user.client,
+        by=by,
+        subject=user,
+        summary=f"Created {user.label} as {Level(user.level).label}"
+        + (f" with {MfaMethod(given).label} MFA from the settings" if given else ""),
+        level=user.level,
+        mfa_method=user.mfa_method,
+        mfa_from_settings=bool(given),
+        email=contact.mask_email(user.email),
+        work_phone=contact.mask_phone(user.work_phone),
+        active=user.is_active,
+    )
 
 
 def new_user_mfa_for(client: Client, level: str) -> str:
@@ -233,7 +242,7 @@ def new_user_mfa_for(client: Client, level: str) -> str:
     return str(method)
 
 
-def _from_settings(exc: ValidationError, client: Client, level: str, given: str) -> ValidationError:
+def from_settings(exc: ValidationError, client: Client, level: str, given: str) -> ValidationError:
     """A refusal of a method the settings gave (not one the door chose) says so."""
     if not given or given == MfaMethod.OFF or not hasattr(exc, "error_dict"):
         return exc
@@ -428,10 +437,14 @@ def mfa_event(user: User, before: rules.UserState, *, by: Actor) -> AuditEvent:
     )
 
 
-def _record_changes(user: User, before: rules.UserState, changed: list[str], *, by: Actor) -> None:
+def change_events(
+    user: User, before: rules.UserState, changed: list[str], *, by: Actor
+) -> list[AuditEvent]:
+    """The audit events of a saved change of `user` (built, not saved: imports save many)."""
+    events: list[AuditEvent] = []
     client = user.client
     if "mfa_method" in changed:
-        mfa_event(user, before, by=by).save()
+        events.append(mfa_event(user, before, by=by))
     contact_changes = {}
     if "email" in changed:
         contact_changes["email"] = {
@@ -445,32 +458,44 @@ def _record_changes(user: User, before: rules.UserState, changed: list[str], *, 
         }
     if contact_changes:
         fields = " and ".join("Email" if k == "email" else "Work phone" for k in contact_changes)
-        audit.record(
-            AuditAction.USER_CONTACT_CHANGED,
-            client=client,
-            by=by,
-            subject=user,
-            summary=f"{fields} of {user.label} changed",
-            **contact_changes,
+        events.append(
+            audit.build(
+                AuditAction.USER_CONTACT_CHANGED,
+                client=client,
+                by=by,
+                subject=user,
+                summary=f"{fields} of {user.label} changed",
+                **contact_changes,
+            )
         )
     if "is_active" in changed:
-        audit.record(
-            AuditAction.USER_ACTIVATED if user.is_active else AuditAction.USER_DEACTIVATED,
-            client=client,
-            by=by,
-            subject=user,
-            summary=f"{user.label} set {'Active' if user.is_active else 'Inactive'}",
+        events.append(
+            audit.build(
+                AuditAction.USER_ACTIVATED if user.is_active else AuditAction.USER_DEACTIVATED,
+                client=client,
+                by=by,
+                subject=user,
+                summary=f"{user.label} set {'Active' if user.is_active else 'Inactive'}",
+            )
         )
     other = [
         c for c in changed if c in ("username", "full_name", "level", *DirectoryAttributes.LIMITS)
     ]
     if other:
-        audit.record(
-            AuditAction.USER_DETAILS_CHANGED,
-            client=client,
-            by=by,
-            subject=user,
-            summary=f"Details of {user.label} changed: {', '.join(other)}",
-            fields=other,
-            level=user.level,
+        events.append(
+            audit.build(
+                AuditAction.USER_DETAILS_CHANGED,
+                client=client,
+                by=by,
+                subject=user,
+                summary=f"Details of {user.label} changed: {', '.join(other)}",
+                fields=other,
+                level=user.level,
+            )
         )
+
+    return events
+
+
+def _record_changes(user: User, before: rules.UserState, changed: list[str], *, by: Actor) -> None:
+    AuditEvent.objects.bulk_create(change_events(user, before, changed, by=by))

@@ -230,6 +230,11 @@ def check_keeps_an_admin(
     others = User.objects.filter(client=client, level=Level.ADMIN, is_active=True)
     if others.exclude(pk=user_id).exists():
         return {}
+    return no_admin_left(client, after, label=label)
+
+
+def no_admin_left(client: Client, after: UserState, *, label: str) -> Errors:
+    """The refusal of a write that would leave `client` without an active admin."""
     field = "employment" if not after.is_active else "level"
     return {
         field: [
