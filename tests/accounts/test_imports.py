@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from functools import partial
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -190,8 +191,8 @@ def test_an_import_and_a_page_edit_racing_for_one_address(tenant, user_factory, 
         data.email, data.mfa_method = address, "email"
         file = rows(f"imp{n},Imported {n},agent,{address},,email,\n")
         outcomes = race(
-            lambda: actions.update_user(vera, data, by=Actor(user=admin_user)),
-            lambda: imports.import_users(tenant, file, by=OPERATOR, dry_run=False),
+            partial(actions.update_user, vera, data, by=Actor(user=admin_user)),
+            partial(imports.import_users, tenant, file, by=OPERATOR, dry_run=False),
         )
         imported = User.objects.filter(username=f"imp{n}").exists()
         edited = User.objects.get(pk=vera.pk).email == address
