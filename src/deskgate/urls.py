@@ -7,6 +7,7 @@ from deskgate.web.views import (
     account,
     api_tokens,
     authenticator,
+    imports,
     pages,
     passkeys,
     sso_admin,
@@ -36,6 +37,8 @@ urlpatterns = [
     path("users/", users.user_list, name="user_list"),
     path("users/create/", users.user_create, name="user_create"),
     path("users/bulk/", users.user_bulk, name="user_bulk"),
+    path("users/import/", imports.user_import, name="user_import"),
+    path("users/export.csv", imports.user_export, name="user_export"),
     path("users/<int:user_id>/", users.user_edit, name="user_edit"),
     path("users/<int:user_id>/unlock/", users.user_unlock, name="user_unlock"),
     path(

@@ -50,6 +50,15 @@ SENSITIVE: dict[str, tuple[Callable[[User], str], Callable[[User], dict[str, Any
         lambda u: {"method": "off", "scope": "selected", "users": [u.pk]},
     ),
     "user_reset_authenticator": (lambda u: f"/users/{u.pk}/reset-authenticator/", lambda u: {}),
+    "user_import": (
+        lambda u: "/users/import/",
+        lambda u: {
+            "apply": "1",
+            "filename": "x.csv",
+            "content": "username,full_name,level,email,work_phone,mfa,employment\n"
+            f"{u.username},{u.full_name},agent,attacker@evil.example,,off,active\n",
+        },
+    ),
     "user_reset_passkeys": (lambda u: f"/users/{u.pk}/reset-passkeys/", lambda u: {}),
     "api_tokens": (
         lambda u: "/settings/api-tokens/",
@@ -81,6 +90,7 @@ NOT_SENSITIVE = {
     "template_create": "message texts, no sign-in factor",
     "template_edit": "message texts, no sign-in factor",
     "audit": "reads",
+    "user_export": "reads the admin's own users, as the User list shows them",
     "api_token_revoke": "revoking takes access away, never gives it",
     "user_send_enrolment_link": "the link goes to the user's own stored Email and needs "
     "their password; changing that Email is itself guarded (user_edit)",

@@ -31,7 +31,7 @@ Needed = Callable[[HttpRequest, User, dict[str, Any]], bool]
 PURPOSES: dict[str, str] = {}
 # The pages a step-up may come back to: a fixed set of URL names, never a URL as given.
 RETURN_TARGETS = frozenset(
-    {"user_edit", "user_list", "client_settings", "sso_settings", "api_tokens"}
+    {"user_edit", "user_list", "user_import", "client_settings", "sso_settings", "api_tokens"}
 )
 
 
