@@ -43,21 +43,11 @@ SCREEN_SIZES: dict[str, tuple[ViewportSize, Literal["light", "dark"]]] = {
 # The elements that reach past the right edge, for the failure message.
 OVERFLOWING = """() => {
   const width = document.documentElement.clientWidth;
-  const out = [];
-  for (const el of document.body.querySelectorAll("*")) {
-    const box = el.getBoundingClientRect();
-    if (box.right > width + 0.5 && box.width > 0) {
-      let inScroller = false;
-      for (let p = el.parentElement; p; p = p.parentElement) {
-        if (getComputedStyle(p).overflowX !== "visible") { inScroller = true; break; }
-      }
-      const classes = typeof el.className === "string" && el.className ?
-        "." + el.className.split(" ").join(".") : "";
-      if (!inScroller) out.push(el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
-        classes + " (" + Math.round(box.right) + " px)");
-    }
-  }
-  return out.slice(0, 8);
+  return [...document.body.querySelectorAll("*")]
+    .filter((el) => !el.closest(".table-scroll") && el.getBoundingClientRect().right > width)
+    .slice(0, 8)
+    .map((el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + " (" +
+      Math.round(el.getBoundingClientRect().right) + " px)");
 }"""
 
 
