@@ -206,6 +206,9 @@ def test_an_agents_pages_fit_a_phone(
     page.get_by_label("Current password").fill(PASSWORD)
     page.get_by_role("button", name="Send a code to confirm").click()
     phone.check("contact confirm", "Confirm your new email")
+    # The sign-in provider's own pages, as an app's links open them.
+    phone.visit("an app's broken sign-in link", "/o/authorize/", re.compile("sign-in link"))
+    phone.visit("sign out of the apps", "/o/logout/", re.compile("Sign out of Deskgate|sign-out"))
     phone.visit("an admin page: not available", "/users/", "Not available")
     phone.visit("page not found, signed in", "/no-such-page/")
     phone.assert_all_fit()
