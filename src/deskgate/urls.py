@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from deskgate.api import api
 from deskgate.api.problems import route_not_found
 from deskgate.delivery import views as delivery
+from deskgate.http.favicon import favicon
 from deskgate.web.views import (
     account,
     api_tokens,
@@ -18,6 +19,7 @@ from deskgate.web.views import (
 
 urlpatterns = [
     path("", pages.home, name="home"),
+    path("favicon.ico", favicon, name="favicon"),
     path("signin/sso/", include("deskgate.sso.urls")),
     path("signin/", include("deskgate.signin.urls")),
     path("account/", pages.account, name="account"),

@@ -61,7 +61,29 @@
     });
   }
 
+  // The menu on a narrow screen: folded behind its button, which the page ships hidden and
+  // open so that the menu works without scripts. The stylesheet hides the menu only while
+  // the button says aria-expanded="false", and shows the button only on narrow screens.
+  function menuToggle(button) {
+    var menu = document.getElementById(button.getAttribute("aria-controls"));
+    if (!menu) return;
+    function show(open) { button.setAttribute("aria-expanded", open ? "true" : "false"); }
+    show(false);
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      show(button.getAttribute("aria-expanded") !== "true");
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key !== "Escape" || button.getAttribute("aria-expanded") !== "true") return;
+      if (!menu.contains(document.activeElement) && document.activeElement !== button) return;
+      show(false);
+      button.focus();
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    var toggle = document.querySelector("button.menu-toggle[aria-controls]");
+    if (toggle) menuToggle(toggle);
     var search = document.getElementById("user-search");
     if (search) liveSearch(search);
     document.querySelectorAll("[data-countdown]").forEach(countdown);
