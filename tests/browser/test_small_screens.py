@@ -242,6 +242,17 @@ def test_an_admins_pages_fit_a_phone(
     phone.visit("user list", "/users/", "Users")
     shoot(page, "user-list")
     phone.visit("create user", "/users/create/", "Create user")
+    phone.visit("import users", "/users/import/", "Import users from a CSV file")
+    csv_file = (
+        "username,full_name,level,email,work_phone,mfa,employment\n"
+        "imported.agent.with.a.long.name,Imported Agent With A Rather Long Name,agent,"
+        "imported.agent.with.a.long.name@northwind.example,,email,active\n"
+    )
+    page.get_by_label("CSV file").set_input_files(
+        files=[{"name": "agents.csv", "mimeType": "text/csv", "buffer": csv_file.encode()}]
+    )
+    page.get_by_role("button", name="Check the file").click()
+    phone.check("import users: the file checked", "Import users from a CSV file")
     phone.visit("user page", f"/users/{agent.pk}/", agent.full_name)
     shoot(page, "user-page")
     phone.visit("message templates", "/templates/", "Message templates")
