@@ -26,6 +26,7 @@ OWN_COMMANDS = {
     "set-client",
     "import-users",
     "export-users",
+    "purge-audit",
 }
 
 

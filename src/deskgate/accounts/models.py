@@ -64,6 +64,10 @@ class Client(models.Model):
         default=15,
         help_text="Minutes a checked second factor counts for sensitive admin changes.",
     )
+    # How long the audit trail keeps an event (`deskgate purge-audit` removes older ones).
+    audit_retention_days = models.PositiveSmallIntegerField(
+        default=365, help_text="Days the audit trail keeps an event."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -73,6 +77,10 @@ class Client(models.Model):
             models.CheckConstraint(
                 condition=Q(step_up_minutes__gte=1, step_up_minutes__lte=1440),
                 name="client_step_up_minutes_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(audit_retention_days__gte=30, audit_retention_days__lte=3650),
+                name="client_audit_retention_range",
             ),
         ]
 
@@ -383,6 +391,8 @@ class AuditAction(models.TextChoices):
     CLIENT_RELEASE_CHANGED = "client.release_changed", "Client's release changed"
     # Users imported from a CSV file (each row's change is its own event too).
     USERS_IMPORTED = "user.imported", "Users imported from a file"
+    # Old events removed after the client's retention (deskgate purge-audit).
+    AUDIT_PURGED = "audit.purged", "Old audit events removed"
 
 
 class AuditEvent(models.Model):

@@ -22,6 +22,7 @@ from deskgate.accounts.actions.clients import (
 )
 from deskgate.accounts.actions.own import change_own_contact, check_own_contact
 from deskgate.accounts.actions.passwords import set_password
+from deskgate.accounts.actions.retention import purge_audit, set_audit_retention
 from deskgate.accounts.actions.templates import TemplateInput, save_template
 from deskgate.accounts.actions.users import (
     DirectoryAttributes,
@@ -60,7 +61,9 @@ __all__ = [
     "end_sessions",
     "note_email_proven",
     "revoke_devices",
+    "purge_audit",
     "save_template",
+    "set_audit_retention",
     "set_password",
     "set_user_active",
     "sign_out_everywhere",

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from deskgate.accounts import audit, contact, hooks, notify, rules, sessions
+from deskgate.accounts import audit, contact, hooks, notify, privacy, rules, sessions
 from deskgate.accounts.actions._common import (
     RACED,
     lock_client,
@@ -343,9 +343,11 @@ def write_user(
 
 
 def delete_user(user: User, *, by: Actor) -> None:
-    """Remove a user (a directory's delete, where the client chose deletion over
-    deactivation). Their sessions and sign-ins in the apps end first; the audit trail keeps
-    its events, under the label they were recorded with. The last active admin stays."""
+    """Remove a user and their personal data (name, Email, Work phone, devices, factors):
+    an admin's Delete, or a directory's where the client chose deletion over deactivation.
+    Their sessions and sign-ins in the apps end first; the audit trail keeps its events,
+    with the person's name replaced by a pseudonym (`privacy`). The last active admin
+    stays."""
     require_may_manage(by, user.client, user.level)
     with transaction.atomic():
         client = lock_client(user.client)
@@ -357,13 +359,16 @@ def delete_user(user: User, *, by: Actor) -> None:
         if errors:
             raise ValidationError(errors)
         end_sessions(user)
+        name = privacy.pseudonym(user)
+        privacy.forget_in_trail(user, name)
         audit.record(
             AuditAction.USER_DELETED,
             client=client,
             by=by,
             subject=None,
-            summary=f"Deleted {user.label}",
+            summary=f"User deleted; the trail now calls them {name}",
             level=user.level,
+            pseudonym=name,
         )
         user.delete()
 
