@@ -52,7 +52,7 @@ ROWS: list[tuple[str, dict[str, Any], tuple[Protection, ...], Gap | None]] = [
         {"method": "email", "email": MAIL, "email_shared": True, "has_app": True},
         (A,),
         None,
-    ),  # noqa: E501
+    ),
     ("mandatory sso", {"method": "off", "sso_mandatory": True}, (SSO,), None),
     ("sso and email", {"method": "email", "email": MAIL, "sso_mandatory": True}, (SSO, E), None),
     ("11.x", {"supports_mfa": False, "method": "off"}, (), Gap.RELEASE),
