@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from typing import Any
 
 from bench.userlist import fresh_database, make_users, setup_django
 
@@ -35,7 +36,7 @@ def measure(admin: object, rounds: int) -> dict[str, tuple[float, float, float, 
         for _ in range(rounds):
             with CaptureQueriesContext(connection) as captured:
                 t0, c0 = time.perf_counter(), time.process_time()
-                response = http.get(path)
+                response: Any = http.get(path)
                 if response.streaming:
                     b"".join(response.streaming_content)
                 times.append((time.perf_counter() - t0) * 1000)
