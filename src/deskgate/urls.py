@@ -7,7 +7,9 @@ from deskgate.http.favicon import favicon
 from deskgate.web.views import (
     account,
     api_tokens,
+    audit,
     authenticator,
+    coverage,
     imports,
     pages,
     passkeys,
@@ -41,6 +43,8 @@ urlpatterns = [
     path("users/bulk/", users.user_bulk, name="user_bulk"),
     path("users/import/", imports.user_import, name="user_import"),
     path("users/export.csv", imports.user_export, name="user_export"),
+    path("users/coverage/", coverage.user_coverage, name="user_coverage"),
+    path("users/coverage.csv", coverage.user_coverage_csv, name="user_coverage_csv"),
     path("users/<int:user_id>/", users.user_edit, name="user_edit"),
     path("users/<int:user_id>/unlock/", users.user_unlock, name="user_unlock"),
     path(
@@ -64,7 +68,8 @@ urlpatterns = [
     path("templates/", templates.template_list, name="template_list"),
     path("templates/create/", templates.template_create, name="template_create"),
     path("templates/<int:template_id>/", templates.template_edit, name="template_edit"),
-    path("audit/", pages.audit_trail, name="audit"),
+    path("audit/", audit.audit_trail, name="audit"),
+    path("audit.csv", audit.audit_csv, name="audit_csv"),
     path("settings/", pages.client_settings, name="client_settings"),
     path("settings/sso/", sso_admin.sso_settings, name="sso_settings"),
     path("settings/api-tokens/", api_tokens.api_tokens, name="api_tokens"),

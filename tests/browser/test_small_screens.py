@@ -18,7 +18,7 @@ import pytest
 from django.contrib.auth.tokens import default_token_generator
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
-from playwright.sync_api import Page, ViewportSize, expect
+from playwright.sync_api import FilePayload, Page, ViewportSize, expect
 
 from deskgate.accounts import actions
 from deskgate.accounts.audit import OPERATOR
@@ -249,7 +249,7 @@ def test_an_admins_pages_fit_a_phone(
         "imported.agent.with.a.long.name@northwind.example,,email,active\n"
     )
     page.get_by_label("CSV file").set_input_files(
-        files=[{"name": "agents.csv", "mimeType": "text/csv", "buffer": csv_file.encode()}]
+        files=[FilePayload(name="agents.csv", mimeType="text/csv", buffer=csv_file.encode())]
     )
     page.get_by_role("button", name="Check the file").click()
     phone.check("import users: the file checked", "Import users from a CSV file")

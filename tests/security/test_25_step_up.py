@@ -91,6 +91,9 @@ NOT_SENSITIVE = {
     "template_edit": "message texts, no sign-in factor",
     "audit": "reads",
     "user_export": "reads the admin's own users, as the User list shows them",
+    "audit_csv": "reads: the audit page's rows as CSV, masked as on the page",
+    "user_coverage": "reads: who has a second factor and why not; fixes link to guarded pages",
+    "user_coverage_csv": "reads: the coverage list as CSV, destinations masked",
     "api_token_revoke": "revoking takes access away, never gives it",
     "user_send_enrolment_link": "the link goes to the user's own stored Email and needs "
     "their password; changing that Email is itself guarded (user_edit)",

@@ -103,7 +103,7 @@ def test_the_download_holds_only_the_admins_own_users(
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
-    body = content(response)
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(body)))
     assert rows[0] == ["username", "full_name", "level", "email", "work_phone", "mfa", "employment"]
     names = {r[0] for r in rows[1:]}

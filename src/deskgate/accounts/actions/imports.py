@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -470,30 +470,34 @@ def _write(client: Client, accepted: list[_Accepted], *, by: Actor) -> None:
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def safe_cell(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_START) else value
+def safe_cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def _unescaped(value: str) -> str:
     return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_START) else value
 
 
-def export_rows(users: Iterable[User]) -> Iterable[list[str]]:
-    """The header and one row per user, in the columns an import reads back."""
-    yield list(COLUMNS)
+def user_values(users: Iterable[User]) -> Iterator[list[str]]:
+    """One row per user in the columns an import reads back (cells as stored)."""
     for u in users:
         yield [
-            safe_cell(v)
-            for v in (
-                u.username,
-                u.full_name,
-                u.level,
-                u.email,
-                u.work_phone,
-                u.mfa_method,
-                "active" if u.is_active else "inactive",
-            )
+            u.username,
+            u.full_name,
+            u.level,
+            u.email,
+            u.work_phone,
+            u.mfa_method,
+            "active" if u.is_active else "inactive",
         ]
+
+
+def export_rows(users: Iterable[User]) -> Iterator[list[str]]:
+    """The header and `user_values`, with formula-like cells made safe."""
+    yield list(COLUMNS)
+    for values in user_values(users):
+        yield [safe_cell(v) for v in values]
 
 
 def refused_summary(result: ImportResult) -> str:

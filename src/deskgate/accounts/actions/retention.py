@@ -8,7 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from deskgate.accounts import access, audit, privacy
+from deskgate.accounts import access, audit
+from deskgate.accounts.actions import privacy
 from deskgate.accounts.audit import Actor
 from deskgate.accounts.models import AuditAction, Client
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field, replace
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from deskgate.accounts import audit, contact, hooks, notify, privacy, rules, sessions
+from deskgate.accounts import audit, contact, hooks, notify, rules, sessions
+from deskgate.accounts.actions import privacy
 from deskgate.accounts.actions._common import (
     RACED,
     lock_client,

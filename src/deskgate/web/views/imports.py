@@ -3,11 +3,11 @@ user list as a CSV file in the same columns. Thin views over `actions.imports`."
 
 from __future__ import annotations
 
-import csv
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.text import slugify
@@ -17,6 +17,7 @@ from deskgate.accounts import access
 from deskgate.accounts.actions import imports
 from deskgate.http.actors import actor_for
 from deskgate.http.guards import acting_user, admin_pages
+from deskgate.web.csv_export import csv_response
 from deskgate.web.step_up import step_up
 
 TEMPLATE = "web/users/import.html"
@@ -70,14 +71,10 @@ def user_import(request: HttpRequest) -> HttpResponse:
 
 
 @admin_pages
-def user_export(request: HttpRequest) -> HttpResponse:
+def user_export(request: HttpRequest) -> HttpResponseBase:
     """The client's users as CSV, in the columns Import reads back."""
     admin = acting_user(request)
     users = access.users_for_admin(admin).order_by("full_name", "id")
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    csv.writer(response).writerows(imports.export_rows(users.iterator(chunk_size=2000)))
     stamp = timezone.localdate().isoformat()
     name = f"{slugify(admin.client.name) or 'users'}-users-{stamp}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    response["Cache-Control"] = "no-store"
-    return response
+    return csv_response(name, imports.COLUMNS, imports.user_values(users.iterator(chunk_size=2000)))

@@ -1,20 +1,19 @@
-"""Home, the user's own account page, the audit trail and the client's settings."""
+"""Home, the user's own account page and the client's settings (the audit trail: audit.py)."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from deskgate.accounts import access, actions
+from deskgate.accounts import actions
 from deskgate.accounts.models import AuditEvent
 from deskgate.http.actors import actor_for
 from deskgate.http.forms import add_errors
-from deskgate.http.guards import acting_user, admin_pages, admins_only
+from deskgate.http.guards import acting_user, admins_only
 from deskgate.signin import devices, factors, passkeys
 from deskgate.signin import step_up as step_up_flow
 from deskgate.web.forms import ClientSettingsForm
@@ -53,19 +52,6 @@ def forget_devices(request: HttpRequest) -> HttpResponse:
     count = devices.revoke_all(user, by=actor_for(request, user))
     messages.success(request, f"{count} remembered device{'s' if count != 1 else ''} forgotten.")
     return redirect("account")
-
-
-@admin_pages
-def audit_trail(request: HttpRequest) -> HttpResponse:
-    admin = acting_user(request)
-    events = access.audit_for_admin(admin)
-    subject = request.GET.get("user")
-    subject_user = None
-    if subject:
-        subject_user = access.get_user_for_admin(admin, subject)
-        events = events.filter(subject=subject_user)
-    page = Paginator(events.order_by("-at", "-id"), 50).get_page(request.GET.get("page"))
-    return render(request, "web/audit.html", {"page": page, "subject_user": subject_user})
 
 
 @admins_only
