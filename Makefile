@@ -25,7 +25,14 @@ $(OIDC): tests/oidc/package-lock.json
 		npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: the SSO end-to-end tests will be skipped (apt-get install -y npm)"; fi
 
-setup: $(STAMP) $(OIDC)
+# axe-core, which the browser tests run over every page state they reach (tests/browser/a11y.py).
+AXE    := tests/a11y/node_modules/.package-lock.json
+$(AXE): tests/a11y/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/a11y --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the browser tests' accessibility checks will be skipped (apt-get install -y npm)"; fi
+
+setup: $(STAMP) $(OIDC) $(AXE)
 
 # The demo serves plain HTTP on loopback, so its cookies cannot carry the Secure flag;
 # production (DESKGATE_SECURE_COOKIES unset) always sets it.
@@ -55,11 +62,11 @@ sso-demo: $(STAMP) $(OIDC)
 app-demo: $(STAMP)
 	$(BIN)/python -m tests.harness.app_demo
 
-test: $(STAMP) $(OIDC)
+test: $(STAMP) $(OIDC) $(AXE)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-postgres: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/deskgate
-test-postgres: $(STAMP) $(OIDC)
+test-postgres: $(STAMP) $(OIDC) $(AXE)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Figures, not pass/fail: see README "Performance". BENCH_DATABASE_URL picks PostgreSQL.

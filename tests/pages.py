@@ -54,7 +54,7 @@ def field_errors(response: Any, name: str) -> list[str]:
 
 def form_errors_text(response: Any) -> str:
     """The text of the box above the form (non-field errors and "Nothing was saved")."""
-    match = re.search(r'<div class="errors" role="alert">(.*?)</div>', content(response), re.S)
+    match = re.search(r'<div class="errors" role="alert"[^>]*>(.*?)</div>', content(response), re.S)
     return _plain(match.group(1)) if match else ""
 
 

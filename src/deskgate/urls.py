@@ -85,5 +85,7 @@ urlpatterns = [
     path("", include("deskgate.provider.urls")),
 ]
 
+handler404 = "deskgate.http.errors.page_not_found"
+handler403 = "deskgate.http.errors.permission_denied"
 # An unreachable database or cache answers 503 "briefly unavailable", anything else 500.
 handler500 = "deskgate.http.errors.server_error"

@@ -16,6 +16,7 @@ from deskgate.accounts.audit import OPERATOR
 from deskgate.accounts.models import Client, User
 from deskgate.conf import parse_sms_url
 from deskgate.sso import flows
+from tests.browser import a11y
 from tests.conftest import PASSWORD, need
 from tests.harness.kannel import Kannel
 from tests.harness.smtp import SmtpServer
@@ -65,8 +66,32 @@ def chromium() -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(chromium: Any, live_server: Any, transactional_db: None) -> Iterator[Any]:
-    """A fresh browser tab (own cookies) on the live server; its base URL is the server's."""
+def axe(request: pytest.FixtureRequest) -> Iterator[a11y.Audit]:
+    """axe-core checks every state of the watched tabs (`axe.watch(tab, origin)`) before each
+    action of the test and at its end; any violation fails the test (tests/browser/a11y.py)."""
+    need(a11y.AXE_JS.is_file(), "axe-core: make setup (npm ci --prefix tests/a11y)")
+    audit = a11y.load()
+    request.node.axe_audit = audit
+    with a11y.hooked(audit):
+        yield audit
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """After a test that passed, the state it ended in is checked too, then every violation
+    found on the way fails it (a failing test keeps its own failure)."""
+    result = yield
+    audit: a11y.Audit | None = getattr(item, "axe_audit", None)
+    if audit is not None:
+        audit.check("at the end of the test")
+        audit.assert_clean()
+    return result
+
+
+@pytest.fixture
+def page(chromium: Any, live_server: Any, transactional_db: None, axe: a11y.Audit) -> Iterator[Any]:
+    """A fresh browser tab (own cookies) on the live server; its base URL is the server's.
+    axe-core checks its every state."""
     # The live server speaks plain http on localhost. Chromium does keep Secure cookies set
     # by http://localhost (it counts as a secure context), so the product's Secure session and
     # CSRF cookies work unchanged here; no override of SESSION/CSRF_COOKIE_SECURE is needed.
@@ -75,6 +100,7 @@ def page(chromium: Any, live_server: Any, transactional_db: None) -> Iterator[An
     )
     context.set_default_timeout(5_000)
     tab = context.new_page()
+    axe.watch(tab, live_server.url)
     try:
         yield tab
     finally:

@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, Page, expect
 from deskgate.accounts.audit import OPERATOR
 from deskgate.accounts.models import User
 from deskgate.provider import registry
+from tests.browser import a11y
 from tests.conftest import PASSWORD
 from tests.harness.app_demo import AgentDesktop, Settings
 from tests.harness.gunicorn import HASH, Gunicorn, server_env
@@ -67,11 +68,14 @@ def desktop(deskgate: Gunicorn) -> Iterator[AgentDesktop]:
 
 
 @pytest.fixture
-def tab(chromium: Browser) -> Iterator[Page]:
+def tab(chromium: Browser, deskgate: Gunicorn, axe: a11y.Audit) -> Iterator[Page]:
+    """A tab whose Deskgate pages axe-core checks (the Agent desktop's are the demo's own)."""
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
+    page = context.new_page()
+    axe.watch(page, deskgate.url)
     try:
-        yield context.new_page()
+        yield page
     finally:
         context.close()
 

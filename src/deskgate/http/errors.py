@@ -1,10 +1,12 @@
-"""The answer when something Deskgate depends on is away: a 503 page, never a 500.
+"""Deskgate's error pages: 404, 403, and the answer when something Deskgate depends on is
+away (a 503 page, never a 500).
 
-Django calls `server_error` (the handler500) for any exception a view or middleware did not
-handle, while the exception is being handled. A database or cache that does not answer is
-an outage, not a bug: the person gets "briefly unavailable, try again in a minute" with
-`Retry-After`; anything else stays an ordinary 500. Neither page touches the database,
-the session or the user.
+The 404 and 403 pages are ordinary pages with the menu. Django calls `server_error` (the
+handler500) for any exception a view or middleware did not handle, while the exception is
+being handled. A database or cache that does not answer is an outage, not a bug: the person
+gets "briefly unavailable, try again in a minute" with `Retry-After`; anything else stays an
+ordinary 500. Neither of those two touches the database, the session or the user: they are
+rendered without the request, so without the menu.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import sys
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError
+from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -29,6 +33,17 @@ def is_outage(exc: BaseException | None) -> bool:
             return True
         exc = exc.__cause__ or exc.__context__
     return False
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The handler404: a page with the menu, saying so and offering a way back."""
+    return render(request, "http/not_found.html", status=404)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The handler403, for a PermissionDenied no view answered itself (the guards do)."""
+    reason = str(exception) or _("You do not have access to this page.")
+    return render(request, "http/forbidden.html", {"reason": reason}, status=403)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -2,10 +2,18 @@
 (function () {
   "use strict";
 
-  // User list: results as you type, from the same server-side search as the form.
+  // User list: results as you type, from the same server-side search as the form. Only their
+  // count is announced, in a live region of its own: the whole table re-read on every key
+  // would drown the person typing.
   function liveSearch(form) {
     var target = document.getElementById(form.dataset.results);
     if (!target || !window.fetch) return;
+    // The count ("3 users matching ...") is lifted out of the results into one place of
+    // its own, a polite live region, where each new count replaces the last.
+    var status = target.querySelector(".count") || document.createElement("p");
+    status.className = "count";
+    status.setAttribute("aria-live", "polite");
+    target.parentNode.insertBefore(status, target);
     var timer = null;
     var seq = 0;
     function run() {
@@ -17,6 +25,9 @@
         .then(function (html) {
           if (html !== null && mine === seq) {
             target.innerHTML = html;
+            var count = target.querySelector(".count");
+            status.textContent = count ? count.textContent : "";
+            if (count) count.remove();
             params.delete("partial");
             history.replaceState(null, "", form.action + "?" + params.toString());
           }
@@ -26,14 +37,18 @@
     form.addEventListener("change", function () { clearTimeout(timer); run(); });
   }
 
-  // Resend code: the link becomes usable when the countdown reaches zero.
+  // Resend code: the link becomes usable when the countdown reaches zero. The seconds are
+  // shown, not announced; that the button is usable again is announced once.
   function countdown(el) {
     var button = document.getElementById(el.dataset.button);
+    var ready = document.getElementById(el.dataset.readyStatus);
     var left = parseInt(el.dataset.seconds, 10) || 0;
+    var counted = left > 0;
     function tick() {
       if (left <= 0) {
         el.textContent = "";
         if (button) button.disabled = false;
+        if (ready && counted) ready.textContent = ready.dataset.text;
         return;
       }
       if (button) button.disabled = true;
@@ -81,9 +96,18 @@
     });
   }
 
+  // A page that comes back with errors: the focus goes to the summary of what went wrong,
+  // else to the first field in error (whose error is its description).
+  function focusErrors() {
+    var target = document.querySelector("[data-error-summary]") ||
+      document.querySelector("input[aria-invalid=true], select[aria-invalid=true], textarea[aria-invalid=true]");
+    if (target) target.focus();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var toggle = document.querySelector("button.menu-toggle[aria-controls]");
     if (toggle) menuToggle(toggle);
+    focusErrors();
     var search = document.getElementById("user-search");
     if (search) liveSearch(search);
     document.querySelectorAll("[data-countdown]").forEach(countdown);
