@@ -7,6 +7,7 @@ from deskgate.web.views import (
     account,
     api_tokens,
     authenticator,
+    bulk,
     pages,
     passkeys,
     sso_admin,
@@ -35,7 +36,7 @@ urlpatterns = [
     path("account/passkeys/<int:passkey_id>/remove/", passkeys.remove, name="passkey_remove"),
     path("users/", users.user_list, name="user_list"),
     path("users/create/", users.user_create, name="user_create"),
-    path("users/bulk/", users.user_bulk, name="user_bulk"),
+    path("users/bulk/", bulk.user_bulk, name="user_bulk"),
     path("users/<int:user_id>/", users.user_edit, name="user_edit"),
     path("users/<int:user_id>/unlock/", users.user_unlock, name="user_unlock"),
     path(
