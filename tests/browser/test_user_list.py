@@ -38,7 +38,7 @@ def test_filter_sort_select_all_and_confirm_bulk_sms(
 
     # Sort by Name, then the other way: the heading says which.
     page.get_by_role("link", name="Name", exact=True).click()
-    name_heading = page.get_by_role("columnheader", name="Name")
+    name_heading = page.get_by_role("columnheader", name="Name", exact=True)
     expect(name_heading).to_have_attribute("aria-sort", "descending")
     rows = page.get_by_role("row")
     expect(rows.nth(1)).to_contain_text("Leena Landline")
