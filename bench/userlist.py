@@ -1,4 +1,4 @@
-"""User list search at scale: median and p95 of the page, server side, through Django.
+"""User list search, filters and sorting at scale: median and p95 of the page, server side.
 
 Usage: .venv/bin/python -m bench.userlist [--users 10000] [--rounds 30]
 Uses DATABASE_URL (default: a SQLite file var/bench.sqlite3, rebuilt each run).
@@ -123,6 +123,13 @@ def measure(admin: object, rounds: int) -> dict[str, dict[str, float]]:
         "phone digits": "?q=040+000+1234",
         "no match": "?q=zzzzzz",
         "as you type (partial)": "?q=mira&partial=1",
+        # Issue 15: status filters and sortable columns.
+        "filter MFA off": "?flag=mfa_off",
+        "filter locked": "?flag=locked",
+        "filter SMS, sort level": "?mfa=sms&sort=level",
+        "sort last sign-in desc": "?sort=-last_sign_in",
+        "search, sort user name": "?q=korhonen&sort=-username",
+        "page 150, sort MFA": "?sort=mfa&page=150",
     }
     results = {}
     for label, query in queries.items():

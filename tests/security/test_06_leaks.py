@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
+from uuid import uuid4
 
 import phonenumbers
 import pytest
@@ -198,7 +199,7 @@ def test_sign_ins_codes_resends_failures_admin_changes_resets_leak_nothing(
     )
     a.post(
         "/users/bulk/",
-        [("method", "email"), ("scope", "selected"), ("users", mailer.pk)],
+        [("method", "email"), ("scope", "selected"), ("users", mailer.pk), ("key", str(uuid4()))],
         form="/users/",
     )
     a.post(

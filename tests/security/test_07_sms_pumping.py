@@ -8,6 +8,7 @@ Twilio Verify Geo Permissions, GitLab MR 257995, privacyIDEA #933.
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from datetime import timedelta
 
@@ -177,7 +178,12 @@ def test_country_allow_list_refuses_numbers_when_they_are_saved(
     assert "sends SMS codes only to numbers in FI" in visible_text(edited)
     bulk = a.post(
         "/users/bulk/",
-        [("method", "sms"), ("scope", "selected"), ("users", abroad.pk)],
+        [
+            ("key", str(uuid.uuid4())),
+            ("method", "sms"),
+            ("scope", "selected"),
+            ("users", abroad.pk),
+        ],
         form="/users/",
     )
     assert "sends SMS codes only to numbers in FI" in visible_text(bulk)

@@ -6,6 +6,7 @@ trail and searches never reach another client's users.
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 
@@ -137,7 +138,12 @@ def test_bulk_actions_cannot_touch_another_clients_users(two_clients, user_facto
     for target in (foreign.pk, missing):
         response = a.post(
             "/users/bulk/",
-            [("method", "off"), ("scope", "selected"), ("users", target)],
+            [
+                ("key", str(uuid.uuid4())),
+                ("method", "off"),
+                ("scope", "selected"),
+                ("users", target),
+            ],
             form="/users/",
         )
         answers.append((response.status_code, comparable(response, str(target))))
@@ -146,6 +152,7 @@ def test_bulk_actions_cannot_touch_another_clients_users(two_clients, user_facto
     a.post(
         "/users/bulk/",
         [
+            ("key", str(uuid.uuid4())),
             ("method", "email"),
             ("scope", "selected"),
             ("users", own_agent.pk),
@@ -153,7 +160,11 @@ def test_bulk_actions_cannot_touch_another_clients_users(two_clients, user_facto
         ],
         form="/users/",
     )
-    a.post("/users/bulk/", [("method", "off"), ("scope", "level:agent")], form="/users/")
+    a.post(
+        "/users/bulk/",
+        [("key", str(uuid.uuid4())), ("method", "off"), ("scope", "level:agent")],
+        form="/users/",
+    )
     assert snapshot(foreign) == before
     own_agent.refresh_from_db()
     assert own_agent.mfa_method == "off"

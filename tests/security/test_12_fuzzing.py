@@ -13,6 +13,7 @@ import contextlib
 import os
 import re
 import string
+from uuid import uuid4
 
 import phonenumbers
 import pytest
@@ -361,7 +362,9 @@ def test_searches_filters_and_ids_never_fail(admin_http, tenant, q, user, agent,
         (f"/templates/{template.pk}/", {"agent": agent}),
     ):
         assert admin_http.get(path, params).status_code in (200, 404)
-    response = admin_http.post("/users/bulk/", {"method": "off", "scope": "selected", "users": ids})
+    response = admin_http.post(
+        "/users/bulk/", {"method": "off", "scope": "selected", "users": ids, "key": str(uuid4())}
+    )
     assert response.status_code in (200, 302)
     response = admin_http.post("/settings/", {"sms_countries": q, "remember_device_enabled": "on"})
     assert response.status_code in (200, 302)

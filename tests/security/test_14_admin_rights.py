@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import re
+import uuid
 
 import pytest
 
@@ -107,13 +108,22 @@ def test_a_stolen_session_cannot_switch_off_its_own_mfa_in_bulk(browser, victim:
     before = account_of(victim)
     response = attacker.post(
         "/users/bulk/",
-        [("method", "off"), ("scope", "selected"), ("users", str(victim.pk))],
+        [
+            ("key", str(uuid.uuid4())),
+            ("method", "off"),
+            ("scope", "selected"),
+            ("users", str(victim.pk)),
+        ],
         form="/users/",
     )
     assert response.status_code == 200
     assert "Change your own MFA method through another admin" in visible_text(response)
     scope = f"level:{victim.level}"
-    attacker.post("/users/bulk/", [("method", "off"), ("scope", scope)], form="/users/")
+    attacker.post(
+        "/users/bulk/",
+        [("key", str(uuid.uuid4())), ("method", "off"), ("scope", scope)],
+        form="/users/",
+    )
     assert account_of(victim) == before
 
 

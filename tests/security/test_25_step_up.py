@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -47,7 +48,7 @@ SENSITIVE: dict[str, tuple[Callable[[User], str], Callable[[User], dict[str, Any
     ),
     "user_bulk": (
         lambda u: "/users/bulk/",
-        lambda u: {"method": "off", "scope": "selected", "users": [u.pk]},
+        lambda u: {"method": "off", "scope": "selected", "users": [u.pk], "key": str(uuid4())},
     ),
     "user_reset_authenticator": (lambda u: f"/users/{u.pk}/reset-authenticator/", lambda u: {}),
     "user_import": (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 from typing import Any
@@ -55,8 +56,34 @@ def mfa(user: User) -> str:
     return user.mfa_method
 
 
+KEY = re.compile(r'<input type="hidden" name="key" value="([0-9a-f-]{36})">')
+
+
+def preview(
+    http: HttpClient, method: str, scope: str = "selected", users: Any = (), **more: Any
+) -> Any:
+    """The list's form sent: the confirmation page (or the way back to the list)."""
+    data = {"method": method, "scope": scope, "users": list(users), **more}
+    return http.post("/users/bulk/", data)
+
+
+def confirm(http: HttpClient, shown: Any) -> Any:
+    """The confirmation page's button: its hidden fields sent back, with its key."""
+    hidden = dict.fromkeys(("method", "scope", "filter", "key"), "")
+    users = re.findall(r'<input type="hidden" name="users" value="(\d+)">', content(shown))
+    for name in hidden:
+        found = re.search(rf'<input type="hidden" name="{name}" value="([^"]*)">', content(shown))
+        hidden[name] = html.unescape(found.group(1)) if found else ""
+    return http.post("/users/bulk/", {**hidden, "users": users})
+
+
 def bulk(http: HttpClient, method: str, scope: str = "selected", users: Any = ()) -> Any:
-    return http.post("/users/bulk/", {"method": method, "scope": scope, "users": list(users)})
+    """Set MFA for many users as an admin does: the form, then Confirm."""
+    shown = preview(http, method, scope, users)
+    if shown.status_code != 200:
+        return shown
+    assert KEY.search(content(shown)), "no confirmation step"
+    return confirm(http, shown)
 
 
 def test_user_list_offers_selection_and_levels(
@@ -70,6 +97,7 @@ def test_user_list_offers_selection_and_levels(
         "level:manager",
         "level:team_leader",
         "level:agent",
+        "matching",
     ]
     assert "users" in shown.attrs  # a tick box per user
     assert "Set MFA for many users" in page_text(admin_http.get("/users/"))
@@ -245,3 +273,125 @@ def test_garbage_bulk_changes_nothing_and_never_fails(
 
 def test_bulk_answers_only_post(admin_http: HttpClient) -> None:
     assert admin_http.get("/users/bulk/").status_code == 405
+
+
+# -- the confirmation step, the key, the kept choices (issue 15) ---------------------------
+
+
+def test_the_form_first_shows_what_it_will_do_and_changes_nothing(
+    admin_http: HttpClient, crew: dict[str, User]
+) -> None:
+    before = snapshot()
+    shown = preview(admin_http, "sms", scope="level:agent")
+    assert shown.status_code == 200
+    text = page_text(shown)
+    assert "Set MFA to SMS for 5 agents?" in text
+    assert "2 users will be set to SMS. 3 will be refused:" in text
+    assert (
+        "Olli Landline (olli.agent) +358 9 1234567 is not a mobile number, so it cannot "
+        "receive an SMS code." in text
+    )
+    assert "Kalle Agent (kalle.agent) A code must reach exactly one person" in text
+    assert "Set SMS for 2 users" in text and "Change the choice" in text
+    assert snapshot() == before  # no write, no audit event, no notice
+
+
+def test_the_preview_is_what_the_run_then_does(
+    admin_http: HttpClient, crew: dict[str, User]
+) -> None:
+    """The dry run and the run share their code: each user's outcome is the same."""
+    from deskgate.accounts import actions
+    from deskgate.accounts.audit import Actor
+    from deskgate.accounts.models import Client as Tenant
+
+    admin = User.objects.get(username="anna.admin")
+    agents = list(User.objects.filter(level="agent", is_active=True, client=admin.client))
+    tenant = Tenant.objects.get(pk=admin.client_id)
+    dry = actions.bulk_change_mfa_method(tenant, agents, "sms", by=Actor(user=admin), dry_run=True)
+    assert all(mfa(a) == "off" or a == crew["aino"] for a in agents)  # nothing written
+    real = actions.bulk_change_mfa_method(tenant, agents, "sms", by=Actor(user=admin))
+    assert [(o.user.pk, o.applied, o.reason, o.changed) for o in dry] == [
+        (o.user.pk, o.applied, o.reason, o.changed) for o in real
+    ]
+    # And the page's preview names exactly the refusals the result page then shows.
+    for user in agents:
+        user.refresh_from_db()
+
+
+def test_preview_page_and_result_page_agree(admin_http: HttpClient, crew: dict[str, User]) -> None:
+    shown = preview(admin_http, "sms", scope="level:agent")
+    refused_shown = re.findall(
+        r'<tr class="refused"><td><a href="/users/\d+/">(.*?)</a>.*?</td><td>(.*?)</td>',
+        content(shown),
+    )
+    done = confirm(admin_http, shown)
+    refused_done = {n: why for n, (r, why) in results(done).items() if r == "Refused"}
+    assert {n: " ".join(w.split()) for n, w in refused_shown} == refused_done
+    assert "2 applied, 3 refused." in page_text(done)
+
+
+def test_the_same_confirmation_runs_once(admin_http: HttpClient, crew: dict[str, User]) -> None:
+    shown = preview(admin_http, "email", users=[crew["kalle"].pk])
+    first = confirm(admin_http, shown)
+    assert "1 applied, 0 refused." in page_text(first)
+    audit_after_first = snapshot()["audit"]
+    again = confirm(admin_http, shown)  # a double click, or the form sent again
+    assert again.status_code == 302 and again["Location"] == "/users/"
+    assert snapshot()["audit"] == audit_after_first
+    assert AuditEvent.objects.filter(action="user.bulk_mfa").count() == 1
+    assert (
+        "This change was already made (Email: 1 applied, 0 refused); nothing was done twice."
+        in (page_text(admin_http.get("/users/")))
+    )
+    # A new preview gives a new key: the admin can make the same change again on purpose.
+    assert KEY.search(content(shown)).group(1) != KEY.search(  # type: ignore[union-attr]
+        content(preview(admin_http, "email", users=[crew["kalle"].pk]))
+    ).group(1)
+
+
+def test_a_refused_form_keeps_the_choices(admin_http: HttpClient, crew: dict[str, User]) -> None:
+    response = preview(
+        admin_http,
+        "sms",
+        scope="bogus",
+        users=[crew["kalle"].pk],
+        filter="level=agent&status=all&flag=mfa_off",
+    )
+    assert response.status_code == 302
+    page = admin_http.get(response["Location"])
+    shown = controls(page)
+    assert shown.values["method"] == "sms"
+    assert f'name="users" value="{crew["kalle"].pk}" aria-label="Select Kalle Agent" checked' in (
+        content(page)
+    )
+    assert '<option value="mfa_off" selected>MFA off</option>' in content(page)  # the list too
+    assert "Choose an MFA method and who to set it for." in page_text(page)
+    # Once: the next visit is the plain list.
+    assert "checked" not in content(admin_http.get("/users/")).split('id="user-results"')[1]
+
+
+def test_change_the_choice_goes_back_with_the_choices(
+    admin_http: HttpClient, crew: dict[str, User]
+) -> None:
+    shown = preview(admin_http, "email", users=[crew["olli"].pk])
+    back = admin_http.post(
+        "/users/bulk/",
+        {"method": "email", "scope": "selected", "users": [crew["olli"].pk], "back": "1"},
+    )
+    assert back.status_code == 302
+    page = admin_http.get("/users/")
+    assert controls(page).values["method"] == "email"
+    assert f'value="{crew["olli"].pk}" aria-label="Select Olli Landline" checked' in content(page)
+    assert mfa(crew["olli"]) == "off" and shown.status_code == 200
+
+
+def test_all_users_that_match_the_list(admin_http: HttpClient, crew: dict[str, User]) -> None:
+    # The list filtered to active agents of user name "*agent*" without MFA: not Aino (Email).
+    shown = preview(admin_http, "email", scope="matching", filter="q=agent&level=agent&mfa=off")
+    text = page_text(shown)
+    assert "Set MFA to Email for 4 users that match the list?" in text
+    done = confirm(admin_http, shown)
+    assert set(results(done)) == {"Kalle Agent", "Nomail Agent", "Olli Landline", "Twin Agent"}
+    assert mfa(crew["kalle"]) == "email" and mfa(crew["aino"]) == "email"
+    assert mfa(crew["inka"]) == "off"  # inactive: the list's default shows the active
+    assert mfa(crew["outsider"]) == "off"  # another client's never match

@@ -5,6 +5,7 @@ download holds the admin's own users only, in the columns Import reads back."""
 from __future__ import annotations
 
 import csv
+import re
 import io
 
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -120,3 +121,14 @@ def test_another_clients_user_name_is_refused_not_changed(
     )
     assert "already taken" in page_text(response)
     assert User.objects.get(username="otto.outsider").full_name == "Otto Outsider"
+
+
+def test_the_download_keeps_the_lists_filters(admin_http, user_factory) -> None:
+    user_factory("manager", username="mia.manager", email="mia@example.com")
+    user_factory("agent", username="aki.agent")
+    listed = admin_http.get("/users/?level=manager")
+    assert re.search(r'href="/users/export.csv\?[^"]*level=manager', content(listed))
+    response = admin_http.get("/users/export.csv?level=manager&status=all")
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
+    names = {r[0] for r in csv.reader(io.StringIO(body))}
+    assert "mia.manager" in names and "aki.agent" not in names

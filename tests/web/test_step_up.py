@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from django.test import Client as HttpClient
@@ -63,7 +64,8 @@ def _cases(target: User) -> dict[str, Case]:
         ),
         "bulk": (
             "/users/bulk/",
-            lambda http, u: {"method": "sms", "scope": "selected", "users": [u.pk]},
+            # With the confirmation page's key: the run itself, not its preview.
+            lambda http, u: {"method": "sms", "scope": "selected", "users": [u.pk], "key": uuid4()},
             lambda u: User.objects.get(pk=u.pk).mfa_method == MfaMethod.SMS,
         ),
         "api_token": (
@@ -198,7 +200,8 @@ def test_the_window_is_the_clients_setting(
     http = signed_in(boss)
     clock(timedelta(minutes=after))
     response = http.post(
-        "/users/bulk/", {"method": "sms", "scope": "selected", "users": [target.pk]}
+        "/users/bulk/",
+        {"method": "sms", "scope": "selected", "users": [target.pk], "key": uuid4()},
     )
     assert (ASKED in page_text(response)) is asked
     assert (User.objects.get(pk=target.pk).mfa_method == MfaMethod.SMS) is not asked

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy
 
 from deskgate.accounts.actions import FactorPolicy, TemplateInput, UserInput
 from deskgate.accounts.models import Channel, Client, Level, MfaMethod, User
@@ -119,10 +120,16 @@ class BulkMfaForm(Form):
     method = forms.ChoiceField(label="Set MFA to", choices=MfaMethod.choices)
     scope = forms.ChoiceField(
         label="For",
-        choices=[("selected", "The selected users")]
-        + [(f"level:{v}", f"All active users of level {label}") for v, label in Level.choices],
+        choices=[("selected", gettext_lazy("The selected users"))]
+        + [(f"level:{v}", f"All active users of level {label}") for v, label in Level.choices]
+        + [("matching", gettext_lazy("All users that match the search and filters"))],
     )
     users = forms.Field(required=False, widget=forms.MultipleHiddenInput)
+    # The list's search and filters as shown ("all users that match"): its query string,
+    # read by the list's own parser (web.userlist), which drops what it does not know.
+    filter = forms.CharField(required=False, max_length=2000, widget=forms.HiddenInput)
+    # Set by the confirmation page: without it the form only shows what it would do.
+    key = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
     def clean_users(self) -> list[int]:
         # Ids only; which of them this admin may touch is the access helpers' answer.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -21,10 +22,23 @@ class BulkOutcome:
     user: User
     applied: bool
     reason: str
+    changed: bool = False  # applied, and not already so
+
+
+ALREADY_RUN = (
+    "This change was already made ({summary}); nothing was done twice. The audit trail "
+    "has the details."
+)
 
 
 def bulk_change_mfa_method(
-    client: Client, users: Iterable[User], method: str, *, by: Actor
+    client: Client,
+    users: Iterable[User],
+    method: str,
+    *,
+    by: Actor,
+    dry_run: bool = False,
+    key: uuid.UUID | None = None,
 ) -> list[BulkOutcome]:
     """R8: set the method for many users; say per user what was applied or refused and why.
 
@@ -32,13 +46,24 @@ def bulk_change_mfa_method(
     turn (a user accepted earlier in the batch counts for the next checks, since R4 looks
     at every active user's destination whatever their method), then the accepted users
     are written, audited and their codes and devices voided together.
+
+    `dry_run`: the same checks in the same order, answering the same outcomes, but nothing
+    is written, audited or sent (the page's "what will this do?" step).
+    `key`: the confirming form's idempotency key. A run whose key was already used changes
+    nothing and raises a ValidationError (code "already_run"): a double-click, or the same
+    form sent twice, runs once. The check is made with the client's row locked, so two
+    copies sent at the same moment are counted one after the other.
     """
     outcomes: list[BulkOutcome] = []
     label = MfaMethod(method).label if method in MfaMethod.values else method
     wanted = [u.pk for u in users if u.client_id == client.pk]  # never another client's
     with notify.batched(), transaction.atomic():  # notices go out together at the end
-        client = lock_client(client)
-        rows = User.objects.select_for_update().select_related("client")
+        rows = User.objects.select_related("client")
+        if not dry_run:  # a preview reads; it need not hold anyone's writes back
+            client = lock_client(client)
+            rows = rows.select_for_update()
+            if key is not None:
+                _claim(client, key)
         stored = {u.pk: u for u in rows.filter(client=client, pk__in=wanted)}
         directory = rules.Directory.snapshot(client)  # R4's data, read once for the batch
         accepted: list[tuple[User, rules.UserState]] = []
@@ -77,19 +102,38 @@ def bulk_change_mfa_method(
             apply_state(user, state)
             directory.record(pk, user.label, before, state)
             accepted.append((user, before))
-            outcomes.append(BulkOutcome(user, True, f"MFA set to {label}."))
+            outcomes.append(BulkOutcome(user, True, f"MFA set to {label}.", changed=True))
+        if dry_run:
+            return outcomes
         _write_many(accepted, by=by)
-    applied = sum(o.applied for o in outcomes)
-    audit.record(
-        AuditAction.USER_BULK_MFA,
-        client=client,
-        by=by,
-        summary=f"Bulk MFA {label}: {applied} applied, {len(outcomes) - applied} refused",
-        method=method,
-        applied=applied,
-        refused=len(outcomes) - applied,
-    )
+        applied = sum(o.applied for o in outcomes)
+        # Inside the transaction: the next run with this key, waiting for the client's row,
+        # finds it (`_claim`).
+        audit.record(
+            AuditAction.USER_BULK_MFA,
+            client=client,
+            by=by,
+            summary=f"Bulk MFA {label}: {applied} applied, {len(outcomes) - applied} refused",
+            method=method,
+            applied=applied,
+            refused=len(outcomes) - applied,
+            key=str(key) if key is not None else None,
+        )
     return outcomes
+
+
+def _claim(client: Client, key: uuid.UUID) -> None:
+    """Refuse a run whose idempotency key a finished run of this client recorded. Called
+    with the client's row locked; bulk runs are few, so the client's bulk events are few."""
+    earlier = (
+        AuditEvent.objects.filter(client=client, action=AuditAction.USER_BULK_MFA)
+        .filter(detail__key=str(key))
+        .order_by("-at")
+        .first()
+    )
+    if earlier is not None:
+        summary = earlier.summary.removeprefix("Bulk MFA ")
+        raise ValidationError(ALREADY_RUN.format(summary=summary), code="already_run")
 
 
 def _write_many(accepted: list[tuple[User, rules.UserState]], *, by: Actor) -> None:

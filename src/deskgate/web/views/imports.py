@@ -13,10 +13,10 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from deskgate.accounts import access
 from deskgate.accounts.actions import imports
 from deskgate.http.actors import actor_for
 from deskgate.http.guards import acting_user, admin_pages
+from deskgate.web import userlist
 from deskgate.web.csv_export import csv_response
 from deskgate.web.step_up import step_up
 
@@ -72,9 +72,10 @@ def user_import(request: HttpRequest) -> HttpResponse:
 
 @admin_pages
 def user_export(request: HttpRequest) -> HttpResponseBase:
-    """The client's users as CSV, in the columns Import reads back."""
+    """The User list as CSV, with its search, filters and order, in the columns Import
+    reads back."""
     admin = acting_user(request)
-    users = access.users_for_admin(admin).order_by("full_name", "id")
+    users = userlist.users_for(admin, userlist.ListQuery.parse(request.GET))
     stamp = timezone.localdate().isoformat()
     name = f"{slugify(admin.client.name) or 'users'}-users-{stamp}.csv"
     return csv_response(name, imports.COLUMNS, imports.user_values(users.iterator(chunk_size=2000)))

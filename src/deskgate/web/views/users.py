@@ -9,7 +9,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Page, Paginator
 from django.db import transaction
 from django.db.models import QuerySet
-from django.db.models.functions import Lower
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -23,8 +22,10 @@ from deskgate.http.forms import add_errors
 from deskgate.http.guards import acting_user, admin_pages, forbidden
 from deskgate.signin import challenge, devices, enrolment, factors, passkeys, policy
 from deskgate.signin import step_up as step_up_flow
+from deskgate.web import userlist
 from deskgate.web.forms import BulkMfaForm, UserForm
 from deskgate.web.step_up import step_up
+from deskgate.web.views import bulk as bulk_views
 
 PAGE_SIZE = 50
 SEARCH_COUNT_CAP = 1000
@@ -61,42 +62,38 @@ class CappedPaginator(_UserPaginator):
         return Page(items, number, self)
 
 
-STATUS_FILTERS = {"active": True, "inactive": False}
-
-
 @admin_pages
 def user_list(request: HttpRequest) -> HttpResponse:
     admin = acting_user(request)
-    # A NUL cannot be in any stored field, and PostgreSQL refuses it in a query parameter.
-    q = request.GET.get("q", "").replace("\x00", "").strip()[:100]
-    level = request.GET.get("level", "")
-    status = request.GET.get("status", "active")
-    users = access.users_for_admin(admin).only("id", *rules.USER_FIELDS, "client_id")
-    if q:
-        users = users.filter(rules.users_matching(admin.client, q))
-    if level in Level.values:
-        users = users.filter(level=level)
-    if status in STATUS_FILTERS:
-        users = users.filter(is_active=STATUS_FILTERS[status])
-    paginator_class = CappedPaginator if q else Paginator
-    # Unfiltered, the (client, full_name) index gives the order; for a search, ordering by
-    # an expression lets PostgreSQL take the trigram index and sort the matches instead of
-    # walking every name in order until 50 match.
-    ordering = (Lower("full_name"), "id") if q else ("full_name", "id")
-    page = paginator_class(users.order_by(*ordering), PAGE_SIZE).get_page(request.GET.get("page"))
-    # The strong factors of the page's users: one query for the page, not one per row.
-    strong = factors.strong_factors_of(u.pk for u in page)
+    # Back from a refused bulk change (an error, or a step-up): the list and the choices
+    # as the admin left them.
+    kept = bulk_views.take_kept(request)
+    query = userlist.ListQuery.parse(kept.list_params if kept else request.GET)
+    paginator_class = CappedPaginator if query.q else Paginator
+    users = userlist.users_for(admin, query)
+    page = paginator_class(users, PAGE_SIZE).get_page(query.page)
+    client = admin.client
+    columns = userlist.sort_columns(query)
     context: dict[str, Any] = {
         "page": page,
-        "rows": [(u, strong.get(u.pk, [])) for u in page],
-        "q": q,
-        "level": level,
-        "status": status,
+        "rows": userlist.rows_for(page, client),
+        "query": query,
+        "q": query.q,
+        "level": query.level,
+        "status": query.status,
+        "columns": [columns[key] for key in ("name", "username", "level", "mfa")],
+        "last_column": columns["last_sign_in"],
+        "previous_query": query.querystring(page=str(page.number - 1)),
+        "next_query": query.querystring(page=str(page.number + 1)),
         "levels": Level.choices,
         "methods": MfaMethod.choices,
-        "client": admin.client,
-        "sso_mandatory": rules.sso_mandatory(admin.client),
-        "bulk_form": BulkMfaForm(),
+        "flags": {k: userlist.FLAG_LABELS[k] for k in userlist.STATUS_FILTERS},
+        "mfa_filters": userlist.MFA_FILTERS,
+        "client": client,
+        "mfa_usable": userlist.mfa_usable(client),
+        "sso_mandatory": rules.sso_mandatory(client),
+        "bulk_form": BulkMfaForm(initial=kept.initial if kept else None),
+        "checked": set(kept.users) if kept else set(),
     }
     template = "web/users/_results.html" if request.GET.get("partial") else "web/users/list.html"
     return render(request, template, context)
@@ -219,6 +216,9 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
             "sso_mandatory": rules.sso_mandatory(user.client),
             "events": events,
             "lock": challenge.lock_state(user),
+            "badges": userlist.badges(
+                user, userlist.facts_of([user.pk]).get(user.pk, userlist.RowFacts()), user.client
+            ),
             "now": timezone.now(),
             "devices": devices.active_for(user),
             "app": factors.app_of(user),
@@ -226,42 +226,6 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
             "has_strong": factors.has_strong_factor(user),
             "passkeys": passkeys.passkeys_of(user),
             "r5_warnings": [] if request.method == "POST" else _warnings_now(user),
-        },
-    )
-
-
-@admin_pages
-@require_POST
-@step_up("bulk_mfa", "change the MFA method of many users", back="user_list", keeps_draft=False)
-def user_bulk(request: HttpRequest) -> HttpResponse:
-    admin = acting_user(request)
-    form = BulkMfaForm(request.POST)
-    if not form.is_valid():
-        for error in form.non_field_errors():
-            messages.error(request, str(error))
-        return redirect("user_list")
-    users = access.users_for_admin(admin).select_related("client").order_by("full_name", "id")
-    scope = form.cleaned_data["scope"]
-    if scope == "selected":
-        ids = form.cleaned_data["users"]
-        users = users.filter(pk__in=ids)
-        missing = len(set(ids)) - users.count()
-    else:
-        users = users.filter(level=scope.partition(":")[2], is_active=True)
-        missing = 0
-    method = form.cleaned_data["method"]
-    outcomes = actions.bulk_change_mfa_method(
-        admin.client, list(users), method, by=actor_for(request, admin)
-    )
-    return render(
-        request,
-        "web/users/bulk_result.html",
-        {
-            "outcomes": outcomes,
-            "method": MfaMethod(method).label,
-            "applied": sum(o.applied for o in outcomes),
-            "refused": sum(not o.applied for o in outcomes),
-            "missing": missing,
         },
     )
 

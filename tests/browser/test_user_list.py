@@ -1,0 +1,88 @@
+"""The User list an admin works from, in Chromium: filter, sort, select all, then bulk MFA
+with its confirmation step (issue 15)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from deskgate.accounts.models import User
+
+pytestmark = pytest.mark.browser
+
+
+def test_filter_sort_select_all_and_confirm_bulk_sms(
+    page: Page,
+    sign_in_as: Callable[[User], None],
+    admin_user: User,
+    user_factory: Callable[..., User],
+    screenshot: Callable[[], None],
+) -> None:
+    for i in range(53):
+        user_factory("agent", full_name=f"Agent {i:02d}")
+    landlines = [
+        user_factory("agent", full_name="Lauri Landline", work_phone="+35891234567"),
+        user_factory("agent", full_name="Leena Landline", work_phone="+35891234568"),
+    ]
+    user_factory("agent", "email", full_name="Emma Email")  # filtered out: MFA is Email
+
+    sign_in_as(admin_user)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Users").click()
+    search = page.get_by_role("search")
+    search.get_by_label("Level").select_option(label="Agent")
+    search.get_by_label("Status").select_option(label="MFA off")
+    expect(page.get_by_text("55 users", exact=True)).to_be_visible()
+    assert "flag=mfa_off" in page.url and "level=agent" in page.url  # can be bookmarked
+
+    # Sort by Name, then the other way: the heading says which.
+    page.get_by_role("link", name="Name", exact=True).click()
+    name_heading = page.get_by_role("columnheader", name="Name", exact=True)
+    expect(name_heading).to_have_attribute("aria-sort", "descending")
+    rows = page.get_by_role("row")
+    expect(rows.nth(1)).to_contain_text("Leena Landline")
+    expect(page.get_by_text("55 users", exact=True)).to_be_visible()  # the filter is kept
+    expect(page.get_by_role("cell", name="MFA off").first).to_be_visible()
+
+    # Select the page, then everyone that matches.
+    page.get_by_label("Select all users on this page").check()
+    ticked = page.locator("input[name=users]:checked")
+    expect(ticked).to_have_count(50)
+    page.get_by_role("button", name="Select all 55 users that match").click()
+    expect(page.get_by_label("For")).to_have_value("matching")
+    expect(page.get_by_text("All users that match are selected")).to_be_visible()
+
+    page.get_by_label("Set MFA to").select_option(label="SMS")
+    page.get_by_role("button", name="Review").click()
+
+    expect(
+        page.get_by_role("heading", name="Set MFA to SMS for 55 users that match the list?")
+    ).to_be_visible()
+    expect(page.get_by_text("53 users will be set to SMS.")).to_be_visible()
+    refused = page.get_by_role("table")
+    for user in landlines:
+        expect(refused).to_contain_text(f"{user.full_name} ({user.username})")
+    expect(refused).to_contain_text("is not a mobile number, so it cannot receive an SMS code")
+    assert all(
+        u.mfa_method == "off" for u in User.objects.filter(level="agent", full_name__startswith="A")
+    )
+    screenshot()
+
+    # While it runs: the button is disabled, the page says it is working, a second click
+    # sends nothing (the server would refuse the key's second run anyway).
+    confirm = page.get_by_role("button", name="Set SMS for 53 users")
+    page.evaluate(
+        "document.getElementById('bulk-confirm')"
+        ".addEventListener('submit', (e) => e.preventDefault())"
+    )
+    confirm.click()
+    expect(confirm).to_be_disabled()
+    expect(page.get_by_role("status").filter(has_text="Working")).to_have_text("Working…")
+    with page.expect_navigation():
+        page.evaluate("document.getElementById('bulk-confirm').submit()")
+
+    expect(page.get_by_role("heading", name="Set MFA to SMS")).to_be_visible()
+    expect(page.get_by_text("53 applied, 2 refused.")).to_be_visible()
+    assert User.objects.filter(level="agent", mfa_method="sms").count() == 53
+    assert User.objects.get(full_name="Emma Email").mfa_method == "email"
