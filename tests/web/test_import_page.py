@@ -5,8 +5,8 @@ download holds the admin's own users only, in the columns Import reads back."""
 from __future__ import annotations
 
 import csv
-import re
 import io
+import re
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
