@@ -21,6 +21,7 @@ from deskgate.signin.credentials import (
     PasswordOutcome,
     check_credentials,
     sign_in_with_password,
+    sso_only_company,
 )
 from deskgate.signin.forms import (
     ChangePasswordForm,
@@ -49,6 +50,16 @@ def password_step(request: HttpRequest) -> HttpResponse:
     me = acting_user(request) if again else None
     initial = {"username": me.username} if me is not None else None
     form = PasswordForm(request.POST or None, initial=initial)
+    if request.method == "POST" and me is None and not request.POST.get("password"):
+        # A user name and no password: whose company signs in only through SSO goes to
+        # its provider (identifier first, as Okta's routing does) instead of being asked
+        # for a password they do not have here. Through a page that moves on by itself:
+        # browsers apply this page's form-action 'self' to every redirect of the form's
+        # answer, and the provider is elsewhere.
+        slug = sso_only_company(request.POST.get("username", ""))
+        if slug is not None:
+            url = reverse("sso:company", kwargs={"slug": slug})
+            return render(request, "signin/sso_continue.html", {"url": url})
     if request.method == "POST" and form.is_valid():
         user, outcome = sign_in_with_password(
             form.cleaned_data["username"],
