@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from deskgate.accounts import actions, audit, rules, sessions
+from deskgate.accounts import actions, audit, passwords, rules, sessions
 from deskgate.accounts.models import AuditAction, User
 from deskgate.http.actors import actor_for
 from deskgate.http.guards import acting_user
@@ -72,7 +72,15 @@ def password_step(request: HttpRequest) -> HttpResponse:
             pending = pipeline.begin(request, user)
             return redirect(pipeline.advance(request, pending))
         form.add_error(None, WRONG_CREDENTIALS)
-    return render(request, "signin/password.html", {"form": form, "again": me is not None})
+    # Anonymous: the company is not known yet, so the link shows and its page says who to
+    # ask. Signing in again: the user's company is known, and without self-service reset
+    # there is nothing behind the link.
+    offer_reset = me is None or me.client.password_reset_enabled
+    return render(
+        request,
+        "signin/password.html",
+        {"form": form, "again": me is not None, "offer_reset": offer_reset},
+    )
 
 
 def _pending_or_restart(request: HttpRequest) -> PendingSignIn | None:
@@ -161,7 +169,11 @@ def change_password(request: HttpRequest) -> HttpResponse:
             sessions.rekey(request, user)  # this session stays signed in, under a new key
             messages.success(request, "Your password is changed.")
             return redirect("account")
-    return render(request, "signin/change_password.html", {"form": form})
+    return render(
+        request,
+        "signin/change_password.html",
+        {"form": form, "policy": passwords.policy_for(user)},
+    )
 
 
 @never_cache

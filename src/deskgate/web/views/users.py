@@ -25,6 +25,7 @@ from deskgate.signin import challenge, devices, enrolment, factors, passkeys, po
 from deskgate.signin import step_up as step_up_flow
 from deskgate.web.forms import BulkMfaForm, UserForm
 from deskgate.web.step_up import step_up
+from deskgate.web.views.templates import with_template_links
 
 PAGE_SIZE = 50
 SEARCH_COUNT_CAP = 1000
@@ -104,7 +105,8 @@ def user_list(request: HttpRequest) -> HttpResponse:
 
 def _warnings_now(user: User) -> list[str]:
     state = rules.UserState.of(user)
-    return rules.user_template_warnings(user.client, state, user_label=user.label)
+    warnings = rules.user_template_warnings(user.client, state, user_label=user.label)
+    return with_template_links(user.client, warnings)
 
 
 @admin_pages
@@ -131,7 +133,7 @@ def user_create(request: HttpRequest) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             messages.success(request, f"{saved.user.label} is created.")
-            for warning in saved.warnings:
+            for warning in with_template_links(saved.user.client, saved.warnings):
                 messages.warning(request, warning)
             return redirect("user_edit", user_id=saved.user.pk)
     return render(
@@ -204,7 +206,7 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             messages.success(request, f"{saved.user.label} is saved.")
-            for warning in saved.warnings:
+            for warning in with_template_links(saved.user.client, saved.warnings):
                 messages.warning(request, warning)
             return redirect("user_edit", user_id=saved.user.pk)
     events = AuditEvent.objects.filter(subject=user).order_by("-at", "-id")[:10]
