@@ -24,9 +24,9 @@ def with_template_links(client: Client, warnings: list[str]) -> list[str]:
     if not warnings:
         return []
     names = MessageTemplate.objects.filter(client=client).values_list("pk", "name")
-    linked = []
+    linked: list[str] = []
     for warning in warnings:
-        text = conditional_escape(warning)
+        text: str = conditional_escape(warning)
         for pk, name in names:
             quoted = conditional_escape(f"\u201c{name}\u201d")
             link = format_html(
