@@ -17,6 +17,7 @@ from deskgate.accounts import actions
 from deskgate.accounts.audit import OPERATOR
 from deskgate.accounts.models import Client, User
 from tests.harness.fixtures import (  # noqa: F401
+    dns_server,
     kannel,
     redis_server,
     slow_smtp_server,

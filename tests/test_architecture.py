@@ -76,6 +76,7 @@ ACTION_LAYER: dict[str, str] = {
     "deskgate.signin.reset_delivery": "the reset mail queue: claims, sends and marks its rows",
     "deskgate.signin.state": "voids pending sign-ins and devices when a factor changes",
     "deskgate.sso.flows": "saves a client's provider and links SSO identities",
+    "deskgate.sso.domains": "adds, verifies (one client per domain) and removes email domains",
 }
 
 # Exceptions being worked on, each with its why; empty is the goal, and a stale entry fails.

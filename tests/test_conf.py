@@ -218,7 +218,17 @@ MALFORMED = [
     ("DESKGATE_HASH_TIME_COST", "0", "between 1 and 20"),
     ("DESKGATE_HASH_PARALLELISM", "many", "expected a whole number"),
     ("DESKGATE_CODE_CAP_USER", "0", "between 1 and 1000"),
+    ("DESKGATE_DNS_SERVERS", "dns.example.com", "expected IP addresses"),
+    ("DESKGATE_DNS_SERVERS", "127.0.0.1:0", "expected IP addresses"),
+    ("DESKGATE_DNS_SERVERS", "127.0.0.1:dns", "expected IP addresses"),
 ]
+
+
+def test_dns_servers() -> None:
+    """The SSO domain verification's DNS servers: addresses, each with an optional port."""
+    assert load().dns_servers == ()
+    servers = load(DESKGATE_DNS_SERVERS="192.0.2.53, 127.0.0.1:5353,[::1]:53")
+    assert servers.dns_servers == (("192.0.2.53", 53), ("127.0.0.1", 5353), ("::1", 53))
 
 
 @pytest.mark.parametrize(

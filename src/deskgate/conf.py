@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -83,6 +84,8 @@ class Config:
     # besides the issuer's own that may serve a provider's endpoints.
     sso_allow_http_loopback: bool = False
     sso_endpoint_hosts: tuple[str, ...] = ()
+    # DNS servers asked for SSO domain verification records; empty: the system's resolver.
+    dns_servers: tuple[tuple[str, int], ...] = ()
 
     @property
     def uses_outbox(self) -> bool:
@@ -221,6 +224,32 @@ def _hosts(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return hosts
 
 
+def _dns_servers(env: Mapping[str, str], name: str) -> tuple[tuple[str, int], ...]:
+    """Comma-separated IP addresses, each with an optional :port (IPv6 in brackets)."""
+    servers = []
+    for item in (i.strip() for i in env.get(name, "").split(",")):
+        if not item:
+            continue
+        host, port = item, "53"
+        if item.startswith("["):
+            host, _, rest = item[1:].partition("]")
+            port = rest.removeprefix(":") or "53"
+        elif item.count(":") == 1:
+            host, port = item.split(":")
+        address = ""
+        try:
+            address = str(ipaddress.ip_address(host))
+            number = int(port)
+        except ValueError:
+            number = 0
+        if not 0 < number < 65536:
+            raise ConfigError(
+                name, f"expected IP addresses like 192.0.2.53 or 127.0.0.1:5353, got {item!r}"
+            )
+        servers.append((address, number))
+    return tuple(servers)
+
+
 def _secret_key(env: Mapping[str, str]) -> str:
     raw = env.get("SECRET_KEY")
     if raw:
@@ -282,6 +311,7 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         api_rate_limit=_int(env, "DESKGATE_API_RATE_LIMIT", 1200, 1, 10_000_000),
         sso_allow_http_loopback=_flag(env, "DESKGATE_SSO_ALLOW_HTTP_LOOPBACK", False),
         sso_endpoint_hosts=_hosts(env, "DESKGATE_SSO_ENDPOINT_HOSTS"),
+        dns_servers=_dns_servers(env, "DESKGATE_DNS_SERVERS"),
     )
 
 

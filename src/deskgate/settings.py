@@ -217,6 +217,8 @@ DESKGATE_SSO: dict[str, Any] = {
     "fetch_seconds": 5.0,  # the whole of one request to a provider, DNS included
     "failure_seconds": 45,  # a failed lookup is not repeated for this long
     "lease_wait_seconds": 0.5,  # how long others wait for the one process asking
+    # (address, port) of the DNS servers asked for domain verification; () the system's.
+    "dns_servers": CONFIG.dns_servers,
 }
 DESKGATE_DEMO = CONFIG.demo
 DESKGATE_BASE_URL = CONFIG.base_url

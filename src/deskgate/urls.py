@@ -73,6 +73,7 @@ urlpatterns = [
     path("audit.csv", audit.audit_csv, name="audit_csv"),
     path("settings/", pages.client_settings, name="client_settings"),
     path("settings/sso/", sso_admin.sso_settings, name="sso_settings"),
+    path("settings/sso/domains/", sso_admin.sso_domains, name="sso_domains"),
     path("settings/api-tokens/", api_tokens.api_tokens, name="api_tokens"),
     path(
         "settings/api-tokens/<int:token_id>/revoke/",

@@ -6,7 +6,9 @@ tests/conftest.py (with `# noqa: F401`, as pytest finds fixtures by name):
 
 Session-scoped (started once, on first use): `smtp_server`, `kannel`.
 Function-scoped, cleared before the test: `smtp` (the smtp_server), `sms_gateway` (the kannel).
-Per test: `slow_smtp_server`, a socket that accepts and never answers; `redis_server`, a
+Per test: `dns_server`, an authoritative DNS server on loopback that the product's SSO
+domain verification asks (DESKGATE_SSO['dns_servers'] points at it); `slow_smtp_server`,
+a socket that accepts and never answers; `redis_server`, a
 Redis of its own on loopback (the test may stop and restart it).
 
 They only start servers; a test points the product at them, e.g. with pytest-django's
@@ -19,15 +21,25 @@ For SMTP AUTH, start one ad hoc: `with SmtpServer(username="u", password="p") as
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from tests.harness.dns import DnsServer
 from tests.harness.kannel import INSTALL_HINT, Kannel, kannel_missing
 from tests.harness.redis import INSTALL_HINT as REDIS_INSTALL_HINT
 from tests.harness.redis import RedisServer, redis_missing
 from tests.harness.smtp import SlowSmtpServer, SmtpServer
 
-__all__ = ["kannel", "redis_server", "slow_smtp_server", "sms_gateway", "smtp", "smtp_server"]
+__all__ = [
+    "dns_server",
+    "kannel",
+    "redis_server",
+    "slow_smtp_server",
+    "sms_gateway",
+    "smtp",
+    "smtp_server",
+]
 
 
 @pytest.fixture(scope="session")
@@ -82,4 +94,12 @@ def redis_server() -> Iterator[RedisServer]:
 
     need(not redis_missing(), REDIS_INSTALL_HINT)
     with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def dns_server(settings: Any) -> Iterator[DnsServer]:
+    """A DNS server of this test's own, and the product asking it (and only it)."""
+    with DnsServer() as server:
+        settings.DESKGATE_SSO = {**settings.DESKGATE_SSO, "dns_servers": [server.address]}
         yield server

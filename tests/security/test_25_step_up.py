@@ -20,7 +20,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from deskgate.accounts.models import AuditAction, AuditEvent, User
 from deskgate.apitokens.models import ApiToken
 from deskgate.signin.models import AuthenticatorApp, Passkey, RecoveryCode
-from deskgate.sso.models import ProviderConfig
+from deskgate.sso.models import ProviderConfig, SsoDomain
 from tests.authenticator import enrol
 from tests.pages import snapshot
 from tests.security.conftest import Browser, full_sign_in, visible_text
@@ -74,6 +74,10 @@ SENSITIVE: dict[str, tuple[Callable[[User], str], Callable[[User], dict[str, Any
             "secret": "y",
             "mandatory": "on",
         },
+    ),
+    "sso_domains": (
+        lambda u: "/settings/sso/domains/",
+        lambda u: {"action": "add", "domain": "evil.example"},
     ),
     "client_settings": (
         lambda u: "/settings/",
@@ -134,6 +138,7 @@ def _state() -> dict[str, Any]:
         "recovery": RecoveryCode.objects.count(),
         "passkeys": list(Passkey.objects.order_by("pk").values_list("pk", "name")),
         "sso": list(ProviderConfig.objects.order_by("pk").values()),
+        "sso_domains": list(SsoDomain.objects.order_by("pk").values()),
     }
 
 

@@ -101,3 +101,18 @@ def test_a_silent_mail_server_is_bounded_by_the_timeout(user_factory, settings, 
     assert time.monotonic() - started < 5
     page = http.get("/signin/code/").content.decode()
     assert "no code is on its way" in page
+
+
+def test_the_sms_ends_with_the_origin_bound_code_line(user_factory, settings, sms_gateway) -> None:
+    """`@host #code` as the last line: phones offer to fill the code on this site only
+    (WebOTP's origin-bound one-time codes); the host is DESKGATE_BASE_URL's, port aside."""
+    settings.DESKGATE_SMS = parse_sms_url(sms_gateway.url)
+    settings.DESKGATE_BASE_URL = "https://login.northwind.example:8443"
+    user = user_factory("agent", "sms", work_phone="+358401234567")
+    sign_in(HttpClient(), user)
+    sms = sms_gateway.wait_for(to="+358401234567")
+    code = code_in(sms.text)
+    lines = sms.text.splitlines()
+    assert lines[-1] == f"@login.northwind.example #{code}"
+    assert lines[0].startswith("Your Deskgate sign-in code is")
+    assert len(sms.text) <= 160  # one SMS segment

@@ -101,7 +101,8 @@ def test_list_shows_templates_and_their_warnings(
     assert f'<a href="/templates/{callback.pk}/">Callback SMS</a>' in content(response)
     assert "Fixed sender" in text
     assert "Contoso secret template" not in text
-    assert "the Work phone field that Saara Second (saara.agent), Sami Agent (sami.agent)" in text
+    agents = "Saara Second (saara.agent) and Sami Agent (sami.agent)"
+    assert f"the Work phone field that {agents}" in text
     assert text.count("This template sends from") == 1
 
 
@@ -235,7 +236,7 @@ def test_r5_warning_names_the_agents_after_save_and_on_the_form(
     assert response.status_code == 200
     expected = (
         "This template sends from {agent.workphone}, the Work phone field that "
-        "Saara Second (saara.agent), Sami Agent (sami.agent) use for SMS MFA. Customers would "
+        "Saara Second (saara.agent) and Sami Agent (sami.agent) use for SMS MFA. Customers would "
         "see the number or address that receives those agents' sign-in codes; consider a "
         "fixed sender."
     )
@@ -255,7 +256,9 @@ def test_r5_warning_for_email_sender(admin_http: HttpClient, agents: dict[str, U
         name="Quote", channel="email", sender="{agent.email}", subject="Your quote"
     )
     text = page_text(admin_http.post("/templates/create/", data, follow=True))
-    assert "the Email field that Aino Agent (aino.agent) use for Email MFA" in text
+    # One agent: "uses", and "this agent's" codes (ngettext).
+    assert "the Email field that Aino Agent (aino.agent) uses for Email MFA" in text
+    assert "receives this agent's sign-in codes" in text
 
 
 def test_no_r5_warning_for_a_fixed_sender(admin_http: HttpClient, agents: dict[str, User]) -> None:

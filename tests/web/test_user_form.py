@@ -469,8 +469,8 @@ def test_r5_warning_after_create_names_template_and_user(
     text = page_text(response)
     assert "New Agent (new.agent) is created." in text
     assert (
-        "New Agent (new.agent) uses the Work phone field for SMS MFA, and the message templates "
-        "“Callback SMS” send from {agent.workphone}" in text
+        "New Agent (new.agent) uses the Work phone field for SMS MFA, and the message template "
+        "“Callback SMS” sends from {agent.workphone}" in text
     )
     assert 'class="msg warning"' in content(response)
 
@@ -501,7 +501,10 @@ def test_r5_warning_after_edit_and_on_the_form(
     aino = admin_http.get(f"/users/{neighbours['aino'].pk}/")
     assert '<p class="msg warning" role="note">' in content(aino)
     assert "Aino Agent (aino.agent) uses the Email field for Email MFA" in page_text(aino)
-    assert "“Quote by email” send from {agent.email}" in page_text(aino)
+    assert "“Quote by email” sends from {agent.email}" in page_text(aino)
+    # The template's name links to the template.
+    quote = MessageTemplate.objects.get(name="Quote by email")
+    assert f'<a href="/templates/{quote.pk}/">“Quote by email”</a>' in content(aino)
 
 
 def test_no_r5_warning_without_mfa_on_the_tagged_field(

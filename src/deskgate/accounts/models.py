@@ -306,6 +306,9 @@ class AuditAction(models.TextChoices):
     CLIENT_CREATED = "client.created", "Client created"
     CLIENT_SETTINGS_CHANGED = "client.settings_changed", "Client settings changed"
     SSO_CONFIGURED = "sso.configured", "SSO configured"
+    SSO_DOMAIN_ADDED = "sso.domain_added", "SSO email domain added"
+    SSO_DOMAIN_VERIFIED = "sso.domain_verified", "SSO email domain verified"
+    SSO_DOMAIN_REMOVED = "sso.domain_removed", "SSO email domain removed"
     TEMPLATE_CREATED = "template.created", "Message template created"
     TEMPLATE_CHANGED = "template.changed", "Message template changed"
     # Users, changed by an admin, an operator or themselves.

@@ -6,6 +6,7 @@ import unicodedata
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 MIN_WITH_MFA = 8
 MIN_SINGLE_FACTOR = 15
@@ -64,3 +65,18 @@ class ContextWordsValidator:
 
     def get_help_text(self) -> str:
         return "Not your user name, your name, your company's name or the service's name."
+
+
+def policy_for(user: Any) -> list[str]:
+    """The rules this user's new password must meet, as shown before the first try."""
+    minimum = MIN_WITH_MFA if _uses_mfa(user) else MIN_SINGLE_FACTOR
+    if minimum == MIN_WITH_MFA:
+        length = _("At least %(n)d characters (your sign-in also asks for a code).")
+    else:
+        length = _("At least %(n)d characters (your sign-in asks for no code).")
+    return [
+        length % {"n": minimum},
+        _("Any characters, spaces too; no rules about digits or capitals."),
+        _("Not a commonly used password."),
+        _("Not your user name, your name, your company's name or the service's name."),
+    ]

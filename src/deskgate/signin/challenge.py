@@ -142,7 +142,7 @@ def issue(pending_id: int, *, by: audit.Actor) -> Answer:
     subject, text = _message(user, code)
     try:
         if channel == MfaMethod.SMS:
-            channels.send_sms(permit, text)
+            channels.send_sms(permit, codes.for_sms(text, code))
         else:
             channels.send_email(permit, subject, text)
     except channels.DeliveryError as exc:

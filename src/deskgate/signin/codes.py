@@ -16,6 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 from django.conf import settings
 
@@ -173,3 +174,11 @@ class CodeChallenge:
 
     def tries_left(self, policy: CodePolicy) -> int:
         return max(0, policy.max_attempts - self.attempts)
+
+
+def for_sms(text: str, code: str) -> str:
+    """The SMS text with the origin-bound one-time-code line last (`@host #123456`), so a
+    phone offers to fill the code on our site and on no other (WebOTP, and the format
+    Safari and Android's SMS Retriever read)."""
+    host = urlsplit(settings.DESKGATE_BASE_URL).hostname or ""
+    return f"{text}\n\n@{host} #{code}" if host else text

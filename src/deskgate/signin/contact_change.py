@@ -62,7 +62,7 @@ def start(user: User, field: str, cleaned_value: str, *, by: audit.Actor) -> Sta
         if field == "email":
             channels.send_email(permit, "Confirm your new Deskgate email address", text)
         else:
-            channels.send_sms(permit, text)
+            channels.send_sms(permit, codes.for_sms(text, code))
     except channels.DeliveryError:
         ContactChange.objects.filter(user=user, token=challenge.binding).delete()
         return Started(

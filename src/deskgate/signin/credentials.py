@@ -151,3 +151,18 @@ def _record_refusal(user: User | None, outcome: PasswordOutcome, by: audit.Actor
         summary=f"Sign-in of {user.label} refused at the password step",
         reason=outcome.value,
     )
+
+
+def sso_only_company(username: str) -> str | None:
+    """The slug of the company whose mandatory SSO this active user signs in with, if any."""
+    name = username.strip()
+    if not name:
+        return None
+    user = (
+        User.objects.select_related("client", "client__sso")
+        .filter(Exact(Lower("username"), name.lower()), is_active=True)
+        .first()
+    )
+    if user is None or not rules.sso_mandatory(user.client):
+        return None
+    return user.client.slug

@@ -14,6 +14,7 @@ from deskgate.accounts.models import User
 
 # The send caps' counters live in delivery now; the old import path keeps working.
 from deskgate.delivery.models import SendCounter as SendCounter
+from deskgate.signin import useragent
 from deskgate.signin.codes import CodeChallenge
 from deskgate.signin.throttle import Lock
 
@@ -229,6 +230,11 @@ class RememberedDevice(models.Model):
 
     def __str__(self) -> str:
         return f"device of {self.user_id}"
+
+    @property
+    def name(self) -> str:
+        """ "Chrome on Linux", from the User-Agent kept in `label`."""
+        return useragent.device_name(self.label)
 
 
 class ContactChange(models.Model):

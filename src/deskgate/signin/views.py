@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from deskgate.accounts import actions, audit, rules, sessions
+from deskgate.accounts import actions, audit, passwords, rules, sessions
 from deskgate.accounts.models import AuditAction, User
 from deskgate.http.actors import actor_for
 from deskgate.http.guards import acting_user
@@ -21,6 +21,7 @@ from deskgate.signin.credentials import (
     PasswordOutcome,
     check_credentials,
     sign_in_with_password,
+    sso_only_company,
 )
 from deskgate.signin.forms import (
     ChangePasswordForm,
@@ -49,6 +50,16 @@ def password_step(request: HttpRequest) -> HttpResponse:
     me = acting_user(request) if again else None
     initial = {"username": me.username} if me is not None else None
     form = PasswordForm(request.POST or None, initial=initial)
+    if request.method == "POST" and me is None and not request.POST.get("password"):
+        # A user name and no password: whose company signs in only through SSO goes to
+        # its provider (identifier first, as Okta's routing does) instead of being asked
+        # for a password they do not have here. Through a page that moves on by itself:
+        # browsers apply this page's form-action 'self' to every redirect of the form's
+        # answer, and the provider is elsewhere.
+        slug = sso_only_company(request.POST.get("username", ""))
+        if slug is not None:
+            url = reverse("sso:company", kwargs={"slug": slug})
+            return render(request, "signin/sso_continue.html", {"url": url})
     if request.method == "POST" and form.is_valid():
         user, outcome = sign_in_with_password(
             form.cleaned_data["username"],
@@ -61,7 +72,15 @@ def password_step(request: HttpRequest) -> HttpResponse:
             pending = pipeline.begin(request, user)
             return redirect(pipeline.advance(request, pending))
         form.add_error(None, WRONG_CREDENTIALS)
-    return render(request, "signin/password.html", {"form": form, "again": me is not None})
+    # Anonymous: the company is not known yet, so the link shows and its page says who to
+    # ask. Signing in again: the user's company is known, and without self-service reset
+    # there is nothing behind the link.
+    offer_reset = me is None or me.client.password_reset_enabled
+    return render(
+        request,
+        "signin/password.html",
+        {"form": form, "again": me is not None, "offer_reset": offer_reset},
+    )
 
 
 def _pending_or_restart(request: HttpRequest) -> PendingSignIn | None:
@@ -150,7 +169,11 @@ def change_password(request: HttpRequest) -> HttpResponse:
             sessions.rekey(request, user)  # this session stays signed in, under a new key
             messages.success(request, "Your password is changed.")
             return redirect("account")
-    return render(request, "signin/change_password.html", {"form": form})
+    return render(
+        request,
+        "signin/change_password.html",
+        {"form": form, "policy": passwords.policy_for(user)},
+    )
 
 
 @never_cache

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.exceptions import ImproperlyConfigured
+
 from deskgate.typed_settings import Reader, problems
 
 
@@ -26,6 +28,23 @@ class SsoPolicy:
     fetch_seconds: float  # the whole of one request to a provider, DNS included
     failure_seconds: int  # a failed lookup is not repeated for this long
     lease_wait_seconds: float  # how long others wait for the one process asking
+    dns_servers: tuple[tuple[str, int], ...]  # asked for domain verification; () the system's
+
+
+def _servers(conf: Reader) -> tuple[tuple[str, int], ...]:
+    servers = []
+    for item in conf.conf.get("dns_servers", ()):
+        if not (
+            isinstance(item, tuple | list)
+            and len(item) == 2
+            and isinstance(item[0], str)
+            and isinstance(item[1], int)
+        ):
+            raise ImproperlyConfigured(
+                f"DESKGATE_SSO['dns_servers'] must list (address, port) pairs, not {item!r}."
+            )
+        servers.append((item[0], item[1]))
+    return tuple(servers)
 
 
 @dataclass(frozen=True)
@@ -41,6 +60,7 @@ class AppSettings:
             fetch_seconds=conf.seconds("fetch_seconds", least=0, above=True),
             failure_seconds=conf.number("failure_seconds", least=1),
             lease_wait_seconds=conf.seconds("lease_wait_seconds", least=0),
+            dns_servers=_servers(conf),
         )
 
     def check(self) -> list[str]:

@@ -51,3 +51,37 @@ class SsoIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.issuer} {self.subject}"
+
+
+class SsoDomain(models.Model):
+    """An email domain a client's admin registered for home-realm discovery.
+
+    People who type an address at this domain on "Sign in with SSO" go to the client's
+    provider, but only once the admin proved the domain is theirs by publishing
+    `token` in DNS (`verified_at` set). Many clients may register a domain; one at most
+    holds it verified, which the partial unique constraint guarantees under races.
+    """
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="sso_domains")
+    domain = models.CharField(max_length=253)  # lower case, IDNA (punycode) form
+    token = models.CharField(max_length=64)  # the random part of the TXT record's value
+    created_at = models.DateTimeField(auto_now_add=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["client", "domain"], name="sso_domain_once_per_client"),
+            models.UniqueConstraint(
+                fields=["domain"],
+                condition=models.Q(verified_at__isnull=False),
+                name="sso_domain_verified_once",
+            ),
+        ]
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return self.domain
+
+    @property
+    def verified(self) -> bool:
+        return self.verified_at is not None

@@ -1,4 +1,5 @@
-"""SSO sign-in pages: choose the company, go to its provider, come back signed in."""
+"""SSO sign-in pages: find the company (by work email, name or user name), go to its
+provider, come back signed in."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
 from deskgate.accounts import audit
@@ -15,17 +17,23 @@ from deskgate.http.forms import Form
 from deskgate.http.middleware import CSP_FORM_TO_PROVIDER
 from deskgate.signin import pipeline
 from deskgate.signin.models import SignInVia
-from deskgate.sso import flows, provider
+from deskgate.sso import discovery, flows, provider
 
-NO_SSO = (
+# One answer for every input that leads nowhere (unknown domain, company or user name):
+# it tells nobody which domains, companies or users exist.
+NO_SSO = _(
     "No SSO is set up for that company name. Check the name, or sign in with your user "
     "name and password."
 )
 
 
 class CompanyForm(Form):
+    # The field keeps its name "company": links and bookmarks post it.
     company = forms.CharField(
-        label="Company", max_length=100, widget=forms.TextInput(attrs={"autofocus": True})
+        label=_("Work email or company name"),
+        max_length=254,
+        help_text=_("Your work email address, your company's name, or your user name."),
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
     )
 
 
@@ -46,8 +54,8 @@ def _go(request: HttpRequest, client: Client) -> HttpResponse:
 def choose_company(request: HttpRequest) -> HttpResponse:
     form = CompanyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        client = Client.objects.filter(name__iexact=form.cleaned_data["company"].strip()).first()
-        if client is not None and flows.config_for(client) is not None:
+        client = discovery.client_for(form.cleaned_data["company"])
+        if client is not None:
             return _go(request, client)
         form.add_error("company", NO_SSO)
     response = render(request, "sso/choose.html", {"form": form})

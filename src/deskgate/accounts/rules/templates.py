@@ -8,10 +8,11 @@ with it, keyed by the form field to show it on; `save_template` calls it before 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from deskgate.accounts import contact
 from deskgate.accounts.models import Channel, Client, Level, MessageTemplate, MfaMethod, User
@@ -29,8 +30,11 @@ TEMPLATE_TAGS = {
 _TAG_RE = re.compile(r"\{[^{}\s]*\}")
 
 
-def _names(users: Iterable[User]) -> str:
-    return ", ".join(u.label for u in users)
+def _listing(items: list[str]) -> str:
+    """ "A", "A and B", "A, B and C": a list as a sentence says it."""
+    if len(items) < 2:
+        return "".join(items)
+    return _("%(first)s and %(last)s") % {"first": ", ".join(items[:-1]), "last": items[-1]}
 
 
 @dataclass
@@ -132,12 +136,26 @@ def user_template_warnings(client: Client, state: UserState, *, user_label: str)
     templates = templates_sending_from(client, state.mfa_method)
     if not templates:
         return []
-    field = "Work phone" if state.mfa_method == MfaMethod.SMS else "Email"
-    names = ", ".join(f"\u201c{t.name}\u201d" for t in templates)
+    field = _("Work phone") if state.mfa_method == MfaMethod.SMS else _("Email")
+    names = _listing([f"\u201c{t.name}\u201d" for t in templates])
+    values = {
+        "user": user_label,
+        "field": field,
+        "method": MfaMethod(state.mfa_method).label,
+        "names": names,
+        "sender": templates[0].sender,
+    }
     return [
-        f"{user_label} uses the {field} field for {MfaMethod(state.mfa_method).label} MFA, and the "
-        f"message templates {names} send from {templates[0].sender}: customers would receive "
-        f"messages from the number or address that receives {user_label}'s sign-in codes."
+        ngettext(
+            "%(user)s uses the %(field)s field for %(method)s MFA, and the message template "
+            "%(names)s sends from %(sender)s: customers would receive messages from the "
+            "number or address that receives %(user)s's sign-in codes.",
+            "%(user)s uses the %(field)s field for %(method)s MFA, and the message templates "
+            "%(names)s send from %(sender)s: customers would receive messages from the "
+            "number or address that receives %(user)s's sign-in codes.",
+            len(templates),
+        )
+        % values
     ]
 
 
@@ -156,13 +174,26 @@ def template_warnings(template: MessageTemplate) -> list[str]:
     count = agents.count()
     if not count:
         return []
-    shown = _names(agents.order_by("full_name")[:10])
-    more = f" and {count - 10} more" if count > 10 else ""
-    field = "Work phone" if method == MfaMethod.SMS else "Email"
+    shown = [u.label for u in agents.order_by("full_name")[:10]]
+    if count > 10:
+        shown.append(ngettext("%(n)d more", "%(n)d more", count - 10) % {"n": count - 10})
+    values = {
+        "sender": template.sender,
+        "field": _("Work phone") if method == MfaMethod.SMS else _("Email"),
+        "agents": _listing(shown),
+        "method": MfaMethod(method).label,
+    }
     return [
-        f"This template sends from {template.sender}, the {field} field that {shown}{more} use "
-        f"for {MfaMethod(method).label} MFA. Customers would see the number or address that "
-        "receives those agents' sign-in codes; consider a fixed sender."
+        ngettext(
+            "This template sends from %(sender)s, the %(field)s field that %(agents)s uses "
+            "for %(method)s MFA. Customers would see the number or address that receives "
+            "this agent's sign-in codes; consider a fixed sender.",
+            "This template sends from %(sender)s, the %(field)s field that %(agents)s use "
+            "for %(method)s MFA. Customers would see the number or address that receives "
+            "those agents' sign-in codes; consider a fixed sender.",
+            count,
+        )
+        % values
     ]
 
 

@@ -6,13 +6,35 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import mark_safe
 
 from deskgate.accounts import access, actions, rules
-from deskgate.accounts.models import Level, MessageTemplate, User
+from deskgate.accounts.models import Client, Level, MessageTemplate, User
 from deskgate.http.actors import actor_for
 from deskgate.http.forms import add_errors
 from deskgate.http.guards import acting_user, admin_pages
 from deskgate.web.forms import TemplateForm
+
+
+def with_template_links(client: Client, warnings: list[str]) -> list[str]:
+    """R5 warnings (plain text, as the API gives them) as HTML in which each quoted
+    template name is a link to that template."""
+    if not warnings:
+        return []
+    names = MessageTemplate.objects.filter(client=client).values_list("pk", "name")
+    linked: list[str] = []
+    for warning in warnings:
+        text: str = conditional_escape(warning)
+        for pk, name in names:
+            quoted = conditional_escape(f"\u201c{name}\u201d")
+            link = format_html(
+                '<a href="{}">{}</a>', reverse("template_edit", args=[pk]), f"\u201c{name}\u201d"
+            )
+            text = text.replace(quoted, link)
+        linked.append(mark_safe(text))  # noqa: S308  # built from escaped parts above
+    return linked
 
 
 @admin_pages

@@ -26,6 +26,7 @@ from deskgate.web import userlist
 from deskgate.web.forms import BulkMfaForm, UserForm
 from deskgate.web.step_up import step_up
 from deskgate.web.views import bulk as bulk_views
+from deskgate.web.views.templates import with_template_links
 
 PAGE_SIZE = 50
 SEARCH_COUNT_CAP = 1000
@@ -101,7 +102,8 @@ def user_list(request: HttpRequest) -> HttpResponse:
 
 def _warnings_now(user: User) -> list[str]:
     state = rules.UserState.of(user)
-    return rules.user_template_warnings(user.client, state, user_label=user.label)
+    warnings = rules.user_template_warnings(user.client, state, user_label=user.label)
+    return with_template_links(user.client, warnings)
 
 
 @admin_pages
@@ -128,7 +130,7 @@ def user_create(request: HttpRequest) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             messages.success(request, f"{saved.user.label} is created.")
-            for warning in saved.warnings:
+            for warning in with_template_links(saved.user.client, saved.warnings):
                 messages.warning(request, warning)
             return redirect("user_edit", user_id=saved.user.pk)
     return render(
@@ -201,7 +203,7 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             messages.success(request, f"{saved.user.label} is saved.")
-            for warning in saved.warnings:
+            for warning in with_template_links(saved.user.client, saved.warnings):
                 messages.warning(request, warning)
             return redirect("user_edit", user_id=saved.user.pk)
     events = AuditEvent.objects.filter(subject=user).order_by("-at", "-id")[:10]
