@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -142,7 +143,7 @@ def test_legacy_client_admin_sees_mfa_disabled_with_the_reason(
     # The User list's bulk control is disabled too, with the same reason.
     open_user_list(page)
     expect(page.get_by_label("Set MFA to")).to_be_disabled()
-    expect(page.get_by_role("button", name="Apply")).to_be_disabled()
+    expect(page.get_by_role("button", name="Review")).to_be_disabled()
 
 
 def test_bulk_sms_for_all_agents_lists_applied_and_refused(
@@ -173,7 +174,9 @@ def test_bulk_sms_for_all_agents_lists_applied_and_refused(
     open_user_list(page)
     page.get_by_label("Set MFA to").select_option(label="SMS")
     page.get_by_label("For", exact=True).select_option(label="All active users of level Agent")
-    page.get_by_role("button", name="Apply").click()
+    page.get_by_role("button", name="Review").click()
+    # The confirmation says what will happen before anything does.
+    page.get_by_role("button", name=re.compile(r"^Set SMS for 2 users")).click()
 
     expect(page.get_by_role("heading", name="Set MFA to SMS")).to_be_visible()
     expect(page.get_by_role("status")).to_have_text("2 applied, 4 refused.")

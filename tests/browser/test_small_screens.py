@@ -273,11 +273,13 @@ def test_an_admins_pages_fit_a_phone(
     phone.visit("audit trail of a user", f"/audit/?user={agent.pk}", re.compile("Audit trail of"))
     phone.visit("outbox", "/outbox/", "Outbox")
 
-    # Bulk MFA from the list: select, choose, Apply.
+    # Bulk MFA from the list: select, choose, Review, confirm.
     page.goto("/users/")
     page.get_by_label(f"Select {agent.full_name}").check()
     page.get_by_label("Set MFA to").select_option(label="SMS")
-    page.get_by_role("button", name="Apply").click()
+    page.get_by_role("button", name="Review").click()
+    phone.check("bulk confirmation")
+    page.get_by_role("button", name=re.compile(r"^Set SMS for 1 user")).click()
     phone.check("bulk result", "Set MFA to SMS")
 
     # Step-up: an admin whose check is older than the window makes a sensitive change.
