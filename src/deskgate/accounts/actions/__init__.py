@@ -19,7 +19,11 @@ from deskgate.accounts.actions.clients import (
     create_client,
     update_client_settings,
 )
-from deskgate.accounts.actions.own import change_own_contact, check_own_contact
+from deskgate.accounts.actions.own import (
+    change_own_contact,
+    change_own_preferences,
+    check_own_contact,
+)
 from deskgate.accounts.actions.passwords import set_password
 from deskgate.accounts.actions.templates import TemplateInput, save_template
 from deskgate.accounts.actions.users import (
@@ -48,6 +52,7 @@ __all__ = [
     "bulk_change_mfa_method",
     "change_mfa_method",
     "change_own_contact",
+    "change_own_preferences",
     "check_own_contact",
     "create_client",
     "create_user",
