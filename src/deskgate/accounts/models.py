@@ -124,6 +124,15 @@ class MfaMethod(models.TextChoices):
     SMS = "sms", _("SMS")
 
 
+# A level named for the people in it ("Northwind requires managers to...", "New agents
+# get"): its own words in each language, not the label with an English "s".
+LEVEL_PLURALS = {
+    Level.ADMIN.value: _("admins"),
+    Level.MANAGER.value: _("managers"),
+    Level.TEAM_LEADER.value: _("team leaders"),
+    Level.AGENT.value: _("agents"),
+}
+
 ADMIN_PAGE_LEVELS = frozenset({Level.ADMIN, Level.MANAGER})
 EMAIL_REQUIRED_LEVELS = frozenset({Level.MANAGER, Level.TEAM_LEADER})
 

@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.functional import lazy
+from django.utils.translation import gettext_lazy as _
 
 from deskgate.http.forms import Form
 from deskgate.signin import codes, totp
@@ -54,12 +55,12 @@ class CodeField(forms.CharField):
 
 class PasswordForm(Form):
     username = forms.CharField(
-        label="User name",
+        label=_("User name"),
         max_length=254,
         widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
     )
     password = forms.CharField(
-        label="Password",
+        label=_("Password"),
         max_length=4096,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
@@ -68,13 +69,13 @@ class PasswordForm(Form):
 
 class NewPasswordForm(Form):
     new_password = forms.CharField(
-        label="New password",
+        label=_("New password"),
         max_length=4096,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password", "autofocus": True}),
     )
     confirm_password = forms.CharField(
-        label="New password again",
+        label=_("New password again"),
         max_length=4096,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
@@ -83,13 +84,13 @@ class NewPasswordForm(Form):
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
         if data.get("new_password") and data.get("new_password") != data.get("confirm_password"):
-            self.add_error("confirm_password", "The two passwords are not the same.")
+            self.add_error("confirm_password", _("The two passwords are not the same."))
         return data
 
 
 class ChangePasswordForm(NewPasswordForm):
     current_password = forms.CharField(
-        label="Current password",
+        label=_("Current password"),
         max_length=4096,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
@@ -99,7 +100,7 @@ class ChangePasswordForm(NewPasswordForm):
 
 class ResetRequestForm(Form):
     email = forms.CharField(
-        label="Email",
+        label=_("Email"),
         max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
     )
@@ -107,7 +108,7 @@ class ResetRequestForm(Form):
 
 class CodeForm(Form):
     code = CodeField(autofocus=True)
-    remember = forms.BooleanField(label="Remember device for 30 days", required=False)
+    remember = forms.BooleanField(label=_("Remember device for 30 days"), required=False)
 
 
 class AppCodeField(CodeField):
@@ -126,25 +127,25 @@ class AppCodeField(CodeField):
 
 
 class AppCodeForm(Form):
-    app_code = AppCodeField(autofocus=True, label="Code from your authenticator app")
-    remember = forms.BooleanField(label="Remember device for 30 days", required=False)
+    app_code = AppCodeField(autofocus=True, label=_("Code from your authenticator app"))
+    remember = forms.BooleanField(label=_("Remember device for 30 days"), required=False)
 
 
 class RecoveryCodeForm(Form):
     recovery_code = forms.CharField(
-        label="Recovery code",
+        label=_("Recovery code"),
         max_length=64,
         widget=forms.TextInput(
             attrs={"autocomplete": "off", "autofocus": True, "spellcheck": "false"}
         ),
     )
-    remember = forms.BooleanField(label="Remember device for 30 days", required=False)
+    remember = forms.BooleanField(label=_("Remember device for 30 days"), required=False)
 
     def clean_recovery_code(self) -> str:
         code = totp.normalise_recovery(self.cleaned_data["recovery_code"])
         if code is None:
             raise ValidationError(
-                "A recovery code has 10 letters and digits, such as abcde-23456.",
+                _("A recovery code has 10 letters and digits, such as abcde-23456."),
                 code="not_a_code",
             )
         return code

@@ -23,6 +23,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from deskgate.accounts import audit, notify
 from deskgate.accounts.actions._common import require_may_manage
@@ -91,7 +93,9 @@ def take_challenge(token: object, user: User | None, purpose: PasskeyPurpose) ->
     row = rows.first()
     if row is None:
         return None
-    taken, _ = PasskeyChallenge.objects.filter(pk=row.pk, expires_at__gt=timezone.now()).delete()
+    taken, _by_model = PasskeyChallenge.objects.filter(
+        pk=row.pk, expires_at__gt=timezone.now()
+    ).delete()
     return bytes(row.challenge) if taken else None
 
 
@@ -211,7 +215,9 @@ def register(
             user_verified=made.user_verified,
             synced=made.backed_up,
         )
-        notify.factor_event(user, f"the passkey “{name}” was added for sign-in", by=by)
+        notify.factor_event(
+            user, format_lazy(_("the passkey “{name}” was added for sign-in"), name=name), by=by
+        )
         codes = factors.new_recovery_codes(user, by=by, now=now) if first else []
     return Added(passkey, codes)
 
@@ -257,7 +263,9 @@ def remove(user: User, passkey_id: int, *, by: audit.Actor) -> str:
             name=passkey.name,
             reset=False,
         )
-        notify.factor_event(user, f"the passkey “{passkey.name}” was removed", by=by)
+        notify.factor_event(
+            user, format_lazy(_("the passkey “{name}” was removed"), name=passkey.name), by=by
+        )
     return passkey.name
 
 
@@ -268,7 +276,7 @@ def reset(user: User, *, by: audit.Actor) -> int:
     now = timezone.now()
     with transaction.atomic():
         names = list(Passkey.objects.filter(user=user).values_list("name", flat=True))
-        removed, _ = Passkey.objects.filter(user=user).delete()
+        removed, _by_model = Passkey.objects.filter(user=user).delete()
         if not removed:
             return 0
         factors.void_recovery_codes_if_last(user, now)
@@ -282,7 +290,9 @@ def reset(user: User, *, by: audit.Actor) -> int:
             names=names,
             reset=True,
         )
-        notify.factor_event(user, f"your passkeys were reset by {by.label}", by=by)
+        notify.factor_event(
+            user, format_lazy(_("your passkeys were reset by {who}"), who=by.label), by=by
+        )
     return removed
 
 

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
 from deskgate.accounts import audit
@@ -25,7 +26,7 @@ NO_SSO = (
 
 class CompanyForm(Form):
     company = forms.CharField(
-        label="Company", max_length=100, widget=forms.TextInput(attrs={"autofocus": True})
+        label=_("Company"), max_length=100, widget=forms.TextInput(attrs={"autofocus": True})
     )
 
 

@@ -83,7 +83,7 @@ class FactorPolicy:
 
 
 def _level_label(value: str) -> str:
-    return Level(value).label if value in Level.values else value
+    return str(Level(value).label) if value in Level.values else value
 
 
 def check_factor_policy(client: Client, policy: FactorPolicy) -> FactorPolicy:
@@ -100,7 +100,8 @@ def check_factor_policy(client: Client, policy: FactorPolicy) -> FactorPolicy:
             continue  # keep the default: the creating door decides
         if level not in Level.values or method not in MfaMethod.values:
             errors.setdefault("new_user_mfa", []).append(
-                f"{_level_label(level)}: choose Off, Email or SMS, or keep the default."
+                gettext("%(level_label)s: choose Off, Email or SMS, or keep the default.")
+                % {"level_label": _level_label(level)}
             )
             continue
         new_user_mfa[level] = method
@@ -187,7 +188,7 @@ def update_client_settings(
                     }
                 )
             client.sms_countries = " ".join(codes)
-            fields.append("sms_countries")
+            fields.append(gettext("sms_countries"))
         if default_language is not None or time_zone is not None:
             locale = _checked_locale(client, default_language, time_zone)
             for name, value in locale.items():
@@ -204,12 +205,16 @@ def update_client_settings(
             by=by,
             summary="Client settings changed"
             + (f" (factor policy: {', '.join(sorted(changed))})" if changed else "")
-            + (f" (language and zone: {', '.join(sorted(locale_changed))})" if locale_changed else ""),
+            + (
+                f" (language and zone: {', '.join(sorted(locale_changed))})"
+                if locale_changed
+                else ""
+            ),
             password_reset_enabled=password_reset_enabled,
             remember_device_enabled=remember_device_enabled,
             sms_countries=client.sms_countries,
             **changed,
-            **locale_changed,
+            **locale_changed,  # type: ignore[arg-type]  # str values, as the detail's others
         )
     return client
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils.translation import gettext
 
 from deskgate.accounts import audit, contact, languages, rules
 from deskgate.accounts.actions.users import (
@@ -61,7 +62,9 @@ def change_own_contact(user: User, field: str, value: str, *, by: Actor) -> User
     """A user changes their own Email or Work phone, after re-authenticating and
     confirming the new destination with a code (the caller's flow proves both)."""
     if by.user is None or by.user.pk != user.pk:
-        raise PermissionDenied("Only the user can change their own contact information here.")
+        raise PermissionDenied(
+            gettext("Only the user can change their own contact information here.")
+        )
     if field not in OWN_CONTACT_FIELDS:
         raise ValidationError({field: ["Only Email and Work phone can be changed here."]})
     return write_user(user, by=by, build=stored_with(**{field: value}), recheck=False)
@@ -71,7 +74,9 @@ def change_own_preferences(user: User, *, language: str, time_zone: str, by: Act
     """A user picks the language and time zone they read Deskgate in ("" for each: their
     client's default). Refuses an unknown language or zone, naming it."""
     if by.user is None or by.user.pk != user.pk:
-        raise PermissionDenied("Only the user can change their own language and time zone.")
+        raise PermissionDenied(
+            gettext("Only the user can change their own language and time zone.")
+        )
     language, time_zone = language.strip(), time_zone.strip()
     errors: dict[str, list[str]] = {}
     wrong_language = languages.check_language(language, field="language")

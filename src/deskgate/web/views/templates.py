@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 
 from deskgate.accounts import access, actions, rules
 from deskgate.accounts.models import Level, MessageTemplate, User
@@ -47,7 +48,9 @@ def _edit(request: HttpRequest, admin: User, template: MessageTemplate | None) -
         except PermissionDenied as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"The template \u201c{saved.name}\u201d is saved.")
+            messages.success(
+                request, gettext("The template “%(name)s” is saved.") % {"name": saved.name}
+            )
             for warning in warnings:
                 messages.warning(request, warning)
             return redirect("template_edit", template_id=saved.pk)
