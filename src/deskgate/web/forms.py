@@ -173,7 +173,7 @@ class ClientSettingsForm(Form):
         label=_("Users may reset a forgotten password by email"), required=False
     )
     remember_device_enabled = forms.BooleanField(
-        label=_("Offer \u201cRemember device for 30 days\u201d at sign-in"),
+        label=_("Offer “Remember device for 30 days” at sign-in"),
         required=False,
         help_text=_("Turn off where agents share workstations."),
     )

@@ -188,7 +188,7 @@ def update_client_settings(
                     }
                 )
             client.sms_countries = " ".join(codes)
-            fields.append(gettext("sms_countries"))
+            fields.append("sms_countries")
         if default_language is not None or time_zone is not None:
             locale = _checked_locale(client, default_language, time_zone)
             for name, value in locale.items():
