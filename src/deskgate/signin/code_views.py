@@ -297,7 +297,7 @@ def _verify_passkey(request: HttpRequest, pending: PendingSignIn) -> HttpRespons
             devices.remember(response, request, user)
         return response
     if answer.reason == FactorCheck.WRONG:
-        messages.error(request, f"{passkeys.REFUSED} {_tries(answer.tries_left or 0)}")
+        messages.error(request, " ".join([str(passkeys.REFUSED), _tries(answer.tries_left or 0)]))
     else:
         messages.error(request, factor_message(answer, recovery=False))
     return redirect(f"{reverse('signin:code')}?with=passkey")

@@ -98,8 +98,10 @@ def send_link(user: User, *, by: audit.Actor) -> Sent:
         channels.send_email(permit, subject, text)
     except channels.DeliveryError:
         raise ValidationError(
-            "The mail server did not accept the message, so no link was sent. Try again in "
-            "a moment."
+            gettext(
+                "The mail server did not accept the message, so no link was sent. Try again in "
+                "a moment."
+            )
         ) from None
     masked = contact.mask_email(user.email)
     with transaction.atomic():

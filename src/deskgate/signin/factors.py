@@ -22,8 +22,8 @@ from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.text import format_lazy
+from django.utils.translation import gettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext_lazy
 
 from deskgate.accounts import audit, notify
 from deskgate.accounts.actions._common import require_may_manage
@@ -187,7 +187,7 @@ def start_enrolment(user: User) -> Enrolment:
     """A new secret for the user's app, waiting for its first code (it replaces a set-up
     that was not confirmed). Refused when an app is set up already: remove it first."""
     if has_app(user):
-        raise ValidationError("An authenticator app is set up already; remove it first.")
+        raise ValidationError(gettext("An authenticator app is set up already; remove it first."))
     secret = totp.new_secret()
     now = timezone.now()
     AuthenticatorApp.objects.update_or_create(
@@ -244,7 +244,7 @@ def regenerate_recovery_codes(user: User, *, by: audit.Actor) -> list[str]:
     """A new set of recovery codes (to show once); the previous set stops working."""
     if not has_strong_factor(user):
         raise ValidationError(
-            "Recovery codes come with an authenticator app or a passkey: set one up first."
+            gettext("Recovery codes come with an authenticator app or a passkey: set one up first.")
         )
     with transaction.atomic():
         return new_recovery_codes(user, by=by, now=timezone.now())
@@ -282,7 +282,7 @@ def remove_app(user: User, *, by: audit.Actor) -> bool:
     """The user removes their own app (its recovery codes go with it); answer whether
     there was one. An admin's reset is `reset_app`."""
     if by.user is None or by.user.pk != user.pk:
-        raise PermissionDenied("Only the user removes their own app; an admin resets it.")
+        raise PermissionDenied(gettext("Only the user removes their own app; an admin resets it."))
     # The policy and level as stored now, not as this user object was loaded.
     stored = User.objects.select_related("client").get(pk=user.pk)
     refusal = last_strong_factor_refusal(stored, StrongFactor.APP)

@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.functional import lazy
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from deskgate.http.forms import Form
@@ -13,7 +14,12 @@ from deskgate.signin.app_settings import app_settings
 
 
 def _code_title() -> str:
-    return f"{app_settings.CODE.digits} digits; spaces and dashes are fine"
+    digits = app_settings.CODE.digits
+    return ngettext(
+        "%(count)d digit; spaces and dashes are fine",
+        "%(count)d digits; spaces and dashes are fine",
+        digits,
+    ) % {"count": digits}
 
 
 class CodeField(forms.CharField):
@@ -34,7 +40,7 @@ class CodeField(forms.CharField):
         }
         if autofocus:
             attrs["autofocus"] = True
-        kwargs.setdefault("label", "Code")
+        kwargs.setdefault("label", _("Code"))
         super().__init__(
             max_length=32,  # room for "977 743", "977-743" and padding
             error_messages={"max_length": lazy(codes.not_a_code, str)()},
@@ -119,11 +125,11 @@ class AppCodeField(CodeField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.widget.attrs["pattern"] = r"[\s\-]*(?:[0-9][\s\-]*){6}"
-        self.widget.attrs["title"] = "6 digits from your authenticator app"
-        self.error_messages["max_length"] = "The app's code has 6 digits."
+        self.widget.attrs["title"] = _("6 digits from your authenticator app")
+        self.error_messages["max_length"] = _("The app's code has 6 digits.")
 
     def not_a_code(self) -> str:
-        return "The app's code has 6 digits."
+        return gettext("The app's code has 6 digits.")
 
 
 class AppCodeForm(Form):

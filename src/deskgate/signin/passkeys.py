@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import format_lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from deskgate.accounts import audit, notify
@@ -42,7 +43,7 @@ from deskgate.signin.models import (
 
 CHALLENGE_LIFETIME = timedelta(minutes=5)
 NAME_MAX = 60
-REFUSED = (
+REFUSED = _(
     "That passkey or security key could not sign you in. Try again, or use another way to sign in."
 )
 
@@ -226,7 +227,7 @@ def _own(user: User, passkey_id: int) -> Passkey:
     """The user's own key by id; another user's (or no) key answers the same: not found."""
     passkey = Passkey.objects.filter(pk=passkey_id, user=user).first()
     if passkey is None:
-        raise ValidationError("There is no such key on your account.")
+        raise ValidationError(gettext("There is no such key on your account."))
     return passkey
 
 
@@ -242,7 +243,9 @@ def rename(user: User, passkey_id: int, name: str, *, by: audit.Actor) -> Passke
 def remove(user: User, passkey_id: int, *, by: audit.Actor) -> str:
     """The user removes one of their keys; answer its name. An admin's reset is `reset`."""
     if by.user is None or by.user.pk != user.pk:
-        raise PermissionDenied("Only the user removes their own key; an admin resets them.")
+        raise PermissionDenied(
+            gettext("Only the user removes their own key; an admin resets them.")
+        )
     passkey = _own(user, passkey_id)
     # The policy and level as stored now, not as this user object was loaded.
     stored = User.objects.select_related("client").get(pk=user.pk)
@@ -252,7 +255,7 @@ def remove(user: User, passkey_id: int, *, by: audit.Actor) -> str:
     now = timezone.now()
     with transaction.atomic():
         if not Passkey.objects.filter(pk=passkey.pk).delete()[0]:
-            raise ValidationError("There is no such key on your account.")
+            raise ValidationError(gettext("There is no such key on your account."))
         factors.void_recovery_codes_if_last(user, now)
         audit.record(
             AuditAction.PASSKEY_REMOVED,
