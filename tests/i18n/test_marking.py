@@ -12,6 +12,7 @@ import ast
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django import forms
@@ -192,9 +193,9 @@ def _unquote(line: str) -> str:
     return ast.literal_eval(line)
 
 
-def read_po(path: Path) -> dict[tuple[str | None, str, str | None], dict[str, object]]:
+def read_po(path: Path) -> dict[tuple[str | None, str, str | None], dict[str, Any]]:
     """(msgctxt, msgid, msgid_plural) -> {"strs": [...], "fuzzy": bool}, header left out."""
-    entries: dict[tuple[str | None, str, str | None], dict[str, object]] = {}
+    entries: dict[tuple[str | None, str, str | None], dict[str, Any]] = {}
     for block in path.read_text(encoding="utf-8").split("\n\n"):
         fields: dict[str, str] = {}
         current = ""
