@@ -10,7 +10,7 @@ THREADS ?= 4
 ACCESS_LOG := %(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms
 PYTHON ?= python3
 
-.PHONY: setup run sso-demo app-demo test test-postgres lint bench clean
+.PHONY: setup run sso-demo app-demo test test-postgres lint bench clean messages compile-messages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,7 +32,18 @@ $(AXE): tests/a11y/package-lock.json
 		npm ci --prefix tests/a11y --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: the browser tests' accessibility checks will be skipped (apt-get install -y npm)"; fi
 
-setup: $(STAMP) $(OIDC) $(AXE)
+# Finnish and Swedish: the .po catalogues are committed, the .mo files are built here
+# (GNU gettext's msgfmt, Debian's `gettext`). `make messages` brings the catalogues up to date
+# with the code and templates after a change of English text.
+LOCALE := src/deskgate/locale
+MO     := $(patsubst %.po,%.mo,$(wildcard $(LOCALE)/*/LC_MESSAGES/*.po))
+$(LOCALE)/%.mo: $(LOCALE)/%.po
+	msgfmt --check-format -o $@ $<
+compile-messages: $(MO)
+messages: $(STAMP)
+	cd src/deskgate && ../../$(BIN)/deskgate makemessages -l fi -l sv --no-obsolete --no-location
+
+setup: $(STAMP) $(OIDC) $(AXE) compile-messages
 
 # The demo serves plain HTTP on loopback, so its cookies cannot carry the Secure flag;
 # production (DESKGATE_SECURE_COOKIES unset) always sets it.
@@ -41,7 +52,7 @@ run: export DESKGATE_SECURE_COOKIES ?= 0
 # The demo's SSO provider (`make sso-demo`) serves plain http on 127.0.0.1; the server
 # reaches it only in the demo. Production refuses http and loopback providers.
 run: export DESKGATE_SSO_ALLOW_HTTP_LOOPBACK ?= $(DESKGATE_DEMO)
-run: $(STAMP)
+run: $(STAMP) compile-messages
 	$(BIN)/deskgate migrate --noinput -v0
 	$(BIN)/deskgate createcachetable
 	$(BIN)/deskgate collectstatic --noinput -v0
@@ -62,11 +73,11 @@ sso-demo: $(STAMP) $(OIDC)
 app-demo: $(STAMP)
 	$(BIN)/python -m tests.harness.app_demo
 
-test: $(STAMP) $(OIDC) $(AXE)
+test: $(STAMP) $(OIDC) $(AXE) compile-messages
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-postgres: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/deskgate
-test-postgres: $(STAMP) $(OIDC) $(AXE)
+test-postgres: $(STAMP) $(OIDC) $(AXE) compile-messages
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Figures, not pass/fail: see README "Performance". BENCH_DATABASE_URL picks PostgreSQL.

@@ -202,6 +202,6 @@ def test_password_on_one_node_code_on_the_other_and_caps_across_both(
         _password_step(refused, node, bert)
         page = refused.get(node.url + "/signin/code/", timeout=20)
         assert page.status_code == 200, node.tail()
-        assert SCOPE_MESSAGES["user"] in page.text, node.name
+        assert str(SCOPE_MESSAGES["user"]) in page.text, node.name
     assert len(_codes_to(bert)) == 2
     connection.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -43,10 +44,14 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "deskgate.http.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Accept-Language for signed-out pages; PreferencesMiddleware overrides it once signed in.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # The user's language and time zone (theirs, else the client's default).
+    "deskgate.http.middleware.PreferencesMiddleware",
     # After the messages middleware: a timeout says why the user was signed out.
     "deskgate.http.middleware.IdleTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -241,6 +246,10 @@ DESKGATE_SMS = CONFIG.sms
 DESKGATE_SMS_TIMEOUT = 5
 
 LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("fi", "Finnish"), ("sv", "Swedish")]
+# How the language menus name each language: in itself, as its readers look for it.
+LANGUAGE_NAMES_IN_THEMSELVES = [("en", "English"), ("fi", "Suomi"), ("sv", "Svenska")]
+LOCALE_PATHS = [Path(__file__).resolve().parent / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

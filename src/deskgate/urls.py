@@ -27,6 +27,7 @@ urlpatterns = [
     path("signin/", include("deskgate.signin.urls")),
     path("account/", pages.account, name="account"),
     path("account/forget-devices/", pages.forget_devices, name="forget_devices"),
+    path("account/preferences/", pages.change_preferences, name="preferences"),
     path("account/contact/", account.change_contact, name="contact_change"),
     path("account/authenticator/", authenticator.setup, name="authenticator_setup"),
     path("account/authenticator/prove/", authenticator.prove, name="authenticator_prove"),

@@ -10,6 +10,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from deskgate.accounts import contact
 
@@ -60,6 +62,10 @@ class Client(models.Model):
         help_text="Users with a passkey may sign in with it alone, without a password.",
     )
     # How recent a checked factor must be for sensitive admin changes (step-up).
+    # "" = the browser's language (Accept-Language); a user's own choice wins over both.
+    default_language = models.CharField(max_length=8, blank=True, default="")
+    # An IANA zone name; dates and times show in it unless a user picked their own.
+    time_zone = models.CharField(max_length=64, default="UTC")
     step_up_minutes = models.PositiveSmallIntegerField(
         default=15,
         help_text="Minutes a checked second factor counts for sensitive admin changes.",
@@ -107,24 +113,33 @@ class Client(models.Model):
 
     @property
     def mfa_unavailable_reason(self) -> str:
-        return (
-            f"MFA is only available for clients on release 25.x or later; "
-            f"{self.name} is on release {self.release}."
-        )
+        return gettext(
+            "MFA is only available for clients on release 25.x or later; "
+            "%(client)s is on release %(release)s."
+        ) % {"client": self.name, "release": self.release}
 
 
 class Level(models.TextChoices):
-    ADMIN = "admin", "Admin"
-    MANAGER = "manager", "Manager"
-    TEAM_LEADER = "team_leader", "Team leader"
-    AGENT = "agent", "Agent"
+    ADMIN = "admin", _("Admin")
+    MANAGER = "manager", _("Manager")
+    TEAM_LEADER = "team_leader", _("Team leader")
+    AGENT = "agent", _("Agent")
 
 
 class MfaMethod(models.TextChoices):
-    OFF = "off", "Off"
-    EMAIL = "email", "Email"
-    SMS = "sms", "SMS"
+    OFF = "off", pgettext_lazy("MFA method", "Off")
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
 
+
+# A level named for the people in it ("Northwind requires managers to...", "New agents
+# get"): its own words in each language, not the label with an English "s".
+LEVEL_PLURALS = {
+    Level.ADMIN.value: _("admins"),
+    Level.MANAGER.value: _("managers"),
+    Level.TEAM_LEADER.value: _("team leaders"),
+    Level.AGENT.value: _("agents"),
+}
 
 ADMIN_PAGE_LEVELS = frozenset({Level.ADMIN, Level.MANAGER})
 EMAIL_REQUIRED_LEVELS = frozenset({Level.MANAGER, Level.TEAM_LEADER})
@@ -142,12 +157,12 @@ class User(AbstractBaseUser):
     """
 
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="users")
-    username = models.CharField("User name", max_length=contact.USERNAME_MAX, unique=True)
-    full_name = models.CharField("Full name", max_length=200)
+    username = models.CharField(_("User name"), max_length=contact.USERNAME_MAX, unique=True)
+    full_name = models.CharField(_("Full name"), max_length=200)
     level = models.CharField(max_length=16, choices=Level.choices, default=Level.AGENT)
-    is_active = models.BooleanField("Active", default=True)
-    email = models.CharField("Email", max_length=254, blank=True, default="")
-    work_phone = models.CharField("Work phone", max_length=16, blank=True, default="")
+    is_active = models.BooleanField(_("Active"), default=True)
+    email = models.CharField(_("Email"), max_length=254, blank=True, default="")
+    work_phone = models.CharField(_("Work phone"), max_length=16, blank=True, default="")
     mfa_method = models.CharField(
         "MFA", max_length=8, choices=MfaMethod.choices, default=MfaMethod.OFF
     )
@@ -164,6 +179,9 @@ class User(AbstractBaseUser):
     department = models.CharField(max_length=200, blank=True, default="")
     # Lower-cased "username full name email phone": what the User list search matches.
     search_key = models.TextField(default="", editable=False)
+    # "" = the client's default language, then the browser's; "" zone = the client's zone.
+    language = models.CharField(max_length=8, blank=True, default="")
+    time_zone = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -264,8 +282,8 @@ class User(AbstractBaseUser):
 
 
 class Channel(models.TextChoices):
-    EMAIL = "email", "Email"
-    SMS = "sms", "SMS"
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
 
 
 class MessageTemplate(models.Model):
@@ -303,99 +321,100 @@ class AuditAction(models.TextChoices):
     """
 
     # Clients and their message templates.
-    CLIENT_CREATED = "client.created", "Client created"
-    CLIENT_SETTINGS_CHANGED = "client.settings_changed", "Client settings changed"
-    SSO_CONFIGURED = "sso.configured", "SSO configured"
-    SSO_DOMAIN_ADDED = "sso.domain_added", "SSO email domain added"
-    SSO_DOMAIN_VERIFIED = "sso.domain_verified", "SSO email domain verified"
-    SSO_DOMAIN_REMOVED = "sso.domain_removed", "SSO email domain removed"
-    TEMPLATE_CREATED = "template.created", "Message template created"
-    TEMPLATE_CHANGED = "template.changed", "Message template changed"
+    CLIENT_CREATED = "client.created", _("Client created")
+    CLIENT_SETTINGS_CHANGED = "client.settings_changed", _("Client settings changed")
+    SSO_CONFIGURED = "sso.configured", _("SSO configured")
+    SSO_DOMAIN_ADDED = "sso.domain_added", _("SSO email domain added")
+    SSO_DOMAIN_VERIFIED = "sso.domain_verified", _("SSO email domain verified")
+    SSO_DOMAIN_REMOVED = "sso.domain_removed", _("SSO email domain removed")
+    TEMPLATE_CREATED = "template.created", _("Message template created")
+    TEMPLATE_CHANGED = "template.changed", _("Message template changed")
     # Users, changed by an admin, an operator or themselves.
-    USER_CREATED = "user.created", "User created"
-    USER_DETAILS_CHANGED = "user.details_changed", "User details changed"
-    USER_CONTACT_CHANGED = "user.contact_changed", "Email or work phone changed"
+    USER_CREATED = "user.created", _("User created")
+    USER_DETAILS_CHANGED = "user.details_changed", _("User details changed")
+    USER_CONTACT_CHANGED = "user.contact_changed", _("Email or work phone changed")
+    USER_PREFERENCES_CHANGED = "user.preferences_changed", _("Language or time zone changed")
     USER_CONTACT_CONFIRMATION_SENT = (
         "user.contact_confirmation_sent",
-        "Confirmation code for a new email or phone sent",
+        _("Confirmation code for a new email or phone sent"),
     )
-    USER_MFA_CHANGED = "user.mfa_changed", "MFA method changed"
-    USER_BULK_MFA = "user.bulk_mfa", "MFA method changed for many users"
-    USER_ACTIVATED = "user.activated", "User activated"
-    USER_DEACTIVATED = "user.deactivated", "User deactivated"
-    USER_PASSWORD_SET = "user.password_set", "Password set by an admin or operator"
-    USER_PASSWORD_CHANGED = "user.password_changed", "Password changed by the user"
+    USER_MFA_CHANGED = "user.mfa_changed", _("MFA method changed")
+    USER_BULK_MFA = "user.bulk_mfa", _("MFA method changed for many users")
+    USER_ACTIVATED = "user.activated", _("User activated")
+    USER_DEACTIVATED = "user.deactivated", _("User deactivated")
+    USER_PASSWORD_SET = "user.password_set", _("Password set by an admin or operator")
+    USER_PASSWORD_CHANGED = "user.password_changed", _("Password changed by the user")
     # Notices telling a user that their account changed.
-    USER_NOTIFIED = "user.notified", "Told of changed sign-in settings"
-    USER_NOTICE_FAILED = "user.notice_failed", "Notice of changed sign-in settings not delivered"
+    USER_NOTIFIED = "user.notified", _("Told of changed sign-in settings")
+    USER_NOTICE_FAILED = "user.notice_failed", _("Notice of changed sign-in settings not delivered")
     USER_NOTICE_CAPPED = (
         "user.notice_capped",
-        "Notice of changed sign-in settings held back (send limit)",
+        _("Notice of changed sign-in settings held back (send limit)"),
     )
     USER_NOTICE_REFUSED_COUNTRY = (
         "user.notice_refused_country",
-        "Notice of changed sign-in settings not sent (country not allowed)",
+        _("Notice of changed sign-in settings not sent (country not allowed)"),
     )
     # Locks.
-    USER_LOCKED = "user.locked", "Locked after wrong codes"
-    USER_UNLOCKED = "user.unlocked", "Unlocked by an admin"
-    USER_PASSWORD_LOCKED = "user.password_locked", "Locked after wrong passwords"
-    USER_PASSWORD_LOCK_ENDED = "user.password_lock_ended", "Password lock ended by a reset"
+    USER_LOCKED = "user.locked", _("Locked after wrong codes")
+    USER_UNLOCKED = "user.unlocked", _("Unlocked by an admin")
+    USER_PASSWORD_LOCKED = "user.password_locked", _("Locked after wrong passwords")
+    USER_PASSWORD_LOCK_ENDED = "user.password_lock_ended", _("Password lock ended by a reset")
     # Signing in and out.
-    SIGNIN_SUCCESS = "signin.success", "Signed in"
-    SIGNIN_FAILURE = "signin.failure", "Sign-in refused at the password step"
-    SIGNIN_CODE_FAILED = "signin.code_failed", "Wrong sign-in code"
-    SIGNIN_SSO_REFUSED = "signin.sso_refused", "SSO sign-in refused"
-    SIGNIN_PAUSED = "signin.paused", "Password sign-ins from an address paused"
-    SIGNIN_SIGNED_OUT = "signin.signed_out", "Signed out"
+    SIGNIN_SUCCESS = "signin.success", _("Signed in")
+    SIGNIN_FAILURE = "signin.failure", _("Sign-in refused at the password step")
+    SIGNIN_CODE_FAILED = "signin.code_failed", _("Wrong sign-in code")
+    SIGNIN_SSO_REFUSED = "signin.sso_refused", _("SSO sign-in refused")
+    SIGNIN_PAUSED = "signin.paused", _("Password sign-ins from an address paused")
+    SIGNIN_SIGNED_OUT = "signin.signed_out", _("Signed out")
     # Sign-in codes.
-    CODE_SENT = "code.sent", "Sign-in code sent"
-    CODE_SEND_FAILED = "code.send_failed", "Sign-in code could not be sent"
-    CODE_CAPPED = "code.capped", "Sign-in code held back (send limit)"
-    CODE_REFUSED_COUNTRY = "code.refused_country", "Sign-in code not sent (country not allowed)"
-    DEVICES_REVOKED = "devices.revoked", "Remembered devices revoked"
+    CODE_SENT = "code.sent", _("Sign-in code sent")
+    CODE_SEND_FAILED = "code.send_failed", _("Sign-in code could not be sent")
+    CODE_CAPPED = "code.capped", _("Sign-in code held back (send limit)")
+    CODE_REFUSED_COUNTRY = "code.refused_country", _("Sign-in code not sent (country not allowed)")
+    DEVICES_REVOKED = "devices.revoked", _("Remembered devices revoked")
     # Password resets.
-    PASSWORD_RESET_REQUESTED = "password.reset_requested", "Password reset link sent"
-    PASSWORD_RESET_REFUSED = "password.reset_refused", "Password reset refused"
-    PASSWORD_RESET_CAPPED = "password.reset_capped", "Password reset mail held back (send limit)"
+    PASSWORD_RESET_REQUESTED = "password.reset_requested", _("Password reset link sent")
+    PASSWORD_RESET_REFUSED = "password.reset_refused", _("Password reset refused")
+    PASSWORD_RESET_CAPPED = "password.reset_capped", _("Password reset mail held back (send limit)")
     PASSWORD_RESET_MAIL_FAILED = (
         "password.reset_mail_failed",
-        "Password reset mail could not be sent",
+        _("Password reset mail could not be sent"),
     )
     # The apps that sign in through Deskgate (the OpenID Provider).
-    OIDC_AUTHORIZED = "oidc.authorized", "Signed in to an app"
-    OIDC_REFUSED = "oidc.refused", "Sign-in to an app refused"
-    OIDC_CODE_REPLAYED = "oidc.code_replayed", "App authorization code used twice"
-    OIDC_LOGOUT_FAILED = "oidc.logout_failed", "App not told of a sign-out"
-    APP_REGISTERED = "app.registered", "App registered"
-    APP_REMOVED = "app.removed", "App removed"
+    OIDC_AUTHORIZED = "oidc.authorized", _("Signed in to an app")
+    OIDC_REFUSED = "oidc.refused", _("Sign-in to an app refused")
+    OIDC_CODE_REPLAYED = "oidc.code_replayed", _("App authorization code used twice")
+    OIDC_LOGOUT_FAILED = "oidc.logout_failed", _("App not told of a sign-out")
+    APP_REGISTERED = "app.registered", _("App registered")
+    APP_REMOVED = "app.removed", _("App removed")
     # Programs and directories: API tokens, the REST API and SCIM.
-    TOKEN_CREATED = "token.created", "API token created"
-    TOKEN_REVOKED = "token.revoked", "API token revoked"
-    TOKEN_REFUSED = "token.refused", "API request refused"
-    API_READ = "api.read", "Read through the API"
-    USER_DELETED = "user.deleted", "User deleted"
+    TOKEN_CREATED = "token.created", _("API token created")
+    TOKEN_REVOKED = "token.revoked", _("API token revoked")
+    TOKEN_REFUSED = "token.refused", _("API request refused")
+    API_READ = "api.read", _("Read through the API")
+    USER_DELETED = "user.deleted", _("User deleted")
     # Stronger factors: the authenticator app (TOTP) and recovery codes.
-    AUTHENTICATOR_ENROLLED = "factor.app_enrolled", "Authenticator app set up"
-    AUTHENTICATOR_REMOVED = "factor.app_removed", "Authenticator app removed or reset"
-    RECOVERY_CODES_CREATED = "factor.recovery_codes_created", "Recovery codes created"
-    RECOVERY_CODE_USED = "factor.recovery_code_used", "Recovery code used to sign in"
+    AUTHENTICATOR_ENROLLED = "factor.app_enrolled", _("Authenticator app set up")
+    AUTHENTICATOR_REMOVED = "factor.app_removed", _("Authenticator app removed or reset")
+    RECOVERY_CODES_CREATED = "factor.recovery_codes_created", _("Recovery codes created")
+    RECOVERY_CODE_USED = "factor.recovery_code_used", _("Recovery code used to sign in")
     # Passkeys and security keys (WebAuthn).
-    PASSKEY_ADDED = "factor.passkey_added", "Passkey or security key added"
-    PASSKEY_REMOVED = "factor.passkey_removed", "Passkey or security key removed or reset"
-    PASSKEY_REFUSED = "factor.passkey_refused", "Passkey sign-in refused"
+    PASSKEY_ADDED = "factor.passkey_added", _("Passkey or security key added")
+    PASSKEY_REMOVED = "factor.passkey_removed", _("Passkey or security key removed or reset")
+    PASSKEY_REFUSED = "factor.passkey_refused", _("Passkey sign-in refused")
     # The single-use link that lets a user without a factor set one up.
-    ENROLMENT_LINK_SENT = "factor.enrolment_link_sent", "Link to set up a sign-in method sent"
-    ENROLMENT_LINK_USED = "factor.enrolment_link_used", "Link to set up a sign-in method used"
+    ENROLMENT_LINK_SENT = "factor.enrolment_link_sent", _("Link to set up a sign-in method sent")
+    ENROLMENT_LINK_USED = "factor.enrolment_link_used", _("Link to set up a sign-in method used")
     # A second factor checked again before a sensitive change.
-    STEP_UP_PASSED = "signin.step_up", "Sign-in checked again for a sensitive change"
+    STEP_UP_PASSED = "signin.step_up", _("Sign-in checked again for a sensitive change")
     # An operator's changes of a client's name, country or release.
-    CLIENT_DETAILS_CHANGED = "client.details_changed", "Client renamed or its country changed"
-    CLIENT_RELEASE_CHANGED = "client.release_changed", "Client's release changed"
+    CLIENT_DETAILS_CHANGED = "client.details_changed", _("Client renamed or its country changed")
+    CLIENT_RELEASE_CHANGED = "client.release_changed", _("Client's release changed")
     # Users imported from a CSV file (each row's change is its own event too).
-    USERS_IMPORTED = "user.imported", "Users imported from a file"
+    USERS_IMPORTED = "user.imported", _("Users imported from a file")
     # Old events removed after the client's retention (deskgate purge-audit).
-    AUDIT_PURGED = "audit.purged", "Old audit events removed"
+    AUDIT_PURGED = "audit.purged", _("Old audit events removed")
 
 
 class AuditEvent(models.Model):

@@ -9,14 +9,17 @@ dropped and audited. A batch (a bulk action) tells each person once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 
 from django.db import transaction
+from django.utils.functional import Promise
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from deskgate.accounts import audit, contact
+from deskgate.accounts import audit, contact, languages
 from deskgate.accounts.models import AuditAction, AuditEvent, MfaMethod, User
 from deskgate.accounts.rules import UserState
 from deskgate.delivery import caps
@@ -29,43 +32,69 @@ def sign_in_settings_changed(user: User, before: UserState, *, by: audit.Actor) 
     watched = ("mfa_method", "email", "work_phone")
     if all(getattr(before, f) == getattr(after, f) for f in watched):
         return
-    who = "you" if by.user is not None and by.user.pk == user.pk else by.label
-    method = MfaMethod(after.mfa_method).label
-    where = f" to {user.masked_mfa_destination()}" if after.mfa_method != MfaMethod.OFF else ""
-    text = (
-        f"Deskgate: the MFA or contact information of your account {user.username} was "
-        f"changed by {who}. MFA is now {method}{where}. If you did not expect this, contact your "
-        "admin at once."
-    )
+    with languages.in_language_of(user):
+        who = gettext("you") if by.user is not None and by.user.pk == user.pk else by.label
+        facts = {
+            "username": user.username,
+            "who": who,
+            "method": MfaMethod(after.mfa_method).label,
+            "to": user.masked_mfa_destination(),
+        }
+        if after.mfa_method != MfaMethod.OFF:
+            text = (
+                gettext(
+                    "Deskgate: the MFA or contact information of your account %(username)s was "
+                    "changed by %(who)s. MFA is now %(method)s to %(to)s. If you did not expect "
+                    "this, contact your admin at once."
+                )
+                % facts
+            )
+        else:
+            text = (
+                gettext(
+                    "Deskgate: the MFA or contact information of your account %(username)s was "
+                    "changed by %(who)s. MFA is now %(method)s. If you did not expect this, "
+                    "contact your admin at once."
+                )
+                % facts
+            )
+        subject = str(SUBJECT)
     if before.email:
-        notice = Notice("email", before.email, contact.mask_email(before.email), text, user, by)
+        notice = Notice(
+            "email", before.email, contact.mask_email(before.email), text, subject, user, by
+        )
     elif before.mfa_method == MfaMethod.SMS and before.work_phone:
         masked = contact.mask_phone(before.work_phone)
-        notice = Notice("sms", before.work_phone, masked, text, user, by)
+        notice = Notice("sms", before.work_phone, masked, text, subject, user, by)
     else:
         return  # nowhere to send it
     transaction.on_commit(lambda: _send_or_collect(notice))
 
 
-def factor_event(user: User, what: str, *, by: audit.Actor) -> None:
+def factor_event(user: User, what: str | Promise, *, by: audit.Actor) -> None:
     """Tell the user, after the change commits, that `what` happened to their sign-in
     factors (an authenticator app set up, removed or reset; recovery codes made or one
-    used): by Email, or by SMS to the MFA number when there is no Email."""
-    text = (
-        f"Deskgate: {what} (account {user.username}). If this was not you, contact your "
-        "admin at once."
-    )
+    used): by Email, or by SMS to the MFA number when there is no Email. `what` is lazy
+    (gettext_lazy, format_lazy): it is read in the user's language."""
+    with languages.in_language_of(user):
+        text = gettext(
+            "Deskgate: %(what)s (account %(username)s). If this was not you, contact your "
+            "admin at once."
+        ) % {"what": str(what), "username": user.username}
+        subject = str(SUBJECT)
     if user.email:
-        notice = Notice("email", user.email, contact.mask_email(user.email), text, user, by)
+        notice = Notice(
+            "email", user.email, contact.mask_email(user.email), text, subject, user, by
+        )
     elif user.mfa_method == MfaMethod.SMS and user.work_phone:
         masked = contact.mask_phone(user.work_phone)
-        notice = Notice("sms", user.work_phone, masked, text, user, by)
+        notice = Notice("sms", user.work_phone, masked, text, subject, user, by)
     else:
         return  # nowhere to send it
     transaction.on_commit(lambda: _send_or_collect(notice))
 
 
-SUBJECT = "Your Deskgate sign-in settings changed"
+SUBJECT = _("Your Deskgate sign-in settings changed")
 
 
 @dataclass(frozen=True)
@@ -74,6 +103,7 @@ class Notice:
     to: str
     masked: str
     text: str
+    subject: str
     user: User
     by: audit.Actor
 
@@ -115,7 +145,7 @@ def _one_per_person(notices: list[Notice]) -> list[Notice]:
     for n in notices:
         first.setdefault(n.user.pk, n)
         last[n.user.pk] = n
-    return [replace(n, text=last[pk].text) for pk, n in first.items()]
+    return [replace(n, text=last[pk].text, subject=last[pk].subject) for pk, n in first.items()]
 
 
 def _refused(n: Notice, why: caps.Refusal) -> AuditEvent:
@@ -157,7 +187,7 @@ def _deliver(notices: list[Notice]) -> None:
     failed: dict[int, str] = {}
     if emails:
         try:
-            channels.send_emails([(p, SUBJECT, n.text) for n, p in emails])
+            channels.send_emails([(p, n.subject, n.text) for n, p in emails])
         except channels.DeliveryError as exc:
             failed.update({id(n): str(exc) for n, _ in emails})
     for n, permit in admitted:
@@ -191,10 +221,16 @@ def _deliver(notices: list[Notice]) -> None:
     AuditEvent.objects.bulk_create(events, batch_size=500)
 
 
-def tell(user: User, text: str, *, by: audit.Actor) -> None:
-    """Email `user` a notice about their company's account (after the change commits); a
-    user without an Email is not told."""
+COMPANY_SUBJECT = _("Sign-in at your company changed")
+
+
+def tell(user: User, text: Callable[[], str], *, by: audit.Actor) -> None:
+    """Email `user` a notice about their company's account (after the change commits), its
+    text made by `text()` in the user's language; a user without an Email is not told."""
     if not user.email:
         return
-    notice = Notice("email", user.email, contact.mask_email(user.email), text, user, by)
+    with languages.in_language_of(user):
+        body, subject = text(), str(COMPANY_SUBJECT)
+    masked = contact.mask_email(user.email)
+    notice = Notice("email", user.email, masked, body, subject, user, by)
     transaction.on_commit(lambda: _send_or_collect(notice))

@@ -19,6 +19,7 @@ from enum import StrEnum
 import phonenumbers
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from deskgate.delivery.app_settings import app_settings
 from deskgate.delivery.models import SendCounter
@@ -34,11 +35,14 @@ class Refusal(StrEnum):
 
 
 SCOPE_MESSAGES = {
-    "user": "Too many codes were sent to you in the last hour. Try again later, or ask your "
-    "admin for help.",
-    "client": "Your company has reached its limit of codes per hour. Try again later, or ask "
-    "your admin.",
-    "platform": "Deskgate is sending too many codes right now. Try again in a few minutes.",
+    "user": _(
+        "Too many codes were sent to you in the last hour. Try again later, or ask your "
+        "admin for help."
+    ),
+    "client": _(
+        "Your company has reached its limit of codes per hour. Try again later, or ask your admin."
+    ),
+    "platform": _("Deskgate is sending too many codes right now. Try again in a few minutes."),
 }
 
 

@@ -8,6 +8,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
+from django.utils.translation import gettext
 
 from deskgate.accounts import access
 from deskgate.accounts.models import User
@@ -53,5 +54,5 @@ def acting_user(request: HttpRequest) -> User:
     """The signed-in user of a request that a guard above has let through."""
     user = request.user
     if not isinstance(user, User):
-        raise PermissionDenied("Sign in first.")
+        raise PermissionDenied(gettext("Sign in first."))
     return user

@@ -1,4 +1,5 @@
-"""Idle and absolute session timeouts, and the Content-Security-Policy header."""
+"""Idle and absolute session timeouts, the Content-Security-Policy header, and the signed-in
+person's language and time zone."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve
+from django.utils import timezone, translation
+from django.utils.translation import gettext, ngettext
 
-from deskgate.accounts import sessions
+from deskgate.accounts import languages, sessions
 
 CSP_BASE = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -40,8 +43,11 @@ def csp_for(request: HttpRequest) -> str:
 
 def _duration(seconds: int) -> str:
     """30 minutes, 8 hours: a limit as a person would say it."""
-    amount, unit = (seconds // 3600, "hour") if seconds % 3600 == 0 else (seconds // 60, "minute")
-    return f"{amount} {unit}{'' if amount == 1 else 's'}"
+    if seconds % 3600 == 0:
+        hours = seconds // 3600
+        return ngettext("%(count)d hour", "%(count)d hours", hours) % {"count": hours}
+    minutes = seconds // 60
+    return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
 
 
 class ContentSecurityPolicyMiddleware:
@@ -78,12 +84,16 @@ class IdleTimeoutMiddleware:
             expired = sessions.touch(request, idle=idle_limit)
             if expired is not None:
                 sessions.end(request)
-                why = (
-                    f"after {_duration(idle_limit)} without activity"
-                    if expired == sessions.Expiry.IDLE
-                    else f"because a session lasts at most {_duration(settings.SESSION_COOKIE_AGE)}"
-                )
-                messages.info(request, f"You were signed out {why}. Sign in again.")
+                if expired == sessions.Expiry.IDLE:
+                    text = gettext(
+                        "You were signed out after %(duration)s without activity. Sign in again."
+                    ) % {"duration": _duration(idle_limit)}
+                else:
+                    text = gettext(
+                        "You were signed out because a session lasts at most %(duration)s. "
+                        "Sign in again."
+                    ) % {"duration": _duration(settings.SESSION_COOKIE_AGE)}
+                messages.info(request, text)
                 if _for_an_app(request):
                     # An app's request goes on, signed out: the authorization endpoint
                     # sends the person to sign in and back to the app (or answers
@@ -92,3 +102,29 @@ class IdleTimeoutMiddleware:
                     return self.get_response(request)
                 return redirect("signin:password")
         return self.get_response(request)
+
+
+class PreferencesMiddleware:
+    """The signed-in person's language (their own, else their client's default; else what
+    LocaleMiddleware took from Accept-Language) and time zone (theirs, the client's, UTC).
+
+    After AuthenticationMiddleware; signed-out pages keep LocaleMiddleware's choice and UTC.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            timezone.deactivate()
+            return self.get_response(request)
+        language = languages.language_of(user)
+        if language:
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
+        timezone.activate(languages.zone_of(user))
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

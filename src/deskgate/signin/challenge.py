@@ -17,9 +17,10 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, ngettext
 
-from deskgate.accounts import audit, notify
+from deskgate.accounts import audit, languages, notify
 from deskgate.accounts.models import AuditAction, MfaMethod, User
 from deskgate.delivery import caps, channels
 from deskgate.signin import codes
@@ -68,12 +69,18 @@ class Answer:
 
 
 def _message(user: User, code: str) -> tuple[str, str]:
+    """The code's subject and text in the user's language (theirs, their company's, else
+    the one their browser asked this sign-in's pages in)."""
     minutes = app_settings.CODE.lifetime_minutes
-    text = (
-        f"Your Deskgate sign-in code is {code}. It is valid for {minutes} minutes. "
-        "Do not share it with anyone."
-    )
-    return "Your Deskgate sign-in code", text
+    with languages.in_language_of(user, fallback=translation.get_language()):
+        text = ngettext(
+            "Your Deskgate sign-in code is %(code)s. It is valid for %(minutes)d minute. "
+            "Do not share it with anyone.",
+            "Your Deskgate sign-in code is %(code)s. It is valid for %(minutes)d minutes. "
+            "Do not share it with anyone.",
+            minutes,
+        ) % {"code": code, "minutes": minutes}
+        return gettext("Your Deskgate sign-in code"), text
 
 
 def resend_wait(pending: PendingSignIn, now: datetime | None = None) -> int:

@@ -6,9 +6,11 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.cache import never_cache
 
+from deskgate.accounts import languages
 from deskgate.http.actors import actor_for
 from deskgate.signin import challenge, codes, devices, factors, passkey_views, passkeys, pipeline
 from deskgate.signin.app_settings import app_settings
@@ -21,34 +23,49 @@ from deskgate.signin.models import PendingSignIn, SignInVia
 
 
 def _until(answer: Answer) -> str:
-    when = answer.locked_until or timezone.now()
-    return f"{when:%H:%M} UTC"
+    when = timezone.localtime(answer.locked_until or timezone.now())
+    return f"{when:%H:%M} {timezone.get_current_timezone_name()}"
+
+
+def _tries(left: int) -> str:
+    return ngettext("%(count)d try left.", "%(count)d tries left.", left) % {"count": left}
+
+
+def _locked(answer: Answer) -> str:
+    return gettext(
+        "Too many wrong codes. You can try again after %(until)s, or ask your admin to unlock "
+        "your account."
+    ) % {"until": _until(answer)}
 
 
 def issue_message(answer: Answer, pending: PendingSignIn, *, resend: bool) -> tuple[str, str]:
     """The page's words for the outcome of sending a code: (level, text)."""
     if answer.reason == Issue.SENT:
-        where = f"We sent a {'new ' if resend else ''}code to {pending.code_destination}."
+        where = {"to": pending.code_destination}
         if resend:
-            return "success", f"{where} The previous code no longer works."
-        return "success", where
+            return "success", gettext(
+                "We sent a new code to %(to)s. The previous code no longer works."
+            ) % where
+        return "success", gettext("We sent a code to %(to)s.") % where
     if answer.reason == Issue.NOT_NEEDED:
-        return "info", "Your code is accepted already."
+        return "info", gettext("Your code is accepted already.")
     if answer.reason == Issue.COUNTRY:
-        return "error", (
+        return "error", gettext(
             "Your company does not send SMS codes to your number's country, so no code was "
             "sent. Ask your admin to change your MFA settings."
         )
     if answer.reason == Issue.COOLDOWN:
-        return "info", f"Wait {answer.wait_seconds} seconds before asking for a new code."
+        seconds = answer.wait_seconds or 0
+        return "info", ngettext(
+            "Wait %(count)d second before asking for a new code.",
+            "Wait %(count)d seconds before asking for a new code.",
+            seconds,
+        ) % {"count": seconds}
     if answer.reason == Issue.CAPPED:
-        return "error", SCOPE_MESSAGES[answer.capped_scope]
+        return "error", str(SCOPE_MESSAGES[answer.capped_scope])
     if answer.reason == Issue.LOCKED:
-        return "error", (
-            f"Too many wrong codes. You can try again after {_until(answer)}, or ask your "
-            "admin to unlock your account."
-        )
-    return "error", (
+        return "error", _locked(answer)
+    return "error", gettext(
         "We could not send the code right now, so no code is on its way. "
         "Try Resend code in a moment."
     )
@@ -56,41 +73,68 @@ def issue_message(answer: Answer, pending: PendingSignIn, *, resend: bool) -> tu
 
 def check_message(answer: Answer) -> str:
     minutes = app_settings.CODE.lifetime_minutes
+    reason = Check(answer.reason)
+    if reason == Check.WRONG:
+        return (
+            gettext("That code is not right.")
+            + " "
+            + ngettext(
+                "%(count)d try left for this code.",
+                "%(count)d tries left for this code.",
+                answer.tries_left or 0,
+            )
+            % {"count": answer.tries_left or 0}
+        )
+    if reason == Check.EXPIRED:
+        return ngettext(
+            "This code has expired: codes are valid for %(count)d minute. Ask for a new one "
+            "with Resend code.",
+            "This code has expired: codes are valid for %(count)d minutes. Ask for a new one "
+            "with Resend code.",
+            minutes,
+        ) % {"count": minutes}
+    if reason == Check.LOCKED:
+        return _locked(answer)
+    if reason == Check.MALFORMED:
+        return codes.not_a_code()
     return {
-        Check.WRONG: f"That code is not right. {answer.tries_left} "
-        f"{'try' if answer.tries_left == 1 else 'tries'} left for this code.",
-        Check.REPLACED: "That code was replaced by a newer one. Use the code in the latest "
-        "message.",
-        Check.EXPIRED: f"This code has expired: codes are valid for {minutes} minutes. "
-        "Ask for a new one with Resend code.",
-        Check.TOO_MANY: "That was the last try for this code. Ask for a new one with Resend code.",
-        Check.LOCKED: f"Too many wrong codes. You can try again after {_until(answer)}, or ask "
-        "your admin to unlock your account.",
-        Check.NO_CODE: "There is no valid code for this sign-in. Ask for one with Resend code.",
-        Check.MALFORMED: codes.not_a_code(),
-    }.get(Check(answer.reason), "That code is not right.")
+        Check.REPLACED: gettext(
+            "That code was replaced by a newer one. Use the code in the latest message."
+        ),
+        Check.TOO_MANY: gettext(
+            "That was the last try for this code. Ask for a new one with Resend code."
+        ),
+        Check.NO_CODE: gettext(
+            "There is no valid code for this sign-in. Ask for one with Resend code."
+        ),
+    }.get(reason, gettext("That code is not right."))
 
 
 def factor_message(answer: Answer, *, recovery: bool) -> str:
     """The page's words for a refused app code or recovery code (never the code itself)."""
-    tries = f"{answer.tries_left} {'try' if answer.tries_left == 1 else 'tries'} left."
+    tries = _tries(answer.tries_left or 0)
     if answer.reason == FactorCheck.WRONG:
-        what = "That recovery code is not right." if recovery else "That code is not right."
+        what = (
+            gettext("That recovery code is not right.")
+            if recovery
+            else gettext("That code is not right.")
+        )
         return f"{what} {tries}"
     if answer.reason == FactorCheck.USED:
         if recovery:
-            return f"That recovery code was used already: each works once. {tries}"
-        return f"That code was used already: wait for the app's next code. {tries}"
+            return gettext("That recovery code was used already: each works once.") + f" {tries}"
+        return gettext("That code was used already: wait for the app's next code.") + f" {tries}"
     if answer.reason == FactorCheck.CLONED:
         return f"{passkeys.REFUSED} {tries}"
     if answer.reason == FactorCheck.TOO_MANY:
-        return "That was the last try for this sign-in. Go back to sign-in and start again."
-    if answer.reason == FactorCheck.LOCKED:
-        return (
-            f"Too many wrong codes. You can try again after {_until(answer)}, or ask your "
-            "admin to unlock your account."
+        return gettext(
+            "That was the last try for this sign-in. Go back to sign-in and start again."
         )
-    return "That factor is no longer set up for you (an admin may have reset it). Sign in again."
+    if answer.reason == FactorCheck.LOCKED:
+        return _locked(answer)
+    return gettext(
+        "That factor is no longer set up for you (an admin may have reset it). Sign in again."
+    )
 
 
 def _mode(request: HttpRequest, has_app: bool, has_passkey: bool, may_send: bool) -> str:
@@ -139,7 +183,7 @@ CODE_STATE = [
 
 def _gone(request: HttpRequest) -> HttpResponse:
     pipeline.abandon(request)
-    messages.info(request, "This sign-in is over. Sign in again if you are not signed in.")
+    messages.info(request, gettext("This sign-in is over. Sign in again if you are not signed in."))
     return redirect("signin:password")
 
 
@@ -152,11 +196,14 @@ def _offer_remember(pending: PendingSignIn) -> bool:
 def code_step(request: HttpRequest) -> HttpResponse:
     pending = pipeline.current(request)
     if pending is None:
-        messages.info(request, "Your sign-in expired or was not started. Sign in again.")
+        messages.info(request, gettext("Your sign-in expired or was not started. Sign in again."))
         return redirect("signin:password")
     if pipeline.next_stage(pending) != pipeline.Stage.CODE:
         return redirect(pipeline.advance(request, pending))
     user = pending.user
+    # The password told us who this is: their language and zone from here on.
+    translation.activate(languages.language_of(user) or request.LANGUAGE_CODE)
+    timezone.activate(languages.zone_of(user))
     by = actor_for(request, user)
     first = request.session.pop(pipeline.FIRST_SEND_KEY, None)
     if isinstance(first, dict):  # the first send did not go out: say why
@@ -227,6 +274,7 @@ def code_step(request: HttpRequest) -> HttpResponse:
             "offer_remember": _offer_remember(pending),
             "resend_wait": challenge.resend_wait(pending),
             "lifetime_minutes": app_settings.CODE.lifetime_minutes,
+            "code_expires_at": pending.code_expires_at,
         },
     )
 
@@ -249,10 +297,7 @@ def _verify_passkey(request: HttpRequest, pending: PendingSignIn) -> HttpRespons
             devices.remember(response, request, user)
         return response
     if answer.reason == FactorCheck.WRONG:
-        tries = answer.tries_left
-        messages.error(
-            request, f"{passkeys.REFUSED} {tries} {'try' if tries == 1 else 'tries'} left."
-        )
+        messages.error(request, " ".join([str(passkeys.REFUSED), _tries(answer.tries_left or 0)]))
     else:
         messages.error(request, factor_message(answer, recovery=False))
     return redirect(f"{reverse('signin:code')}?with=passkey")

@@ -19,6 +19,7 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils.translation import ngettext
 
 from deskgate.signin.app_settings import CodePolicy, app_settings
 
@@ -57,7 +58,10 @@ def new_code(digits: int | None = None) -> str:
 
 def not_a_code() -> str:
     """What a person reads when the input is not a code at all."""
-    return f"A code has {app_settings.CODE.digits} digits."
+    digits = app_settings.CODE.digits
+    return ngettext("A code has %(count)d digit.", "A code has %(count)d digits.", digits) % {
+        "count": digits
+    }
 
 
 def input_pattern() -> str:

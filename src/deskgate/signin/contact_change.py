@@ -8,9 +8,11 @@ import secrets
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
-from deskgate.accounts import actions, audit, contact, notify
+from deskgate.accounts import actions, audit, contact, languages, notify
 from deskgate.accounts.models import AuditAction, User
 from deskgate.delivery import caps, channels
 from deskgate.signin import codes
@@ -18,8 +20,10 @@ from deskgate.signin.app_settings import app_settings
 from deskgate.signin.codes import Check, CodeChallenge
 from deskgate.signin.models import ContactChange
 
-FIELD_LABELS = {"email": "Email", "work_phone": "Work phone"}
-EXPIRED = "This change expired or was not started. Start it again."
+FIELD_LABELS = {"email": _("Email"), "work_phone": _("Work phone")}
+# The audit trail is stored in English, whoever reads it.
+ENGLISH_LABELS = {"email": "Email", "work_phone": "Work phone"}
+EXPIRED = _("This change expired or was not started. Start it again.")
 
 
 @dataclass(frozen=True)
@@ -43,9 +47,11 @@ def start(user: User, field: str, cleaned_value: str, *, by: audit.Actor) -> Sta
         # against the countries already; the gate checks again).
         permit = caps.admit(notify.recipient_of(user), channel, cleaned_value, now=now)
         if permit == caps.Refusal.COUNTRY:
-            return Started(False, "SMS to that number's country is not allowed: ask your admin.")
+            return Started(
+                False, gettext("SMS to that number's country is not allowed: ask your admin.")
+            )
         if isinstance(permit, caps.Refusal):
-            return Started(False, caps.SCOPE_MESSAGES[permit.value])
+            return Started(False, str(caps.SCOPE_MESSAGES[permit.value]))
         ContactChange.objects.update_or_create(
             user=user,
             defaults={
@@ -54,20 +60,29 @@ def start(user: User, field: str, cleaned_value: str, *, by: audit.Actor) -> Sta
                 **ContactChange.columns(challenge),
             },
         )
-    text = (
-        f"Your Deskgate confirmation code is {code}. Enter it to confirm this as your "
-        f"{FIELD_LABELS[field]}. It is valid for {app_settings.CODE.lifetime_minutes} minutes."
-    )
+    minutes = app_settings.CODE.lifetime_minutes
+    with languages.in_language_of(user, fallback=translation.get_language()):
+        text = ngettext(
+            "Your Deskgate confirmation code is %(code)s. Enter it to confirm this as your "
+            "%(field)s. It is valid for %(count)d minute.",
+            "Your Deskgate confirmation code is %(code)s. Enter it to confirm this as your "
+            "%(field)s. It is valid for %(count)d minutes.",
+            minutes,
+        ) % {"code": code, "field": FIELD_LABELS[field], "count": minutes}
+        subject = gettext("Confirm your new Deskgate email address")
     try:
         if field == "email":
-            channels.send_email(permit, "Confirm your new Deskgate email address", text)
+            channels.send_email(permit, subject, text)
         else:
             channels.send_sms(permit, codes.for_sms(text, code))
     except channels.DeliveryError:
         ContactChange.objects.filter(user=user, token=challenge.binding).delete()
         return Started(
             False,
-            "We could not send the confirmation code, so nothing changed. Try again in a moment.",
+            gettext(
+                "We could not send the confirmation code, so nothing changed. Try again in a "
+                "moment."
+            ),
         )
     where = mask(field, cleaned_value)
     audit.record(
@@ -75,11 +90,13 @@ def start(user: User, field: str, cleaned_value: str, *, by: audit.Actor) -> Sta
         client=user.client,
         by=by,
         subject=user,
-        summary=f"Confirmation code for a new {FIELD_LABELS[field]} sent to {where}",
+        summary=f"Confirmation code for a new {ENGLISH_LABELS[field]} sent to {where}",
         field=field,
         destination=where,
     )
-    return Started(True, f"We sent a code to {where}. Enter it to confirm the change.")
+    return Started(
+        True, gettext("We sent a code to %(to)s. Enter it to confirm the change.") % {"to": where}
+    )
 
 
 def pending_for(user: User) -> ContactChange | None:
@@ -102,17 +119,21 @@ def confirm(user: User, submitted: str, *, by: audit.Actor) -> str | None:
     with transaction.atomic():
         change = ContactChange.objects.select_for_update().filter(user=user).first()
         if change is None:
-            return EXPIRED
+            return str(EXPIRED)
         challenge = change.challenge()
         accepted, reason = challenge.check(code, timezone.now(), conf)
         if reason == Check.WRONG:
             change.save(update_fields=change.keep(challenge))
             left = challenge.tries_left(conf)
-            return f"That code is not right. {left} {'try' if left == 1 else 'tries'} left."
+            return (
+                gettext("That code is not right.")
+                + " "
+                + ngettext("%(count)d try left.", "%(count)d tries left.", left) % {"count": left}
+            )
         if reason == Check.TOO_MANY:
-            return "That was the last try for this code. Start the change again."
+            return gettext("That was the last try for this code. Start the change again.")
         if not accepted:
-            return EXPIRED
+            return str(EXPIRED)
         field, value = change.field, change.new_value
         change.delete()
     actions.change_own_contact(user, field, value, by=by)  # every rule checked again

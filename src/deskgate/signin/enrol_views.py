@@ -14,6 +14,8 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -35,12 +37,12 @@ NOT_RIGHT = (
 
 
 class ConfirmAppForm(Form):
-    code = AppCodeField(label="Code from your authenticator app", autofocus=True)
+    code = AppCodeField(label=_("Code from your authenticator app"), autofocus=True)
 
 
 class LinkPasswordForm(Form):
     password = forms.CharField(
-        label="Password",
+        label=_("Password"),
         max_length=4096,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
@@ -64,7 +66,7 @@ def _why(pending: PendingSignIn) -> str:
 def enrol_step(request: HttpRequest) -> HttpResponse:
     pending = pipeline.current(request)
     if pending is None:
-        messages.info(request, "Your sign-in expired or was not started. Sign in again.")
+        messages.info(request, _("Your sign-in expired or was not started. Sign in again."))
         return redirect("signin:password")
     if pipeline.next_stage(pending) != pipeline.Stage.ENROL:
         return redirect(pipeline.advance(request, pending))
@@ -78,8 +80,14 @@ def enrol_step(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"We sent a set-up link to {sent.destination}. It works once, for "
-                f"{sent.hours} hours. Open it, give your password, and set up the app.",
+                ngettext(
+                    "We sent a set-up link to %(destination)s. It works once, for %(hours)d "
+                    "hour. Open it, give your password, and set up the app.",
+                    "We sent a set-up link to %(destination)s. It works once, for %(hours)d "
+                    "hours. Open it, give your password, and set up the app.",
+                    sent.hours,
+                )
+                % {"destination": sent.destination, "hours": sent.hours},
             )
         return redirect("signin:enrol")
     if not pipeline.proved(pending):

@@ -23,8 +23,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
-from deskgate.accounts import audit, contact, notify
+from deskgate.accounts import audit, contact, languages, notify
 from deskgate.accounts.actions._common import require_may_manage
 from deskgate.accounts.models import AuditAction, User
 from deskgate.delivery import caps, channels
@@ -97,8 +98,10 @@ def send_link(user: User, *, by: audit.Actor) -> Sent:
         channels.send_email(permit, subject, text)
     except channels.DeliveryError:
         raise ValidationError(
-            "The mail server did not accept the message, so no link was sent. Try again in "
-            "a moment."
+            gettext(
+                "The mail server did not accept the message, so no link was sent. Try again in "
+                "a moment."
+            )
         ) from None
     masked = contact.mask_email(user.email)
     with transaction.atomic():
@@ -128,13 +131,26 @@ def _message(user: User, token: str, hours: int) -> tuple[str, str]:
     # The link is built from a fixed setting, never from a request's Host header.
     link = f"{settings.DESKGATE_BASE_URL}{reverse('signin:enrolment_link')}?{TOKEN_PARAM}={token}"
     company = user.client.name
-    text = (
-        f"Hello {user.full_name},\n\nTo set up an authenticator app for your Deskgate account "
-        f"{user.username} at {company}, open this link within {hours} hours and sign in with "
-        f"your password:\n\n{link}\n\nThe link works once. If you did not expect it, ignore "
-        "this message and tell your admin.\n"
-    )
-    return f"Set up your Deskgate sign-in ({company})", text
+    with languages.in_language_of(user):
+        text = ngettext(
+            "Hello %(name)s,\n\nTo set up an authenticator app for your Deskgate account "
+            "%(username)s at %(company)s, open this link within %(hours)d hour and sign in with "
+            "your password:\n\n%(link)s\n\nThe link works once. If you did not expect it, "
+            "ignore this message and tell your admin.\n",
+            "Hello %(name)s,\n\nTo set up an authenticator app for your Deskgate account "
+            "%(username)s at %(company)s, open this link within %(hours)d hours and sign in "
+            "with your password:\n\n%(link)s\n\nThe link works once. If you did not expect "
+            "it, ignore this message and tell your admin.\n",
+            hours,
+        ) % {
+            "name": user.full_name,
+            "username": user.username,
+            "company": company,
+            "hours": hours,
+            "link": link,
+        }
+        subject = gettext("Set up your Deskgate sign-in (%(company)s)") % {"company": company}
+    return subject, text
 
 
 def live_link(token: str) -> EnrolmentLink | None:

@@ -21,6 +21,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, ngettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from deskgate.accounts import audit, notify
 from deskgate.accounts.actions._common import require_may_manage
@@ -184,7 +187,7 @@ def start_enrolment(user: User) -> Enrolment:
     """A new secret for the user's app, waiting for its first code (it replaces a set-up
     that was not confirmed). Refused when an app is set up already: remove it first."""
     if has_app(user):
-        raise ValidationError("An authenticator app is set up already; remove it first.")
+        raise ValidationError(gettext("An authenticator app is set up already; remove it first."))
     secret = totp.new_secret()
     now = timezone.now()
     AuthenticatorApp.objects.update_or_create(
@@ -233,7 +236,7 @@ def confirm_enrolment(user: User, typed: str, *, by: audit.Actor) -> list[str]:
             subject=user,
             summary=f"{user.label} set up an authenticator app",
         )
-        notify.factor_event(user, "an authenticator app was set up for sign-in", by=by)
+        notify.factor_event(user, _("an authenticator app was set up for sign-in"), by=by)
         return new_recovery_codes(user, by=by, now=now)
 
 
@@ -241,7 +244,7 @@ def regenerate_recovery_codes(user: User, *, by: audit.Actor) -> list[str]:
     """A new set of recovery codes (to show once); the previous set stops working."""
     if not has_strong_factor(user):
         raise ValidationError(
-            "Recovery codes come with an authenticator app or a passkey: set one up first."
+            gettext("Recovery codes come with an authenticator app or a passkey: set one up first.")
         )
     with transaction.atomic():
         return new_recovery_codes(user, by=by, now=timezone.now())
@@ -270,7 +273,7 @@ def new_recovery_codes(user: User, *, by: audit.Actor, now: datetime) -> list[st
         voided=voided,
     )
     if voided:
-        what = "new recovery codes were made; the old ones no longer work"
+        what = _("new recovery codes were made; the old ones no longer work")
         notify.factor_event(user, what, by=by)
     return [totp.shown(c) for c in fresh]
 
@@ -279,7 +282,7 @@ def remove_app(user: User, *, by: audit.Actor) -> bool:
     """The user removes their own app (its recovery codes go with it); answer whether
     there was one. An admin's reset is `reset_app`."""
     if by.user is None or by.user.pk != user.pk:
-        raise PermissionDenied("Only the user removes their own app; an admin resets it.")
+        raise PermissionDenied(gettext("Only the user removes their own app; an admin resets it."))
     # The policy and level as stored now, not as this user object was loaded.
     stored = User.objects.select_related("client").get(pk=user.pk)
     refusal = last_strong_factor_refusal(stored, StrongFactor.APP)
@@ -300,7 +303,7 @@ def reset_app(user: User, *, by: audit.Actor) -> bool:
 def _remove(user: User, *, by: audit.Actor, summary: str, reset: bool = False) -> bool:
     now = timezone.now()
     with transaction.atomic():
-        removed, _ = AuthenticatorApp.objects.filter(user=user).delete()
+        removed, _by_model = AuthenticatorApp.objects.filter(user=user).delete()
         void_recovery_codes_if_last(user, now)
         if not removed:
             return False
@@ -313,9 +316,9 @@ def _remove(user: User, *, by: audit.Actor, summary: str, reset: bool = False) -
             reset=reset,
         )
         what = (
-            f"your authenticator app was reset by {by.label}"
+            format_lazy(_("your authenticator app was reset by {who}"), who=by.label)
             if reset
-            else "your authenticator app was removed"
+            else _("your authenticator app was removed")
         )
         notify.factor_event(user, what, by=by)
     return True
@@ -463,5 +466,14 @@ def _recovery_code_used(user: User, *, by: audit.Actor) -> None:
         left=left,
     )
     notify.factor_event(
-        user, f"a recovery code was used to sign in; {left} recovery codes are left", by=by
+        user,
+        format_lazy(
+            ngettext_lazy(
+                "a recovery code was used to sign in; {left} recovery code is left",
+                "a recovery code was used to sign in; {left} recovery codes are left",
+                left,
+            ),
+            left=left,
+        ),
+        by=by,
     )

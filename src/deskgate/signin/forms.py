@@ -5,6 +5,8 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.functional import lazy
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from deskgate.http.forms import Form
 from deskgate.signin import codes, totp
@@ -12,7 +14,12 @@ from deskgate.signin.app_settings import app_settings
 
 
 def _code_title() -> str:
-    return f"{app_settings.CODE.digits} digits; spaces and dashes are fine"
+    digits = app_settings.CODE.digits
+    return ngettext(
+        "%(count)d digit; spaces and dashes are fine",
+        "%(count)d digits; spaces and dashes are fine",
+        digits,
+    ) % {"count": digits}
 
 
 class CodeField(forms.CharField):
@@ -33,7 +40,7 @@ class CodeField(forms.CharField):
         }
         if autofocus:
             attrs["autofocus"] = True
-        kwargs.setdefault("label", "Code")
+        kwargs.setdefault("label", _("Code"))
         super().__init__(
             max_length=32,  # room for "977 743", "977-743" and padding
             error_messages={"max_length": lazy(codes.not_a_code, str)()},
@@ -54,12 +61,12 @@ class CodeField(forms.CharField):
 
 class PasswordForm(Form):
     username = forms.CharField(
-        label="User name",
+        label=_("User name"),
         max_length=254,
         widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
     )
     password = forms.CharField(
-        label="Password",
+        label=_("Password"),
         max_length=4096,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
@@ -68,13 +75,13 @@ class PasswordForm(Form):
 
 class NewPasswordForm(Form):
     new_password = forms.CharField(
-        label="New password",
+        label=_("New password"),
         max_length=4096,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password", "autofocus": True}),
     )
     confirm_password = forms.CharField(
-        label="New password again",
+        label=_("New password again"),
         max_length=4096,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
@@ -83,13 +90,13 @@ class NewPasswordForm(Form):
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
         if data.get("new_password") and data.get("new_password") != data.get("confirm_password"):
-            self.add_error("confirm_password", "The two passwords are not the same.")
+            self.add_error("confirm_password", _("The two passwords are not the same."))
         return data
 
 
 class ChangePasswordForm(NewPasswordForm):
     current_password = forms.CharField(
-        label="Current password",
+        label=_("Current password"),
         max_length=4096,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
@@ -99,7 +106,7 @@ class ChangePasswordForm(NewPasswordForm):
 
 class ResetRequestForm(Form):
     email = forms.CharField(
-        label="Email",
+        label=_("Email"),
         max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
     )
@@ -107,7 +114,7 @@ class ResetRequestForm(Form):
 
 class CodeForm(Form):
     code = CodeField(autofocus=True)
-    remember = forms.BooleanField(label="Remember device for 30 days", required=False)
+    remember = forms.BooleanField(label=_("Remember device for 30 days"), required=False)
 
 
 class AppCodeField(CodeField):
@@ -118,33 +125,33 @@ class AppCodeField(CodeField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.widget.attrs["pattern"] = r"[\s\-]*(?:[0-9][\s\-]*){6}"
-        self.widget.attrs["title"] = "6 digits from your authenticator app"
-        self.error_messages["max_length"] = "The app's code has 6 digits."
+        self.widget.attrs["title"] = _("6 digits from your authenticator app")
+        self.error_messages["max_length"] = _("The app's code has 6 digits.")
 
     def not_a_code(self) -> str:
-        return "The app's code has 6 digits."
+        return gettext("The app's code has 6 digits.")
 
 
 class AppCodeForm(Form):
-    app_code = AppCodeField(autofocus=True, label="Code from your authenticator app")
-    remember = forms.BooleanField(label="Remember device for 30 days", required=False)
+    app_code = AppCodeField(autofocus=True, label=_("Code from your authenticator app"))
+    remember = forms.BooleanField(label=_("Remember device for 30 days"), required=False)
 
 
 class RecoveryCodeForm(Form):
     recovery_code = forms.CharField(
-        label="Recovery code",
+        label=_("Recovery code"),
         max_length=64,
         widget=forms.TextInput(
             attrs={"autocomplete": "off", "autofocus": True, "spellcheck": "false"}
         ),
     )
-    remember = forms.BooleanField(label="Remember device for 30 days", required=False)
+    remember = forms.BooleanField(label=_("Remember device for 30 days"), required=False)
 
     def clean_recovery_code(self) -> str:
         code = totp.normalise_recovery(self.cleaned_data["recovery_code"])
         if code is None:
             raise ValidationError(
-                "A recovery code has 10 letters and digits, such as abcde-23456.",
+                _("A recovery code has 10 letters and digits, such as abcde-23456."),
                 code="not_a_code",
             )
         return code

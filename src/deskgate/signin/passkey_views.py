@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -58,9 +59,11 @@ def passwordless(request: HttpRequest) -> HttpResponse:
     if answer.reason != passkeys.Passwordless.OK or answer.user is None:
         messages.error(
             request,
-            "That passkey could not sign you in. Passwordless sign-in needs a passkey that "
-            "checks your PIN or fingerprint, and your company must allow it; otherwise sign "
-            "in with your user name and password.",
+            _(
+                "That passkey could not sign you in. Passwordless sign-in needs a passkey that "
+                "checks your PIN or fingerprint, and your company must allow it; otherwise sign "
+                "in with your user name and password."
+            ),
         )
         return redirect("signin:password")
     pending = pipeline.begin_passwordless(request, answer.user, key_amr=answer.amr)

@@ -23,6 +23,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from deskgate.accounts import audit, notify
 from deskgate.accounts.actions._common import require_may_manage
@@ -40,7 +43,7 @@ from deskgate.signin.models import (
 
 CHALLENGE_LIFETIME = timedelta(minutes=5)
 NAME_MAX = 60
-REFUSED = (
+REFUSED = _(
     "That passkey or security key could not sign you in. Try again, or use another way to sign in."
 )
 
@@ -91,7 +94,9 @@ def take_challenge(token: object, user: User | None, purpose: PasskeyPurpose) ->
     row = rows.first()
     if row is None:
         return None
-    taken, _ = PasskeyChallenge.objects.filter(pk=row.pk, expires_at__gt=timezone.now()).delete()
+    taken, _by_model = PasskeyChallenge.objects.filter(
+        pk=row.pk, expires_at__gt=timezone.now()
+    ).delete()
     return bytes(row.challenge) if taken else None
 
 
@@ -211,7 +216,9 @@ def register(
             user_verified=made.user_verified,
             synced=made.backed_up,
         )
-        notify.factor_event(user, f"the passkey “{name}” was added for sign-in", by=by)
+        notify.factor_event(
+            user, format_lazy(_("the passkey “{name}” was added for sign-in"), name=name), by=by
+        )
         codes = factors.new_recovery_codes(user, by=by, now=now) if first else []
     return Added(passkey, codes)
 
@@ -220,7 +227,7 @@ def _own(user: User, passkey_id: int) -> Passkey:
     """The user's own key by id; another user's (or no) key answers the same: not found."""
     passkey = Passkey.objects.filter(pk=passkey_id, user=user).first()
     if passkey is None:
-        raise ValidationError("There is no such key on your account.")
+        raise ValidationError(gettext("There is no such key on your account."))
     return passkey
 
 
@@ -236,7 +243,9 @@ def rename(user: User, passkey_id: int, name: str, *, by: audit.Actor) -> Passke
 def remove(user: User, passkey_id: int, *, by: audit.Actor) -> str:
     """The user removes one of their keys; answer its name. An admin's reset is `reset`."""
     if by.user is None or by.user.pk != user.pk:
-        raise PermissionDenied("Only the user removes their own key; an admin resets them.")
+        raise PermissionDenied(
+            gettext("Only the user removes their own key; an admin resets them.")
+        )
     passkey = _own(user, passkey_id)
     # The policy and level as stored now, not as this user object was loaded.
     stored = User.objects.select_related("client").get(pk=user.pk)
@@ -246,7 +255,7 @@ def remove(user: User, passkey_id: int, *, by: audit.Actor) -> str:
     now = timezone.now()
     with transaction.atomic():
         if not Passkey.objects.filter(pk=passkey.pk).delete()[0]:
-            raise ValidationError("There is no such key on your account.")
+            raise ValidationError(gettext("There is no such key on your account."))
         factors.void_recovery_codes_if_last(user, now)
         audit.record(
             AuditAction.PASSKEY_REMOVED,
@@ -257,7 +266,9 @@ def remove(user: User, passkey_id: int, *, by: audit.Actor) -> str:
             name=passkey.name,
             reset=False,
         )
-        notify.factor_event(user, f"the passkey “{passkey.name}” was removed", by=by)
+        notify.factor_event(
+            user, format_lazy(_("the passkey “{name}” was removed"), name=passkey.name), by=by
+        )
     return passkey.name
 
 
@@ -268,7 +279,7 @@ def reset(user: User, *, by: audit.Actor) -> int:
     now = timezone.now()
     with transaction.atomic():
         names = list(Passkey.objects.filter(user=user).values_list("name", flat=True))
-        removed, _ = Passkey.objects.filter(user=user).delete()
+        removed, _by_model = Passkey.objects.filter(user=user).delete()
         if not removed:
             return 0
         factors.void_recovery_codes_if_last(user, now)
@@ -282,7 +293,9 @@ def reset(user: User, *, by: audit.Actor) -> int:
             names=names,
             reset=True,
         )
-        notify.factor_event(user, f"your passkeys were reset by {by.label}", by=by)
+        notify.factor_event(
+            user, format_lazy(_("your passkeys were reset by {who}"), who=by.label), by=by
+        )
     return removed
 
 

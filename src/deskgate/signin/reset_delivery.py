@@ -27,8 +27,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext, ngettext
 
-from deskgate.accounts import audit, contact, notify
+from deskgate.accounts import audit, contact, languages, notify
 from deskgate.accounts.models import AuditAction, User
 from deskgate.delivery import caps as send_caps
 from deskgate.delivery import channels
@@ -215,13 +216,26 @@ def _message(user: User) -> tuple[str, str]:
     link = settings.DESKGATE_BASE_URL + reverse("signin:reset_confirm", args=[uid, token])
     minutes = settings.PASSWORD_RESET_TIMEOUT // 60
     company = user.client.name
-    text = (
-        f"Hello {user.full_name},\n\nSomeone asked to reset the password of your Deskgate "
-        f"account {user.username} at {company}. To choose a new password, open this link "
-        f"within {minutes} minutes:\n\n{link}\n\nIf it was not you, ignore this message; your "
-        "password stays as it is.\n"
-    )
-    return f"Reset your Deskgate password ({company})", text
+    with languages.in_language_of(user):
+        text = ngettext(
+            "Hello %(name)s,\n\nSomeone asked to reset the password of your Deskgate account "
+            "%(username)s at %(company)s. To choose a new password, open this link within "
+            "%(minutes)d minute:\n\n%(link)s\n\nIf it was not you, ignore this message; your "
+            "password stays as it is.\n",
+            "Hello %(name)s,\n\nSomeone asked to reset the password of your Deskgate account "
+            "%(username)s at %(company)s. To choose a new password, open this link within "
+            "%(minutes)d minutes:\n\n%(link)s\n\nIf it was not you, ignore this message; "
+            "your password stays as it is.\n",
+            minutes,
+        ) % {
+            "name": user.full_name,
+            "username": user.username,
+            "company": company,
+            "minutes": minutes,
+            "link": link,
+        }
+        subject = gettext("Reset your Deskgate password (%(company)s)") % {"company": company}
+    return subject, text
 
 
 def _failed(mail: ResetMail, user: User, by: audit.Actor, masked: str, error: str) -> None:

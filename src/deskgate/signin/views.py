@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -86,7 +87,7 @@ def password_step(request: HttpRequest) -> HttpResponse:
 def _pending_or_restart(request: HttpRequest) -> PendingSignIn | None:
     pending = pipeline.current(request)
     if pending is None:
-        messages.info(request, "Your sign-in expired or was not started. Sign in again.")
+        messages.info(request, _("Your sign-in expired or was not started. Sign in again."))
     return pending
 
 
@@ -148,7 +149,7 @@ def sign_out(request: HttpRequest) -> HttpResponse:
             summary=f"{user.label} signed out",
         )
     sessions.end(request)
-    messages.info(request, "You are signed out.")
+    messages.info(request, _("You are signed out."))
     return redirect("signin:password")
 
 
@@ -160,14 +161,14 @@ def change_password(request: HttpRequest) -> HttpResponse:
     form = ChangePasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         # The same counter as the sign-in page: a stolen session cannot guess the password.
-        _, outcome = check_credentials(
+        _checked, outcome = check_credentials(
             user.username, form.cleaned_data["current_password"], by=actor_for(request)
         )
         if outcome != PasswordOutcome.OK:
-            form.add_error("current_password", "That is not your current password.")
+            form.add_error("current_password", _("That is not your current password."))
         elif _set_password(request, user, form):
             sessions.rekey(request, user)  # this session stays signed in, under a new key
-            messages.success(request, "Your password is changed.")
+            messages.success(request, _("Your password is changed."))
             return redirect("account")
     return render(
         request,
@@ -194,7 +195,7 @@ def reset_confirm(request: HttpRequest, uidb64: str, token: str) -> HttpResponse
     form = NewPasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid() and _reset_password(request, user, form):
         # A reset never signs in: the user signs in, code step included.
-        messages.success(request, "Your password is changed. Sign in with it now.")
+        messages.success(request, _("Your password is changed. Sign in with it now."))
         return redirect(reverse("signin:password"))
     return render(request, "signin/reset_confirm.html", {"form": form, "reset_user": user})
 

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from deskgate.accounts import access, audit
 from deskgate.accounts.models import AuditAction, Client, User
@@ -186,18 +187,22 @@ def finish(session: Any, *, state: str, code: str, error: str = "") -> Outcome:
     flow = session.pop(SESSION_KEY, None)
     if not isinstance(flow, dict) or not state or state != flow.get("state"):
         raise Refused(
-            "This SSO sign-in was not started here or was already used. Start again.",
+            gettext("This SSO sign-in was not started here or was already used. Start again."),
             reason=Refusal.STATE,
         )
     if timezone.now().timestamp() - float(flow.get("started", 0)) > FLOW_LIFETIME:
-        raise Refused("This SSO sign-in took too long. Start again.", reason=Refusal.EXPIRED)
+        raise Refused(
+            gettext("This SSO sign-in took too long. Start again."), reason=Refusal.EXPIRED
+        )
     client = Client.objects.filter(pk=int(flow.get("client") or 0)).first()
     config = config_for(client) if client is not None else None
     if client is None or config is None:
-        raise Refused("SSO is not set up for this company any more.", reason=Refusal.NO_CONFIG)
+        raise Refused(
+            gettext("SSO is not set up for this company any more."), reason=Refusal.NO_CONFIG
+        )
     if error:
         raise Refused(
-            f"The identity provider did not sign you in ({error}).",
+            gettext("The identity provider did not sign you in (%(error)s).") % {"error": error},
             reason=Refusal.PROVIDER_ERROR,
             client=client,
         )
@@ -215,7 +220,9 @@ def finish(session: Any, *, state: str, code: str, error: str = "") -> Outcome:
         )
     except provider.ProviderError as exc:
         raise Refused(
-            f"SSO sign-in failed: {exc}", reason=Refusal.PROVIDER, client=client
+            gettext("SSO sign-in failed: %(exc)s") % {"exc": exc},
+            reason=Refusal.PROVIDER,
+            client=client,
         ) from None
     return Outcome(user=_user_for(client, config, claims), idp_did_mfa=provider.did_mfa(claims))
 
@@ -229,13 +236,16 @@ def _user_for(client: Client, config: ProviderConfig, claims: dict[str, Any]) ->
     )
     if not email or not subject:
         raise Refused(
-            "The identity provider did not send an email address.",
+            gettext("The identity provider did not send an email address."),
             reason=Refusal.NO_EMAIL,
             client=client,
         )
     if not provider.email_verified(claims):
         raise Refused(
-            "The identity provider has not verified this email address, so it cannot sign you in.",
+            gettext(
+                "The identity provider has not verified this email address, so it cannot sign you "
+                "in."
+            ),
             reason=Refusal.EMAIL_UNVERIFIED,
             client=client,
         )
@@ -265,7 +275,9 @@ def _user_for(client: Client, config: ProviderConfig, claims: dict[str, Any]) ->
             raise Refused(no_account, reason=Refusal.SUBJECT_OTHER_USER, client=client, user=user)
         if mine is not None and (mine.issuer, mine.subject) != (config.issuer, subject):
             raise Refused(
-                "This account is linked to another identity at the provider. Ask your admin.",
+                gettext(
+                    "This account is linked to another identity at the provider. Ask your admin."
+                ),
                 reason=Refusal.SUBJECT_MISMATCH,
                 client=client,
                 user=user,

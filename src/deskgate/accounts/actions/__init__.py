@@ -20,7 +20,11 @@ from deskgate.accounts.actions.clients import (
     create_client,
     update_client_settings,
 )
-from deskgate.accounts.actions.own import change_own_contact, check_own_contact
+from deskgate.accounts.actions.own import (
+    change_own_contact,
+    change_own_preferences,
+    check_own_contact,
+)
 from deskgate.accounts.actions.passwords import set_password
 from deskgate.accounts.actions.retention import purge_audit, set_audit_retention
 from deskgate.accounts.actions.templates import TemplateInput, save_template
@@ -54,6 +58,7 @@ __all__ = [
     "change_mfa_method",
     "change_user",
     "change_own_contact",
+    "change_own_preferences",
     "check_own_contact",
     "create_client",
     "create_user",

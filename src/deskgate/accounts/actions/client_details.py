@@ -151,15 +151,18 @@ def _tell_admins(client: Client, was: str, turned_off: int, *, by: Actor) -> Non
     admins = User.objects.filter(client=client, level=Level.ADMIN, is_active=True).exclude(email="")
     for admin in admins:
         admin.client = client
-        text = ngettext(
-            "Deskgate: %(client)s moved from release %(was)s to %(now)s. MFA is only available "
-            "on release 25.x or later, so the MFA method of %(n)d user was set to Off and the "
-            "factor policy was cleared. Users sign in with their password alone until the "
-            "client is on 25.x again.",
-            "Deskgate: %(client)s moved from release %(was)s to %(now)s. MFA is only available "
-            "on release 25.x or later, so the MFA method of %(n)d users was set to Off and the "
-            "factor policy was cleared. Users sign in with their password alone until the "
-            "client is on 25.x again.",
-            turned_off,
-        ) % {"client": client.name, "was": was, "now": client.release, "n": turned_off}
+
+        def text(n: int = turned_off) -> str:
+            return ngettext(
+                "Deskgate: %(client)s moved from release %(was)s to %(now)s. MFA is only "
+                "available on release 25.x or later, so the MFA method of %(n)d user was set "
+                "to Off and the factor policy was cleared. Users sign in with their password "
+                "alone until the client is on 25.x again.",
+                "Deskgate: %(client)s moved from release %(was)s to %(now)s. MFA is only "
+                "available on release 25.x or later, so the MFA method of %(n)d users was set "
+                "to Off and the factor policy was cleared. Users sign in with their password "
+                "alone until the client is on 25.x again.",
+                n,
+            ) % {"client": client.name, "was": was, "now": client.release, "n": n}
+
         notify.tell(admin, text, by=by)

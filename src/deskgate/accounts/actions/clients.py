@@ -9,8 +9,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
+from django.utils.translation import gettext
 
-from deskgate.accounts import access, audit, contact, rules
+from deskgate.accounts import access, audit, contact, languages, rules
 from deskgate.accounts.audit import Actor
 from deskgate.accounts.models import AuditAction, Client, Level, MfaMethod
 
@@ -82,7 +83,7 @@ class FactorPolicy:
 
 
 def _level_label(value: str) -> str:
-    return Level(value).label if value in Level.values else value
+    return str(Level(value).label) if value in Level.values else value
 
 
 def check_factor_policy(client: Client, policy: FactorPolicy) -> FactorPolicy:
@@ -99,7 +100,8 @@ def check_factor_policy(client: Client, policy: FactorPolicy) -> FactorPolicy:
             continue  # keep the default: the creating door decides
         if level not in Level.values or method not in MfaMethod.values:
             errors.setdefault("new_user_mfa", []).append(
-                f"{_level_label(level)}: choose Off, Email or SMS, or keep the default."
+                gettext("%(level_label)s: choose Off, Email or SMS, or keep the default.")
+                % {"level_label": _level_label(level)}
             )
             continue
         new_user_mfa[level] = method
@@ -146,9 +148,12 @@ def update_client_settings(
     remember_device_enabled: bool,
     sms_countries: str | None = None,
     policy: FactorPolicy | None = None,
+    default_language: str | None = None,
+    time_zone: str | None = None,
 ) -> Client:
     """Save a client's sign-in settings; SMS countries are two-letter codes, empty for all.
-    `policy`: the factor policy to set (None keeps it as stored). Only the client's admins
+    `policy`: the factor policy to set (None keeps it as stored); `default_language` ("" for
+    the browser's) and `time_zone` (an IANA name) likewise. Only the client's admins
     (and the operator) may; the audit event names what changed."""
     access.require(by.user, client.pk, admin_only=True)
     fields = ["password_reset_enabled", "remember_device_enabled"]
@@ -156,6 +161,7 @@ def update_client_settings(
         client = Client.objects.select_for_update().get(pk=client.pk)
         before = FactorPolicy.of(client)
         changed: dict[str, Any] = {}
+        locale_changed: dict[str, str] = {}
         if policy is not None:
             after = check_factor_policy(client, policy)
             changed = _policy_changes(before, after)
@@ -183,6 +189,13 @@ def update_client_settings(
                 )
             client.sms_countries = " ".join(codes)
             fields.append("sms_countries")
+        if default_language is not None or time_zone is not None:
+            locale = _checked_locale(client, default_language, time_zone)
+            for name, value in locale.items():
+                if getattr(client, name) != value:
+                    locale_changed[name] = value
+                setattr(client, name, value)
+                fields.append(name)
         client.password_reset_enabled = password_reset_enabled
         client.remember_device_enabled = remember_device_enabled
         client.save(update_fields=fields)
@@ -191,10 +204,36 @@ def update_client_settings(
             client=client,
             by=by,
             summary="Client settings changed"
-            + (f" (factor policy: {', '.join(sorted(changed))})" if changed else ""),
+            + (f" (factor policy: {', '.join(sorted(changed))})" if changed else "")
+            + (
+                f" (language and zone: {', '.join(sorted(locale_changed))})"
+                if locale_changed
+                else ""
+            ),
             password_reset_enabled=password_reset_enabled,
             remember_device_enabled=remember_device_enabled,
             sms_countries=client.sms_countries,
             **changed,
+            **locale_changed,  # type: ignore[arg-type]  # str values, as the detail's others
         )
     return client
+
+
+def _checked_locale(
+    client: Client, default_language: str | None, time_zone: str | None
+) -> dict[str, str]:
+    """The client's language and zone as they will be saved, or ValidationError by field."""
+    language = client.default_language if default_language is None else default_language.strip()
+    zone = client.time_zone if time_zone is None else time_zone.strip()
+    errors: dict[str, list[str]] = {}
+    wrong_language = languages.check_language(language, field="default_language")
+    if wrong_language:
+        errors["default_language"] = [wrong_language]
+    wrong_zone = languages.check_time_zone(zone) if zone else None
+    if not zone:
+        wrong_zone = gettext("Choose the company's time zone, such as Europe/Helsinki.")
+    if wrong_zone:
+        errors["time_zone"] = [wrong_zone]
+    if errors:
+        raise ValidationError(errors)
+    return {"default_language": language, "time_zone": zone}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import unicodedata
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 from deskgate.accounts import contact
 
@@ -89,7 +90,8 @@ def clean_name(raw: str, label: str, max_length: int) -> str:
     value = " ".join(raw.split())
     if len(value) > max_length:
         raise ValidationError(
-            f"{label} can have at most {max_length} characters (it has {len(value)}).",
+            gettext("%(label)s can have at most %(max_length)s characters (it has %(len)s).")
+            % {"label": label, "max_length": max_length, "len": len(value)},
             code="too_long",
         )
     return value
@@ -108,5 +110,5 @@ def clean_full_name(raw: str) -> str:
     """A user's Full name: the same answer for the page, the API and the command line."""
     value = clean_name(raw, "Full name", FULL_NAME_MAX)
     if not value:
-        raise ValidationError("Full name is mandatory.", code="required")
+        raise ValidationError(gettext("Full name is mandatory."), code="required")
     return value

@@ -13,6 +13,8 @@ from typing import Self
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 from django.db.models.lookups import Exact
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from deskgate.accounts import contact
 from deskgate.accounts.models import EMAIL_REQUIRED_LEVELS, Client, Level, MfaMethod, User
@@ -155,14 +157,20 @@ def check_user(
     """
     errors: Errors = defaultdict(list)
     if not state.full_name.strip():
-        errors["full_name"].append("Full name is mandatory.")
+        errors["full_name"].append(gettext("Full name is mandatory."))
     if state.level not in Level.values:
-        errors["level"].append("Choose a level: Admin, Manager, Team leader or Agent.")
+        errors["level"].append(gettext("Choose a level: Admin, Manager, Team leader or Agent."))
     if state.level in EMAIL_REQUIRED_LEVELS and not state.email:
-        errors["email"].append(f"Email is mandatory for a {Level(state.level).label.lower()}.")
+        errors["email"].append(
+            gettext("Email is mandatory for a %(level)s.")
+            % {"level": Level(state.level).label.lower()}
+        )
     elif not state.email and sso_mandatory(client):
         errors["email"].append(
-            f"Email is mandatory: {client.name} signs in through SSO, which finds users by Email."
+            gettext(
+                "Email is mandatory: %(client)s signs in through SSO, which finds users by Email."
+            )
+            % {"client": client.name}
         )
     if state.username and state.username != stored_username:
         # lower(username) = lower(...) so the unique lower(username) index serves it (iexact
@@ -172,8 +180,11 @@ def check_user(
             taken = taken.exclude(pk=user_id)
         if taken.exists():
             errors["username"].append(
-                f"The user name {state.username} is already taken; user names are unique "
-                "across the platform."
+                gettext(
+                    "The user name %(username)s is already taken; user names are unique across the "
+                    "platform."
+                )
+                % {"username": state.username}
             )
     _check_mfa(client, state, errors)
     if state.is_active:
@@ -208,9 +219,13 @@ def _check_sso_email(
     holders = directory.with_email(state.email, exclude=user_id)
     if holders:
         errors["email"].append(
-            f"{client.name} signs in through SSO, which finds people by Email: {state.email} "
-            f"is already the Email of {_labels(holders)}, so SSO could not tell them apart. "
-            "Give this user an address of their own."
+            gettext(
+                "%(client)s signs in through SSO, which finds people by Email: %(email)s is "
+                "already "
+                "the Email of %(labels)s, so SSO could not tell them apart. Give this user an "
+                "address of their own."
+            )
+            % {"client": client.name, "email": state.email, "labels": _labels(holders)}
         )
 
 
@@ -246,15 +261,15 @@ def no_admin_left(client: Client, after: UserState, *, label: str) -> Errors:
 
 
 OWN_SIGN_IN_SETTINGS = {
-    "email": (
+    "email": _(
         "Change your own Email under Your account > Change Email or Work phone: it asks for "
         "your password and confirms the new address with a code."
     ),
-    "work_phone": (
+    "work_phone": _(
         "Change your own Work phone under Your account > Change Email or Work phone: it asks "
         "for your password and confirms the new number with a code."
     ),
-    "mfa_method": (
+    "mfa_method": _(
         "Change your own MFA method through another admin: how you prove who you are "
         "cannot be changed from your own signed-in session alone."
     ),
@@ -266,13 +281,13 @@ def check_own_sign_in_settings(before: UserState, after: UserState) -> Errors:
     change what proves who they are: a stolen session would take the account over. Their
     own pages change those after the current password and a code to the new destination."""
     return {
-        name: [message]
+        name: [str(message)]
         for name, message in OWN_SIGN_IN_SETTINGS.items()
         if getattr(before, name) != getattr(after, name)
     }
 
 
-NOT_ON_ONESELF_HERE = (
+NOT_ON_ONESELF_HERE = _(
     "Change your own password on Your account > Change password: it asks for the current one."
 )
 
@@ -280,7 +295,7 @@ NOT_ON_ONESELF_HERE = (
 def _check_mfa(client: Client, state: UserState, errors: Errors) -> None:
     method = state.mfa_method
     if method not in MfaMethod.values:
-        errors["mfa_method"].append("Choose MFA Off, Email or SMS.")
+        errors["mfa_method"].append(gettext("Choose MFA Off, Email or SMS."))
         return
     if method == MfaMethod.OFF:
         return
@@ -288,23 +303,33 @@ def _check_mfa(client: Client, state: UserState, errors: Errors) -> None:
         errors["mfa_method"].append(client.mfa_unavailable_reason)
         return
     if method == MfaMethod.EMAIL and not state.email:  # R3
-        errors["email"].append("Email MFA sends the code to the Email field: fill it in.")
+        errors["email"].append(gettext("Email MFA sends the code to the Email field: fill it in."))
     if method == MfaMethod.SMS:
         if not state.work_phone:
             errors["work_phone"].append(
-                "SMS MFA sends the code to the Work phone field: fill in a mobile number."
+                gettext("SMS MFA sends the code to the Work phone field: fill in a mobile number.")
             )
         elif not contact.is_mobile(state.work_phone):
             errors["work_phone"].append(
-                f"{contact.format_phone(state.work_phone)} is not a mobile number, so it cannot "
-                "receive an SMS code. Enter a mobile number or choose Email."
+                gettext(
+                    "%(number)s is not a mobile number, so it cannot receive an SMS code. "
+                    "Enter a mobile number or choose Email."
+                )
+                % {"number": contact.format_phone(state.work_phone)}
             )
         elif not client.sms_allowed_to(state.work_phone):
             errors["work_phone"].append(
-                f"{client.name} sends SMS codes only to numbers in "
-                f"{', '.join(client.sms_country_list)}; {contact.format_phone(state.work_phone)} "
-                f"is a {contact.region_of(state.work_phone) or 'foreign'} number. Choose Email, "
-                "or ask an admin to allow that country under Settings."
+                gettext(
+                    "%(client)s sends SMS codes only to numbers in %(countries)s; %(number)s is a "
+                    "%(region)s number. Choose Email, or ask an admin to allow that country "
+                    "under Settings."
+                )
+                % {
+                    "client": client.name,
+                    "countries": ", ".join(client.sms_country_list),
+                    "number": contact.format_phone(state.work_phone),
+                    "region": contact.region_of(state.work_phone) or "foreign",
+                }
             )
 
 
@@ -317,16 +342,21 @@ def _check_one_recipient(
         if state.mfa_method == MfaMethod.EMAIL:
             if holders:
                 errors["email"].append(
-                    f"A code must reach exactly one person, but {state.email} is also the Email "
-                    f"of {_labels(holders)}. Give this user an address of their own, or choose "
-                    "SMS."
+                    gettext(
+                        "A code must reach exactly one person, but %(email)s is also the Email of "
+                        "%(labels)s. Give this user an address of their own, or choose SMS."
+                    )
+                    % {"email": state.email, "labels": _labels(holders)}
                 )
         else:
             users = [h for h in holders if h.mfa_method == MfaMethod.EMAIL]
             if users:
                 errors["email"].append(
-                    f"{state.email} receives the Email MFA codes of {_labels(users)}; a code "
-                    "must reach exactly one person. Use another address."
+                    gettext(
+                        "%(email)s receives the Email MFA codes of %(labels)s; a code must reach "
+                        "exactly one person. Use another address."
+                    )
+                    % {"email": state.email, "labels": _labels(users)}
                 )
     if state.work_phone:
         holders = directory.with_phone(state.work_phone, exclude=user_id)
@@ -334,22 +364,34 @@ def _check_one_recipient(
         if state.mfa_method == MfaMethod.SMS:
             if holders:
                 errors["work_phone"].append(
-                    f"A code must reach exactly one person, but {shown} is also the Work phone "
-                    f"of {_labels(holders)}. Give this user a number of their own, or choose "
-                    "Email."
+                    gettext(
+                        "A code must reach exactly one person, but %(shown)s is also the Work "
+                        "phone of %(labels)s. Give this user a number of their own, or choose "
+                        "Email."
+                    )
+                    % {"shown": shown, "labels": _labels(holders)}
                 )
         else:
             users = [h for h in holders if h.mfa_method == MfaMethod.SMS]
             if users:
                 errors["work_phone"].append(
-                    f"{shown} receives the SMS MFA codes of {_labels(users)}; a code must reach "
-                    "exactly one person. Use another number."
+                    gettext(
+                        "%(shown)s receives the SMS MFA codes of %(labels)s; a code must reach "
+                        "exactly one person. Use another number."
+                    )
+                    % {"shown": shown, "labels": _labels(users)}
                 )
 
 
 def _labels(holders: list[Holder]) -> str:
     shown = ", ".join(h.label for h in holders[:5])
-    return shown + (f" and {len(holders) - 5} more" if len(holders) > 5 else "")
+    more = len(holders) - 5
+    if more <= 0:
+        return shown
+    return ngettext("%(shown)s and %(count)d more", "%(shown)s and %(count)d more", more) % {
+        "shown": shown,
+        "count": more,
+    }
 
 
 def users_matching(client: Client, query: str) -> Q:

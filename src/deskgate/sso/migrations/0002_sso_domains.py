@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0012_lifecycle'),
+        ('accounts', '0012_lifecycle_languages_time_zones'),
         ('sso', '0001_initial'),
     ]
 

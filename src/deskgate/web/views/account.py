@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
 from deskgate.accounts import actions, rules
@@ -21,11 +22,11 @@ from deskgate.signin.forms import CodeField
 
 class ContactForm(Form):
     field = forms.ChoiceField(
-        label="Change", choices=[("email", "Email"), ("work_phone", "Work phone")]
+        label=_("Change"), choices=[("email", "Email"), ("work_phone", "Work phone")]
     )
-    value = forms.CharField(label="New value", max_length=300)
+    value = forms.CharField(label=_("New value"), max_length=300)
     current_password = forms.CharField(
-        label="Current password",
+        label=_("Current password"),
         max_length=4096,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
@@ -46,9 +47,11 @@ def change_contact(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         by = actor_for(request, user)
         field = form.cleaned_data["field"]
-        _, outcome = check_credentials(user.username, form.cleaned_data["current_password"], by=by)
+        _checked, outcome = check_credentials(
+            user.username, form.cleaned_data["current_password"], by=by
+        )
         if outcome != PasswordOutcome.OK:
-            form.add_error("current_password", "That is not your current password.")
+            form.add_error("current_password", _("That is not your current password."))
         else:
             try:
                 value = actions.check_own_contact(user, field, form.cleaned_data["value"])
@@ -57,9 +60,9 @@ def change_contact(request: HttpRequest) -> HttpResponse:
                 form.add_error("value", messages_for_field)
             else:
                 if value == getattr(user, field):
-                    form.add_error("value", "That is what you have already.")
+                    form.add_error("value", _("That is what you have already."))
                 elif not value:
-                    form.add_error("value", "Enter the new value; ask your admin to remove one.")
+                    form.add_error("value", _("Enter the new value; ask your admin to remove one."))
                 else:
                     started = contact_change.start(user, field, value, by=by)
                     if started.ok:
@@ -75,7 +78,7 @@ def confirm_contact(request: HttpRequest) -> HttpResponse:
     user = acting_user(request)
     change = contact_change.pending_for(user)
     if change is None:
-        messages.info(request, "There is no change waiting for a code. Start it again.")
+        messages.info(request, _("There is no change waiting for a code. Start it again."))
         return redirect("contact_change")
     form = ConfirmForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -86,7 +89,7 @@ def confirm_contact(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             problem = " ".join(exc.messages)
         if problem is None:
-            messages.success(request, "Your contact information is changed.")
+            messages.success(request, _("Your contact information is changed."))
             return redirect("account")
         form.add_error("code", problem)
     return render(

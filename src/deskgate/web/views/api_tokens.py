@@ -15,6 +15,8 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
 from deskgate.accounts.models import Client
@@ -27,7 +29,12 @@ from deskgate.signin import step_up as step_up_flow
 from deskgate.web.step_up import step_up
 
 NEVER = "never"
-EXPIRY_CHOICES = [("30", "30 days"), ("90", "90 days"), ("365", "365 days"), (NEVER, "Never")]
+EXPIRY_CHOICES = [
+    ("30", _("30 days")),
+    ("90", _("90 days")),
+    ("365", _("365 days")),
+    (NEVER, _("Never")),
+]
 DEFAULT_EXPIRY = "90"
 
 
@@ -36,17 +43,19 @@ class ApiTokenForm(Form):
     fields only carry what was typed and the refusals come back in the rule's words."""
 
     name = forms.CharField(
-        label="Name",
+        label=_("Name"),
         required=False,
         widget=forms.TextInput(attrs={"maxlength": tokens.NAME_MAX, "autocomplete": "off"}),
-        help_text="Tells the token apart on this page and in the audit trail, "
-        "such as Entra ID provisioning.",
+        help_text=_(
+            "Tells the token apart on this page and in the audit trail, "
+            "such as Entra ID provisioning."
+        ),
     )
     scope = forms.CharField(
-        label="Scope", required=False, widget=forms.Select(choices=Scope.choices)
+        label=_("Scope"), required=False, widget=forms.Select(choices=Scope.choices)
     )
     expires_days = forms.CharField(
-        label="Expires", required=False, widget=forms.Select(choices=EXPIRY_CHOICES)
+        label=_("Expires"), required=False, widget=forms.Select(choices=EXPIRY_CHOICES)
     )
 
     def clean_expires_days(self) -> int | None:
@@ -57,7 +66,8 @@ class ApiTokenForm(Form):
             return int(raw)
         except ValueError:
             raise ValidationError(
-                f"Expiry is 1 to {tokens.EXPIRY_DAYS_MAX} days, or none."
+                gettext("Expiry is 1 to %(expiry_days_max)s days, or none.")
+                % {"expiry_days_max": tokens.EXPIRY_DAYS_MAX}
             ) from None
 
 
@@ -121,9 +131,13 @@ def api_token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
             return forbidden(request, exc)
         if done:
             messages.success(
-                request, f"API token {token.name} is revoked: requests with it are refused now."
+                request,
+                gettext("API token %(name)s is revoked: requests with it are refused now.")
+                % {"name": token.name},
             )
         else:
-            messages.info(request, f"API token {token.name} was already revoked.")
+            messages.info(
+                request, gettext("API token %(name)s was already revoked.") % {"name": token.name}
+            )
         return redirect("api_tokens")
     return render(request, "web/api_token_revoke.html", {"token": token, "client": admin.client})

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -30,7 +31,7 @@ COME_BACK = {"setup": "authenticator_setup", "account": "account", "passkey": "p
 
 
 class ConfirmAppForm(Form):
-    code = AppCodeField(label="Code from your authenticator app", autofocus=True)
+    code = AppCodeField(label=_("Code from your authenticator app"), autofocus=True)
 
 
 def _prove_first(request: HttpRequest, user: User, *, then: str, doing: str) -> HttpResponse:
@@ -81,7 +82,7 @@ def recovery_codes_page(
 def setup(request: HttpRequest) -> HttpResponse:
     user = acting_user(request)
     if factors.has_app(user):
-        messages.info(request, "Your authenticator app is set up already.")
+        messages.info(request, _("Your authenticator app is set up already."))
         return redirect("account")
     if factors.may_enrol(user) is not None or not pipeline.second_factor_recent(request):
         return _prove_first(request, user, then="setup", doing="set up an authenticator app")
@@ -127,9 +128,9 @@ def remove(request: HttpRequest) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
         return redirect("account")
     if removed:
-        messages.success(request, "Your authenticator app is removed; its recovery codes too.")
+        messages.success(request, _("Your authenticator app is removed; its recovery codes too."))
     else:
-        messages.info(request, "You have no authenticator app.")
+        messages.info(request, _("You have no authenticator app."))
     return redirect("account")
 
 

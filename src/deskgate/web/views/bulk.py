@@ -187,7 +187,7 @@ def user_bulk(request: HttpRequest) -> HttpResponse:
             request,
             "web/users/bulk_preview.html",
             {
-                "question": _question(label, len(outcomes), scope),
+                "question": _question(str(label), len(outcomes), scope),
                 "method": label,
                 "outcomes": outcomes,
                 "changing": len(outcomes) - len(refused) - already,

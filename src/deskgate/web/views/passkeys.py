@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -68,7 +69,9 @@ def add(request: HttpRequest) -> HttpResponse:
                 return recovery_codes_page(
                     request, added.recovery_codes, first=True, factor="passkey"
                 )
-            messages.success(request, f"The key “{added.passkey.name}” is added.")
+            messages.success(
+                request, gettext("The key “%(name)s” is added.") % {"name": added.passkey.name}
+            )
             return redirect("account")
     return render(
         request,
@@ -110,7 +113,9 @@ def rename(request: HttpRequest, passkey_id: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"The key is now called “{passkey.name}”.")
+        messages.success(
+            request, gettext("The key is now called “%(name)s”.") % {"name": passkey.name}
+        )
     return redirect("account")
 
 
@@ -126,5 +131,5 @@ def remove(request: HttpRequest, passkey_id: int) -> HttpResponse:
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
     else:
-        messages.success(request, f"The key “{name}” is removed.")
+        messages.success(request, gettext("The key “%(name)s” is removed.") % {"name": name})
     return redirect("account")

@@ -9,7 +9,8 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from deskgate.accounts.models import Client, User
@@ -24,24 +25,26 @@ from deskgate.web.step_up import step_up
 
 class SsoForm(Form):
     issuer = forms.CharField(
-        label="Issuer URL",
+        label=_("Issuer URL"),
         max_length=300,
-        help_text="Entra ID: https://login.microsoftonline.com/<tenant id>/v2.0 · "
-        "Google Workspace: https://accounts.google.com",
+        help_text=_(
+            "Entra ID: https://login.microsoftonline.com/<tenant id>/v2.0 · "
+            "Google Workspace: https://accounts.google.com"
+        ),
     )
-    client_id = forms.CharField(label="Client id", max_length=300)
+    client_id = forms.CharField(label=_("Client id"), max_length=300)
     secret = forms.CharField(
-        label="Client secret",
+        label=_("Client secret"),
         max_length=500,
         required=False,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "off"}),  # never shown again
     )
     mandatory = forms.BooleanField(
-        label="SSO is mandatory: no sign-in with a password", required=False
+        label=_("SSO is mandatory: no sign-in with a password"), required=False
     )
     require_idp_mfa = forms.BooleanField(
-        label="Ask for our code unless the provider says it did MFA", required=False
+        label=_("Ask for our code unless the provider says it did MFA"), required=False
     )
 
 
@@ -72,12 +75,14 @@ def sso_settings(request: HttpRequest) -> HttpResponse:
     )
     if request.method == "POST" and action == "test":
         if config is None:
-            messages.error(request, "Save the SSO settings first, then test the connection.")
+            messages.error(request, _("Save the SSO settings first, then test the connection."))
         else:
             try:
                 messages.success(request, flows.check_connection(config))
             except provider.ProviderError as exc:
-                messages.error(request, f"The connection does not work: {exc}")
+                messages.error(
+                    request, gettext("The connection does not work: %(exc)s") % {"exc": exc}
+                )
         return redirect("sso_settings")
     if request.method == "POST" and form.is_valid():
         data = flows.SsoInput(
@@ -94,7 +99,7 @@ def sso_settings(request: HttpRequest) -> HttpResponse:
         except PermissionDenied as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, "The SSO settings are saved and the provider answers.")
+            messages.success(request, _("The SSO settings are saved and the provider answers."))
             return redirect("sso_settings")
     return _page(request, client, form=form, config=config, domain_form=DomainForm())
 

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -44,5 +45,5 @@ def done(request: HttpRequest) -> HttpResponse:
     if flow.checked_recently(request, user):
         doing = PURPOSES.get(purpose, "make a sensitive change")
         flow.passed(request, user, purpose=purpose, doing=doing, then=then)
-        messages.success(request, f"Checked. You can {doing} now.")
+        messages.success(request, gettext("Checked. You can %(doing)s now.") % {"doing": doing})
     return redirect(then)

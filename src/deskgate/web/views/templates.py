@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
 
 from deskgate.accounts import access, actions, rules
 from deskgate.accounts.models import Client, Level, MessageTemplate, User
@@ -69,7 +70,9 @@ def _edit(request: HttpRequest, admin: User, template: MessageTemplate | None) -
         except PermissionDenied as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"The template \u201c{saved.name}\u201d is saved.")
+            messages.success(
+                request, gettext("The template “%(name)s” is saved.") % {"name": saved.name}
+            )
             for warning in warnings:
                 messages.warning(request, warning)
             return redirect("template_edit", template_id=saved.pk)

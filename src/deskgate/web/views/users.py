@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_POST
 
 from deskgate.accounts import access, actions, rules
@@ -129,7 +130,7 @@ def user_create(request: HttpRequest) -> HttpResponse:
         except PermissionDenied as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"{saved.user.label} is created.")
+            messages.success(request, gettext("%(user)s is created.") % {"user": saved.user.label})
             for warning in with_template_links(saved.user.client, saved.warnings):
                 messages.warning(request, warning)
             return redirect("user_edit", user_id=saved.user.pk)
@@ -202,7 +203,7 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
         except PermissionDenied as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"{saved.user.label} is saved.")
+            messages.success(request, gettext("%(user)s is saved.") % {"user": saved.user.label})
             for warning in with_template_links(saved.user.client, saved.warnings):
                 messages.warning(request, warning)
             return redirect("user_edit", user_id=saved.user.pk)
@@ -242,9 +243,11 @@ def user_unlock(request: HttpRequest, user_id: int) -> HttpResponse:
     except PermissionDenied as exc:
         return forbidden(request, exc)
     if unlocked:
-        messages.success(request, f"{user.label} is unlocked and can sign in again.")
+        messages.success(
+            request, gettext("%(user)s is unlocked and can sign in again.") % {"user": user.label}
+        )
     else:
-        messages.info(request, f"{user.label} was not locked.")
+        messages.info(request, gettext("%(user)s was not locked.") % {"user": user.label})
     return redirect("user_edit", user_id=user.pk)
 
 
@@ -266,11 +269,14 @@ def user_reset_authenticator(request: HttpRequest, user_id: int) -> HttpResponse
     if reset:
         messages.success(
             request,
-            f"The authenticator app of {user.label} is reset: they can set one up again "
-            "from their account page.",
+            gettext(
+                "The authenticator app of %(user)s is reset: they can set one up again from "
+                "their account page."
+            )
+            % {"user": user.label},
         )
     else:
-        messages.info(request, f"{user.label} has no authenticator app.")
+        messages.info(request, gettext("%(user)s has no authenticator app.") % {"user": user.label})
     return redirect("user_edit", user_id=user.pk)
 
 
@@ -287,11 +293,17 @@ def user_reset_passkeys(request: HttpRequest, user_id: int) -> HttpResponse:
     if count:
         messages.success(
             request,
-            f"The passkeys of {user.label} are reset ({count} removed): they can add keys "
-            "again from their account page.",
+            ngettext(
+                "The passkeys of %(user)s are reset (%(count)d removed): they can add keys "
+                "again from their account page.",
+                "The passkeys of %(user)s are reset (%(count)d removed): they can add keys "
+                "again from their account page.",
+                count,
+            )
+            % {"user": user.label, "count": count},
         )
     else:
-        messages.info(request, f"{user.label} has no passkeys.")
+        messages.info(request, gettext("%(user)s has no passkeys.") % {"user": user.label})
     return redirect("user_edit", user_id=user.pk)
 
 
@@ -306,8 +318,12 @@ def user_revoke_devices(request: HttpRequest, user_id: int) -> HttpResponse:
         return forbidden(request, exc)
     messages.success(
         request,
-        f"{count} remembered device{'s' if count != 1 else ''} of {user.label} revoked: "
-        "the next sign-in asks for a code.",
+        ngettext(
+            "%(count)d remembered device of %(user)s revoked: the next sign-in asks for a code.",
+            "%(count)d remembered devices of %(user)s revoked: the next sign-in asks for a code.",
+            count,
+        )
+        % {"count": count, "user": user.label},
     )
     return redirect("user_edit", user_id=user.pk)
 
@@ -326,7 +342,13 @@ def user_send_enrolment_link(request: HttpRequest, user_id: int) -> HttpResponse
     else:
         messages.success(
             request,
-            f"A set-up link was sent to {sent.destination}. It works once, for {sent.hours} "
-            "hours; an earlier link no longer works.",
+            ngettext(
+                "A set-up link was sent to %(destination)s. It works once, for %(hours)d hour; "
+                "an earlier link no longer works.",
+                "A set-up link was sent to %(destination)s. It works once, for %(hours)d hours; "
+                "an earlier link no longer works.",
+                sent.hours,
+            )
+            % {"destination": sent.destination, "hours": sent.hours},
         )
     return redirect("user_edit", user_id=user.pk)

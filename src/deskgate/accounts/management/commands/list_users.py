@@ -44,8 +44,8 @@ class Command(BaseCommand):
         shown = [
             {
                 **row,
-                "level": Level(row["level"]).label,
-                "mfa": MfaMethod(row["mfa"]).label
+                "level": str(Level(row["level"]).label),
+                "mfa": str(MfaMethod(row["mfa"]).label)
                 if row["mfa"] in MfaMethod.values
                 else "Unavailable",
                 "employment": row["employment"].capitalize(),

@@ -52,7 +52,9 @@
         return;
       }
       if (button) button.disabled = true;
-      el.textContent = "You can ask for a new code in " + left + " s.";
+      // The page gives the sentence in the reader's language, with {seconds} to fill in.
+      var text = el.dataset.text || "You can ask for a new code in {seconds} s.";
+      el.textContent = text.replace("{seconds}", left);
       left -= 1;
       setTimeout(tick, 1000);
     }
@@ -66,7 +68,7 @@
     button.hidden = false; // without scripts there is nothing to click: the field is selectable
     button.addEventListener("click", function () {
       field.select();
-      var done = function () { button.textContent = "Copied"; };
+      var done = function () { button.textContent = button.dataset.copied || "Copied"; };
       if (navigator.clipboard && window.isSecureContext) {
         navigator.clipboard.writeText(field.value).then(done, function () { document.execCommand("copy"); done(); });
       } else {

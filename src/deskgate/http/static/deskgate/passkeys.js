@@ -60,16 +60,18 @@
     return out;
   }
 
-  function say(form, text) {
+  // `text` in English, or the page's own words for it (data-* on the status box, in the
+  // reader's language) when `key` names one.
+  function say(form, text, key) {
     var box = document.getElementById(form.dataset.passkeyStatus);
     if (!box) return;
-    box.textContent = text;
+    box.textContent = (key && box.dataset[key]) || text;
     box.hidden = false;
   }
 
   function run(form) {
     if (!window.PublicKeyCredential || !navigator.credentials) {
-      say(form, "This browser cannot use passkeys or security keys here.");
+      say(form, "This browser cannot use passkeys or security keys here.", "unsupported");
       return;
     }
     var body = new FormData();
@@ -98,9 +100,13 @@
         form.submit();
       })
       .catch(function (err) {
-        say(form, err && err.fromServer ? err.message : (creating
-          ? "The key was not added: the browser or the key stopped it. Try again."
-          : "No passkey or security key was used. Try again, or use another way to sign in."));
+        if (err && err.fromServer) {
+          say(form, err.message);
+        } else if (creating) {
+          say(form, "The key was not added: the browser or the key stopped it. Try again.", "notAdded");
+        } else {
+          say(form, "No passkey or security key was used. Try again, or use another way to sign in.", "notUsed");
+        }
       });
   }
 
