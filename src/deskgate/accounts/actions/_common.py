@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext_lazy as _
 
 from deskgate.accounts import access
 from deskgate.accounts.audit import Actor
 from deskgate.accounts.models import Client, User
 
-RACED = "Someone else changed these users at the same moment; reload and try again."
+RACED = _("Someone else changed these users at the same moment; reload and try again.")
 
 
 def require_may_manage(by: Actor, client: Client, *levels: str) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from deskgate.accounts import audit, hooks, notify, rules
 from deskgate.accounts.actions._common import RACED, lock_client, require_may_manage
@@ -25,7 +26,7 @@ class BulkOutcome:
     changed: bool = False  # applied, and not already so
 
 
-ALREADY_RUN = (
+ALREADY_RUN = _(
     "This change was already made ({summary}); nothing was done twice. The audit trail "
     "has the details."
 )

@@ -127,7 +127,7 @@ def read_csv(data: bytes) -> list[ImportRow]:
         raise FileError(
             _(
                 "The file is not UTF-8 text. In your spreadsheet, save it as "
-                "\u201cCSV UTF-8\u201d and try again."
+                "“CSV UTF-8” and try again."
             )
         ) from None
     lines = text.splitlines()
