@@ -15,7 +15,7 @@ from django.test import Client as HttpClient
 
 from deskgate.accounts import actions, audit
 from deskgate.accounts.audit import OPERATOR
-from deskgate.accounts.models import AuditAction, AuditEvent, User
+from deskgate.accounts.models import AuditAction, AuditEvent, Client, User
 from tests.conftest import VERA_PHONE
 from tests.pages import content, field_errors, page_text
 from tests.web.test_audit import rows, set_vera
@@ -82,7 +82,8 @@ def test_filter_by_event_actor_user_and_text(
 def test_dates_are_days_in_the_viewers_zone_and_times_are_shown_in_it(
     admin_http: HttpClient, vera: User, settings: Any
 ) -> None:
-    settings.TIME_ZONE = "Europe/Helsinki"  # what the zone middleware activates for a viewer
+    # The company's zone, which the zone middleware activates for a viewer without their own.
+    Client.objects.filter(pk=vera.client_id).update(time_zone="Europe/Helsinki")
     at("2026-11-29T22:30:00", AuditAction.USER_UNLOCKED, vera, "early on the 30th")
     at("2026-11-30T21:59:00", AuditAction.USER_UNLOCKED, vera, "late on the 30th")
     at("2026-11-30T22:00:00", AuditAction.USER_UNLOCKED, vera, "the 1st already")

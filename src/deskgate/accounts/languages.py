@@ -1,7 +1,7 @@
 """Which language and time zone a person reads Deskgate in.
 
 A user's own choice, else their client's default, else (for language) the browser's
-`Accept-Language` and (for the zone) UTC. Pages activate them per request
+`Accept-Language` and (for the zone) the installation's TIME_ZONE (UTC). Pages activate them
 (`deskgate.http.middleware.PreferencesMiddleware`); messages to a person (codes, notices,
 links) are written inside `in_language_of(recipient)`, so they go out in the recipient's
 language whoever caused them.
@@ -21,8 +21,6 @@ from django.utils.translation import gettext
 
 if TYPE_CHECKING:
     from deskgate.accounts.models import Client, User
-
-DEFAULT_ZONE = "UTC"
 
 
 def language_codes() -> list[str]:
@@ -68,15 +66,19 @@ def language_of(user: User) -> str | None:
 
 
 def zone_name_of(user: User) -> str:
-    return user.time_zone or user.client.time_zone or DEFAULT_ZONE
+    """The user's zone, else their company's, else the installation's (TIME_ZONE, UTC)."""
+    return user.time_zone or user.client.time_zone or settings.TIME_ZONE
 
 
 def zone_of(user: User) -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(zone_name_of(user) if zone_name_of(user) in _zones() else "UTC")
+    name = zone_name_of(user)
+    return zoneinfo.ZoneInfo(name if name in _zones() else settings.TIME_ZONE)
 
 
 def client_zone(client: Client) -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(client.time_zone if client.time_zone in _zones() else "UTC")
+    return zoneinfo.ZoneInfo(
+        client.time_zone if client.time_zone in _zones() else settings.TIME_ZONE
+    )
 
 
 @contextmanager
