@@ -99,6 +99,8 @@ bench: $(STAMP)
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench.userlist --users 100000
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench.bulk --agents 5000
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench.scim --users 100000
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench.coverage --users 10000
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench.imports --rows 5000
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench.storm --workers $(BENCH_WORKERS) $(STORM_ARGS)
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench.storm --nodes 2 --workers 1 --reuse-data --time-limit 240
 

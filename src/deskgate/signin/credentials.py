@@ -17,7 +17,7 @@ from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from deskgate.accounts import audit, rules
+from deskgate.accounts import audit, contact, rules
 from deskgate.accounts.models import AuditAction, User
 from deskgate.signin import budget
 from deskgate.signin.app_settings import app_settings
@@ -156,7 +156,9 @@ def _record_refusal(user: User | None, outcome: PasswordOutcome, by: audit.Actor
 def sso_only_company(username: str) -> str | None:
     """The slug of the company whose mandatory SSO this active user signs in with, if any."""
     name = username.strip()
-    if not name:
+    # Raw POST data: a NUL or an overlong name cannot be anyone's (and PostgreSQL refuses a
+    # NUL in a query parameter), so it is nobody, as an unknown name is.
+    if not name or "\x00" in name or len(name) > contact.USERNAME_MAX:
         return None
     user = (
         User.objects.select_related("client", "client__sso")
