@@ -98,7 +98,7 @@ class ImportResult:
 
 @dataclass
 class ImportRow:
-    """One row of the file as typed; None: the column was empty (see `import_users`)."""
+    """One row of the file as typed, cells stripped ("" where a cell was empty)."""
 
     line: int
     username: str

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import CommandError
 
-from deskgate.accounts.models import Client, User
+from deskgate.accounts.models import Client, Level, MfaMethod, User
 
 
 def refusal(exc: ValidationError | PermissionDenied) -> CommandError:
@@ -39,3 +39,14 @@ def user_of(client: Client, username: str) -> User:
     if user is None:
         raise CommandError(f"refused: {client.name} has no user named {username}.")
     return user
+
+
+def described(user: User) -> str:
+    """A saved user as the commands report them: level, MFA with the destination masked
+    (never the whole number), and Inactive when so."""
+    return (
+        f"{user.label} in {user.client.name}: {Level(user.level).label}, "
+        f"MFA {MfaMethod(user.mfa_method).label}"
+        + (f" to {user.masked_mfa_destination()}" if user.mfa_applies else "")
+        + ("" if user.is_active else ", Inactive")
+    )

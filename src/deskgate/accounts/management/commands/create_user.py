@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from deskgate.accounts import actions
 from deskgate.accounts.audit import OPERATOR
-from deskgate.accounts.management.commands._base import refusal
+from deskgate.accounts.management.commands._base import described, refusal
 from deskgate.accounts.models import Client, Level, MfaMethod
 
 
@@ -66,12 +66,6 @@ class Command(BaseCommand):
         except (ValidationError, PermissionDenied) as exc:
             raise refusal(exc) from None
         user = saved.user
-        self.stdout.write(
-            f"Created {user.label} in {client.name}: {Level(user.level).label}, "
-            f"MFA {MfaMethod(user.mfa_method).label}"
-            + (f" to {user.masked_mfa_destination()}" if user.mfa_applies else "")
-            + ("" if user.is_active else ", Inactive")
-            + ". The password is temporary."
-        )
+        self.stdout.write(f"Created {described(user)}" + ". The password is temporary.")
         for warning in saved.warnings:
             self.stderr.write(f"warning: {warning}")

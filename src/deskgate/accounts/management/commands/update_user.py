@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from deskgate.accounts import actions
 from deskgate.accounts.audit import OPERATOR
-from deskgate.accounts.management.commands._base import client_named, refusal, user_of
+from deskgate.accounts.management.commands._base import client_named, described, refusal, user_of
 from deskgate.accounts.models import Level, MfaMethod
 
 # Option (as the command spells it) -> the user's field it changes.
@@ -56,12 +56,6 @@ class Command(BaseCommand):
         except (ValidationError, PermissionDenied) as exc:
             raise refusal(exc) from None
         user = saved.user
-        self.stdout.write(
-            f"Saved {user.label} in {user.client.name}: {Level(user.level).label}, "
-            f"MFA {MfaMethod(user.mfa_method).label}"
-            + (f" to {user.masked_mfa_destination()}" if user.mfa_applies else "")
-            + ("" if user.is_active else ", Inactive")
-            + "."
-        )
+        self.stdout.write(f"Saved {described(user)}" + ".")
         for warning in saved.warnings:
             self.stderr.write(f"warning: {warning}")
