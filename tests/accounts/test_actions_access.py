@@ -16,7 +16,9 @@ from tests.accounts.conftest import State, World, by, edited, new_input
 # --- who may do what -----------------------------------------------------------------------
 
 PERMISSIONS = [
-    (actor, verb, target, actor == "admin" or (actor == "manager" and target != "admin"))
+    # Admins act on everyone of their client, managers on the levels below their own
+    # (the permission table, README "Who may do what").
+    (actor, verb, target, actor == "admin" or (actor == "manager" and target == "agent"))
     for actor in ("admin", "manager", "team_leader", "agent")
     for verb in ("create", "edit")
     for target in ("admin", "manager", "agent")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+from django.core.exceptions import PermissionDenied
+
 from deskgate.accounts import actions
 from deskgate.accounts.models import AuditEvent, User
 from tests.accounts.conftest import World, by
@@ -42,11 +45,12 @@ def test_bulk_says_per_user_what_was_applied_and_why_not(
     assert summary.client == world.tenant and summary.actor == world.admin
 
 
-def test_bulk_by_a_manager_refuses_admins(world: World) -> None:
-    outcomes = actions.bulk_change_mfa_method(
-        world.tenant, [world.admin, world.agent], "email", by=by(world.manager)
-    )
-    assert [(o.user, o.applied) for o in outcomes] == [(world.admin, False), (world.agent, True)]
-    assert "Only an admin" in outcomes[0].reason
-    world.admin.refresh_from_db()
-    assert world.admin.mfa_method == "off"
+def test_bulk_by_a_manager_is_refused_whole(world: World) -> None:
+    """Managers change no MFA settings, for one user or many (the permission table)."""
+    for dry_run in (True, False):
+        with pytest.raises(PermissionDenied, match="Only an admin can change MFA settings"):
+            actions.bulk_change_mfa_method(
+                world.tenant, [world.agent], "email", by=by(world.manager), dry_run=dry_run
+            )
+    world.agent.refresh_from_db()
+    assert world.agent.mfa_method == "off"

@@ -217,17 +217,25 @@ def test_11x_client_bulk_is_refused_with_the_reason(
     assert all(mfa(a) == "off" for a in agents)
 
 
-def test_manager_bulk_on_admins_is_refused_per_user(
+@pytest.mark.parametrize("scope", ["level:admin", "level:agent"])
+def test_manager_bulk_is_refused_whole(
     user_factory: Callable[..., User],
     admin_user: User,
     signed_in: Callable[[User], HttpClient],
+    scope: str,
 ) -> None:
+    """MFA settings are admins' alone (the permission table): no Set MFA on the list, and a
+    forged form is answered 403 before any step-up or preview."""
     manager = user_factory("manager", username="mikko.manager", full_name="Mikko Manager")
-    response = bulk(signed_in(manager), "email", scope="level:admin")
-    assert results(response) == {
-        "Anna Admin": ("Refused", "Only an admin can create or change an admin.")
-    }
-    assert mfa(admin_user) == "off"
+    agent = user_factory("agent", "off", email="aino@northwind.example")
+    http = signed_in(manager)
+    assert 'id="id_method"' not in content(http.get("/users/"))
+    before = snapshot()
+    response = bulk(http, "email", scope=scope)
+    assert response.status_code == 403
+    assert "Only an admin can change MFA settings" in page_text(response)
+    assert snapshot() == before
+    assert mfa(admin_user) == "off" and mfa(agent) == "off"
 
 
 def test_empty_selection_goes_back_with_a_message(

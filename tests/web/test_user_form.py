@@ -524,12 +524,14 @@ def manager(user_factory: Callable[..., User]) -> User:
     return user_factory("manager", username="mikko.manager", full_name="Mikko Manager")
 
 
-def test_manager_form_offers_no_admin_level(
+def test_manager_form_offers_levels_below_their_own(
     manager: User, signed_in: Callable[[User], HttpClient]
 ) -> None:
+    """A manager creates team leaders and agents, and leaves their MFA to the settings."""
     response = signed_in(manager).get("/users/create/")
     assert response.status_code == 200
-    assert controls(response).options["level"] == ["manager", "team_leader", "agent"]
+    assert controls(response).options["level"] == ["team_leader", "agent"]
+    assert "Only an admin can change MFA settings" in page_text(response)
 
 
 def test_manager_forging_admin_level_is_refused(

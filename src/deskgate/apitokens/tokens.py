@@ -28,8 +28,9 @@ from django.db.models import Case, F, Q, QuerySet, When
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
-from deskgate.accounts import access, audit, rules
+from deskgate.accounts import audit, permissions, rules
 from deskgate.accounts.models import AuditAction, Client, User
+from deskgate.accounts.permissions import Op
 from deskgate.apitokens.models import ApiToken, Scope
 from deskgate.http.actors import client_ip
 from deskgate.typed_settings import number, setting
@@ -70,13 +71,13 @@ MANAGED_BY = (
 def _require_may_manage_tokens(by: audit.Actor, client_id: int) -> None:
     """Only an admin of the client, or the operator at the command line, issues and revokes.
 
-    `access.require` lets an actor without a user through as the operator; a program holding
+    `permissions.check` lets an actor without a user through as the operator; a program holding
     a token (or any other userless actor) is not one here: a token that could mint tokens
     would outlive its maker's rights and every revocation.
     """
     if by.user is None and (by.token is not None or by.via != audit.Via.CLI):
         raise PermissionDenied(MANAGED_BY)
-    access.require(by.user, client_id, admin_only=True)
+    permissions.check(by.user, Op.API_TOKENS, client_id)
 
 
 def clean_name(raw: str) -> str:
@@ -291,7 +292,7 @@ def authenticate(request: HttpRequest, *, door: audit.Via, needs: frozenset[str]
     if token.created_by_id is None and token.created_by_label != audit.OPERATOR.label:
         raise _refuse(token, actor, Refused(401, _maker_gone(token)))
     if token.created_by is not None:
-        reason = access.refusal(token.created_by, token.client_id, admin_only=True)
+        reason = permissions.refusal(token.created_by, Op.API_TOKENS, token.client_id)
         if reason is not None:
             raise _refuse(token, actor, Refused(401, _maker_gone(token)))
     if token.scope not in needs:

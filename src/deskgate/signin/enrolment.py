@@ -25,8 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
-from deskgate.accounts import audit, contact, languages, notify
-from deskgate.accounts.actions._common import require_may_manage
+from deskgate.accounts import audit, contact, languages, notify, permissions
 from deskgate.accounts.models import AuditAction, User
 from deskgate.delivery import caps, channels
 from deskgate.signin import factors
@@ -82,7 +81,7 @@ def send_link(user: User, *, by: audit.Actor) -> Sent:
     PermissionDenied for anyone else.
     """
     if by.user is None or by.user.pk != user.pk:
-        require_may_manage(by, user.client, user.level)
+        permissions.check(by, permissions.Op.USER_SETUP_LINK, user.client_id, user.level)
     refusal = _refusal(user)
     if refusal is not None:
         raise ValidationError(refusal)

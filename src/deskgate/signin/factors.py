@@ -25,8 +25,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from deskgate.accounts import audit, notify
-from deskgate.accounts.actions._common import require_may_manage
+from deskgate.accounts import audit, notify, permissions
 from deskgate.accounts.models import AuditAction, Level, User
 from deskgate.signin import policy, totp
 from deskgate.signin.app_settings import app_settings
@@ -294,7 +293,7 @@ def remove_app(user: User, *, by: audit.Actor) -> bool:
 def reset_app(user: User, *, by: audit.Actor) -> bool:
     """An admin (or manager, as for Unlock) resets a user's app: the user sets it up again.
     Answer whether there was one."""
-    require_may_manage(by, user.client, user.level)
+    permissions.check(by, permissions.Op.USER_RESET_FACTORS, user.client_id, user.level)
     return _remove(
         user, by=by, summary=f"Authenticator app of {user.label} reset by {by.label}", reset=True
     )

@@ -27,8 +27,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from deskgate.accounts import audit, notify
-from deskgate.accounts.actions._common import require_may_manage
+from deskgate.accounts import audit, notify, permissions
 from deskgate.accounts.models import AuditAction, Level, User
 from deskgate.signin import factors, webauthn_rp
 from deskgate.signin.challenge import Answer
@@ -275,7 +274,7 @@ def remove(user: User, passkey_id: int, *, by: audit.Actor) -> str:
 def reset(user: User, *, by: audit.Actor) -> int:
     """An admin (or manager, with the same rights as Reset authenticator app) removes all of
     a user's keys; the user adds them again. Answer how many there were."""
-    require_may_manage(by, user.client, user.level)
+    permissions.check(by, permissions.Op.USER_RESET_FACTORS, user.client_id, user.level)
     now = timezone.now()
     with transaction.atomic():
         names = list(Passkey.objects.filter(user=user).values_list("name", flat=True))

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from deskgate.accounts import access, audit
+from deskgate.accounts import audit, permissions
 from deskgate.accounts.models import AuditAction, Client
 from deskgate.sso import txt_records
 from deskgate.sso.models import ProviderConfig, SsoDomain
@@ -68,7 +68,7 @@ def _one_of(client: Client, domain_id: int) -> SsoDomain:
 
 def add(client: Client, text: str, *, by: audit.Actor) -> SsoDomain:
     """Register a domain (unverified) and give it its verification token."""
-    access.require(by.user, client.pk, admin_only=True)
+    permissions.check(by.user, permissions.Op.SSO_SETTINGS, client.pk)
     name = normalise(text)
     if name is None:
         raise ValidationError(
@@ -97,7 +97,7 @@ def add(client: Client, text: str, *, by: audit.Actor) -> SsoDomain:
 
 def verify(client: Client, domain_id: int, *, by: audit.Actor) -> SsoDomain:
     """Look the TXT record up; with the right value, the domain routes to this client."""
-    access.require(by.user, client.pk, admin_only=True)
+    permissions.check(by.user, permissions.Op.SSO_SETTINGS, client.pk)
     domain = _one_of(client, domain_id)
     if domain.verified:
         return domain
@@ -143,7 +143,7 @@ def verify(client: Client, domain_id: int, *, by: audit.Actor) -> SsoDomain:
 
 def remove(client: Client, domain_id: int, *, by: audit.Actor) -> None:
     """Take a domain off the list: addresses at it no longer route to this client."""
-    access.require(by.user, client.pk, admin_only=True)
+    permissions.check(by.user, permissions.Op.SSO_SETTINGS, client.pk)
     domain = _one_of(client, domain_id)
     with transaction.atomic():
         deleted, _rows = SsoDomain.objects.filter(pk=domain.pk).delete()

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from deskgate.accounts import access, audit
+from deskgate.accounts import audit, permissions
 from deskgate.accounts.models import AuditAction, Client, User
 from deskgate.sso import provider, sealing
 from deskgate.sso.models import ProviderConfig, SsoIdentity
@@ -57,7 +57,7 @@ class SsoInput:
 
 def configure(client: Client, data: SsoInput, *, by: audit.Actor) -> ProviderConfig:
     """Save a client's SSO after checking discovery and, with a new secret, the credentials."""
-    access.require(by.user, client.pk, admin_only=True)
+    permissions.check(by.user, permissions.Op.SSO_SETTINGS, client.pk)
     existing = config_for(client)
     errors: dict[str, list[str]] = {}
     issuer = provider.normalise_issuer(data.issuer)

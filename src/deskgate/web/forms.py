@@ -10,9 +10,10 @@ from django.core.exceptions import ValidationError
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from deskgate.accounts import languages
+from deskgate.accounts import languages, permissions
 from deskgate.accounts.actions import FactorPolicy, TemplateInput, UserInput
 from deskgate.accounts.models import LEVEL_PLURALS, Channel, Client, Level, MfaMethod, User
+from deskgate.accounts.permissions import Op
 from deskgate.http.forms import Form
 
 OWN_SIGN_IN_FIELDS = ("email", "work_phone", "mfa_method", "password")
@@ -71,8 +72,28 @@ class UserForm(Form):
             for name in OWN_SIGN_IN_FIELDS:
                 self.fields[name].disabled = True
         level = self.fields["level"]
-        if acting.level != Level.ADMIN and isinstance(level, forms.ChoiceField):
-            level.choices = [c for c in Level.choices if c[0] != Level.ADMIN]
+        if not read_only and isinstance(level, forms.ChoiceField):
+            # The levels the permission table lets `acting` give (a manager: below their own).
+            op = Op.USER_CREATE if user is None else Op.USER_CHANGE
+            level.choices = [
+                c
+                for c in Level.choices
+                if permissions.refusal(acting, op, client.pk, [c[0]]) is None
+            ]
+        # MFA settings (the method, and the field it sends codes to) are admins' alone:
+        # shown, not editable, to a manager; the action refuses a forced value.
+        target = [user.level] if user is not None else []
+        self.may_mfa = permissions.refusal(acting, Op.USER_MFA, client.pk, target) is None
+        if not self.may_mfa:
+            self.fields["mfa_method"].disabled = True
+            if not read_only:  # the page then says why (#mfa-admins-only)
+                attrs = self.fields["mfa_method"].widget.attrs
+                attrs["aria-describedby"] = " ".join(
+                    filter(None, ["mfa-admins-only", attrs.get("aria-describedby")])
+                )
+            uses = {MfaMethod.EMAIL: "email", MfaMethod.SMS: "work_phone"}
+            if user is not None and user.mfa_method in uses:
+                self.fields[uses[MfaMethod(user.mfa_method)]].disabled = True
         if not client.supports_mfa:
             # Shown but not usable, with the reason; the action refuses a forced value.
             # The reason is the form page's #mfa-unavailable paragraph (not a help_text,

@@ -11,11 +11,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from deskgate.accounts import audit, hooks, notify, rules
-from deskgate.accounts.actions._common import RACED, lock_client, require_may_manage
+from deskgate.accounts import audit, hooks, notify, permissions, rules
+from deskgate.accounts.actions._common import RACED, lock_client
 from deskgate.accounts.actions.users import UserInput, apply_state, mfa_event, validate_user
 from deskgate.accounts.audit import Actor
 from deskgate.accounts.models import AuditAction, AuditEvent, Client, MfaMethod, User
+from deskgate.accounts.permissions import Op
 
 
 @dataclass
@@ -55,6 +56,7 @@ def bulk_change_mfa_method(
     form sent twice, runs once. The check is made with the client's row locked, so two
     copies sent at the same moment are counted one after the other.
     """
+    permissions.check(by, Op.USERS_MFA_BULK, client.pk)  # managers: no MFA settings at all
     outcomes: list[BulkOutcome] = []
     label = MfaMethod(method).label if method in MfaMethod.values else method
     wanted = [u.pk for u in users if u.client_id == client.pk]  # never another client's
@@ -79,7 +81,7 @@ def bulk_change_mfa_method(
             data = UserInput.of(user)
             data.mfa_method = method
             try:
-                require_may_manage(by, client, user.level)
+                permissions.check(by, Op.USER_MFA, client.pk, user.level)
                 now = rules.UserState.of(user)
                 state = validate_user(
                     client,

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils.text import slugify
 from django.utils.translation import gettext
 
-from deskgate.accounts import access, audit, contact, languages, rules
+from deskgate.accounts import audit, contact, languages, permissions, rules
 from deskgate.accounts.audit import Actor
 from deskgate.accounts.models import AuditAction, Client, Level, MfaMethod
 
@@ -155,7 +155,7 @@ def update_client_settings(
     `policy`: the factor policy to set (None keeps it as stored); `default_language` ("" for
     the browser's) and `time_zone` (an IANA name) likewise. Only the client's admins
     (and the operator) may; the audit event names what changed."""
-    access.require(by.user, client.pk, admin_only=True)
+    permissions.check(by.user, permissions.Op.CLIENT_SETTINGS, client.pk)
     fields = ["password_reset_enabled", "remember_device_enabled"]
     with transaction.atomic():
         client = Client.objects.select_for_update().get(pk=client.pk)

@@ -26,13 +26,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from deskgate.accounts import audit, hooks, notify, rules
-from deskgate.accounts.actions._common import (
-    RACED,
-    lock_client,
-    require_may_manage,
-    require_may_manage_now,
-)
+from deskgate.accounts import audit, hooks, notify, permissions, rules
+from deskgate.accounts.actions._common import RACED, lock_client
 from deskgate.accounts.actions.users import (
     NOBODY,
     UserInput,
@@ -42,10 +37,12 @@ from deskgate.accounts.actions.users import (
     end_sessions,
     from_settings,
     new_user_mfa_for,
+    settings_method,
     validate_user,
 )
 from deskgate.accounts.audit import Actor
 from deskgate.accounts.models import AuditAction, AuditEvent, Client, Level, MfaMethod, User
+from deskgate.accounts.permissions import Op
 
 COLUMNS = ("username", "full_name", "level", "email", "work_phone", "mfa", "employment")
 MAX_ROWS = 20_000
@@ -255,11 +252,11 @@ def import_users(
 
     The dry run and the real run make the same plan (`_plan`), in the same transaction with
     the client locked; only the real run then writes it (`_write`)."""
-    require_may_manage(by, client)
+    permissions.check(by, Op.USERS_IMPORT, client.pk)
     rows = list(rows)
     with notify.batched(), transaction.atomic():  # notices go out together at the end
         client = lock_client(client)
-        require_may_manage_now(by, client)
+        permissions.check_now(by, Op.USERS_IMPORT, client.pk)
         results, accepted = _plan(client, rows, by=by)
         if dry_run or any(r.outcome == Outcome.REFUSE for r in results):
             return ImportResult(results, applied=False)
@@ -362,9 +359,12 @@ def _check_row(
     """One row as the form checks it: rights (R10), then every rule; the plan for it."""
     if user is None:
         level = str(fields["level"])
-        require_may_manage(by, client, level)
+        permissions.check(by, Op.USERS_IMPORT, client.pk, level)
         given = ""
-        if not fields.get("mfa_method"):
+        chosen = fields.get("mfa_method")
+        if chosen and chosen != settings_method(client, level):  # an MFA setting
+            permissions.check(by, Op.USER_MFA, client.pk, level)
+        if not chosen:
             given = new_user_mfa_for(client, level)
             fields["mfa_method"] = given or MfaMethod.OFF
         data = UserInput(username=row.username, **fields)  # type: ignore[arg-type]
@@ -388,7 +388,7 @@ def _check_row(
         data = UserInput.of(user)
         for name, value in fields.items():
             setattr(data, name, value)
-        require_may_manage(by, client, user.level, data.level)
+        permissions.check(by, Op.USERS_IMPORT, client.pk, user.level, data.level)
         state = validate_user(
             client,
             data,
@@ -397,6 +397,10 @@ def _check_row(
             directory=directory,
             before=before,
         )
+        if permissions.touches_mfa(before, state):
+            permissions.check(by, Op.USER_MFA, client.pk, user.level, data.level)
+        if before.is_active != state.is_active:
+            permissions.check(by, Op.USER_DEACTIVATE, client.pk, user.level, data.level)
         if by.user is not None and by.user.pk == user.pk:
             own = rules.check_own_sign_in_settings(before, state)
             if own:

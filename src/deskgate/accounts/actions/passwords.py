@@ -10,8 +10,7 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from deskgate.accounts import audit, hooks, rules, sessions
-from deskgate.accounts.actions._common import require_may_manage
+from deskgate.accounts import audit, hooks, permissions, rules, sessions
 from deskgate.accounts.audit import Actor
 from deskgate.accounts.models import AuditAction, User
 
@@ -33,7 +32,7 @@ def set_password(user: User, raw: str, *, by: Actor, temporary: bool = False) ->
     if by.user is not None and by.user.pk == user.pk and temporary:
         raise ValidationError({"password": [rules.NOT_ON_ONESELF_HERE]})
     if by.user is not None and by.user.pk != user.pk:
-        require_may_manage(by, user.client, user.level)
+        permissions.check(by, permissions.Op.USER_PASSWORD, user.client_id, user.level)
     check_password(user, raw)
     with transaction.atomic():
         user.set_password(raw)

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from deskgate.accounts import access, audit
+from deskgate.accounts import audit, permissions
 from deskgate.accounts.actions import privacy
 from deskgate.accounts.audit import Actor
 from deskgate.accounts.models import AuditAction, Client
@@ -18,7 +18,7 @@ RETENTION_RANGE = (30, 3650)
 
 def set_audit_retention(client: Client, days: int, *, by: Actor) -> Client:
     """Keep `client`'s audit events `days` days (30 to 3650); its admins and the operator."""
-    access.require(by.user, client.pk, admin_only=True)
+    permissions.check(by.user, permissions.Op.CLIENT_SETTINGS, client.pk)
     low, high = RETENTION_RANGE
     if not low <= days <= high:
         raise ValidationError(

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from deskgate.accounts import audit, rules
-from deskgate.accounts.actions._common import require_may_manage
+from deskgate.accounts import audit, permissions, rules
 from deskgate.accounts.audit import Actor
 from deskgate.accounts.models import AuditAction, Client, MessageTemplate
 
@@ -22,7 +21,7 @@ def save_template(
     client: Client, template: MessageTemplate | None, data: TemplateInput, *, by: Actor
 ) -> tuple[MessageTemplate, list[str]]:
     """Create or edit a message template; answer with the R5 warnings it raises."""
-    require_may_manage(by, client)
+    permissions.check(by, permissions.Op.TEMPLATES_EDIT, client.pk)
     cleaned, errors = rules.check_template(
         client, data, template_id=template.pk if template is not None else None
     )

@@ -12,17 +12,13 @@ from dataclasses import dataclass, field, replace
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from deskgate.accounts import audit, contact, hooks, notify, rules, sessions
+from deskgate.accounts import audit, contact, hooks, notify, permissions, rules, sessions
 from deskgate.accounts.actions import privacy
-from deskgate.accounts.actions._common import (
-    RACED,
-    lock_client,
-    require_may_manage,
-    require_may_manage_now,
-)
+from deskgate.accounts.actions._common import RACED, lock_client
 from deskgate.accounts.actions.passwords import check_password
 from deskgate.accounts.audit import Actor
 from deskgate.accounts.models import AuditAction, AuditEvent, Client, Level, MfaMethod, User
+from deskgate.accounts.permissions import Op
 
 
 @dataclass
@@ -186,7 +182,10 @@ def create_user(
     words and a line saying the method came from the settings: choosing a method
     explicitly (Off included) creates the user.
     """
-    require_may_manage(by, client, data.level)
+    permissions.check(by, Op.USER_CREATE, client.pk, data.level)
+    if data.mfa_method and data.mfa_method != settings_method(client, data.level):
+        # Chosen by the door, other than the client's settings give: an MFA setting.
+        permissions.check(by, Op.USER_MFA, client.pk, data.level)
     with transaction.atomic():
         client = lock_client(client)
         given = ""
@@ -243,6 +242,11 @@ def new_user_mfa_for(client: Client, level: str) -> str:
     return str(method)
 
 
+def settings_method(client: Client, level: str) -> str:
+    """The method a new user of `level` gets when the door chooses none."""
+    return new_user_mfa_for(client, level) or MfaMethod.OFF
+
+
 def from_settings(exc: ValidationError, client: Client, level: str, given: str) -> ValidationError:
     """A refusal of a method the settings gave (not one the door chose) says so."""
     if not given or given == MfaMethod.OFF or not hasattr(exc, "error_dict"):
@@ -261,7 +265,7 @@ def from_settings(exc: ValidationError, client: Client, level: str, given: str) 
 
 def update_user(user: User, data: UserInput, *, by: Actor) -> UserSaved:
     """Save an edit of a user's details, contact information, MFA and employment."""
-    require_may_manage(by, user.client, user.level, data.level)
+    permissions.check(by, Op.USER_CHANGE, user.client_id, user.level, data.level)
     return write_user(user, by=by, build=lambda current: data, recheck=True)
 
 
@@ -283,17 +287,19 @@ def stored_with(**changes: object) -> Callable[[User], UserInput]:
 
 def change_user(user: User, *, by: Actor, **changes: object) -> UserSaved:
     """Change some fields and keep the others as they are stored now."""
-    require_may_manage(by, user.client, user.level)
+    permissions.check(by, Op.USER_CHANGE, user.client_id, user.level)
     return write_user(user, by=by, build=stored_with(**changes), recheck=True)
 
 
 def change_mfa_method(user: User, method: str, *, by: Actor) -> UserSaved:
     """Set one user's MFA method (Off, Email or SMS), keeping every other field."""
+    permissions.check(by, Op.USER_MFA, user.client_id, user.level)
     return change_user(user, by=by, mfa_method=method)
 
 
 def set_user_active(user: User, active: bool, *, by: Actor) -> UserSaved:
     """Set a user Active or Inactive; deactivation ends their sessions."""
+    permissions.check(by, Op.USER_DEACTIVATE, user.client_id, user.level)
     return change_user(user, by=by, is_active=active)
 
 
@@ -317,11 +323,13 @@ def write_user(
         if recheck:
             # Again with both as stored now: the caller's copies may predate a promotion of
             # the user, or a demotion of the actor.
-            require_may_manage_now(by, client, user.level, data.level)
+            permissions.check_now(by, Op.USER_CHANGE, client.pk, user.level, data.level)
         before = rules.UserState.of(user)
         state = validate_user(
             client, data, user_id=user.pk, stored_username=user.username, before=before
         )
+        if recheck:
+            check_parts(by, client, user.level, before, state)
         errors = rules.check_keeps_an_admin(
             client, before, state, user_id=user.pk, label=user.label
         )
@@ -343,17 +351,28 @@ def write_user(
     return UserSaved(user, warnings)
 
 
+def check_parts(
+    by: Actor, client: Client, level: str, before: rules.UserState, after: rules.UserState
+) -> None:
+    """The rows of the table an edit of a user (of `level`, as stored) also needs beyond
+    "change": MFA settings, employment; with the actor as stored now."""
+    if permissions.touches_mfa(before, after):
+        permissions.check_now(by, Op.USER_MFA, client.pk, level, after.level)
+    if before.is_active != after.is_active:
+        permissions.check_now(by, Op.USER_DEACTIVATE, client.pk, level, after.level)
+
+
 def delete_user(user: User, *, by: Actor) -> None:
     """Remove a user and their personal data (name, Email, Work phone, devices, factors):
     an admin's Delete, or a directory's where the client chose deletion over deactivation.
     Their sessions and sign-ins in the apps end first; the audit trail keeps its events,
     with the person's name replaced by a pseudonym (`privacy`). The last active admin
     stays."""
-    require_may_manage(by, user.client, user.level)
+    permissions.check(by, Op.USER_DELETE, user.client_id, user.level)
     with transaction.atomic():
         client = lock_client(user.client)
         user = User.objects.select_for_update().get(pk=user.pk, client=client)
-        require_may_manage_now(by, client, user.level)
+        permissions.check_now(by, Op.USER_DELETE, client.pk, user.level)
         before = rules.UserState.of(user)
         gone = rules.UserState(**{**before.__dict__, "is_active": False})
         errors = rules.check_keeps_an_admin(client, before, gone, user_id=user.pk, label=user.label)
@@ -379,7 +398,7 @@ def delete_user(user: User, *, by: Actor) -> None:
 
 def unlock_user(user: User, *, by: Actor) -> bool:
     """End a user's sign-in lock early (R7); answer whether there was one."""
-    require_may_manage(by, user.client, user.level)
+    permissions.check(by, Op.USER_UNLOCK, user.client_id, user.level)
     return hooks.sign_in().unlock(user, by=by)
 
 
@@ -388,7 +407,7 @@ def revoke_devices(user: User, *, by: Actor) -> int:
 
     A user may forget their own devices from their account page; anyone else is checked."""
     if by.user is None or by.user.pk != user.pk:
-        require_may_manage(by, user.client, user.level)
+        permissions.check(by, Op.USER_REVOKE_DEVICES, user.client_id, user.level)
     return hooks.sign_in().revoke_devices(user, by=by)
 
 
@@ -409,7 +428,7 @@ def end_sessions(user: User) -> int:
 def sign_out_everywhere(user: User, *, by: Actor) -> int:
     """An admin (or their program) ends every session of `user` here and their sign-ins in
     every app; answer how many sessions there were. Recorded on the trail."""
-    require_may_manage(by, user.client, user.level)
+    permissions.check(by, Op.USER_SIGN_OUT, user.client_id, user.level)
     ended = end_sessions(user)
     audit.record(
         AuditAction.SIGNIN_SIGNED_OUT,

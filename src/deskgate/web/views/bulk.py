@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
@@ -24,8 +24,9 @@ from django.views.decorators.http import require_POST
 
 from deskgate.accounts import access, actions
 from deskgate.accounts.models import Level, MfaMethod, User
+from deskgate.accounts.permissions import Op
 from deskgate.http.actors import actor_for
-from deskgate.http.guards import acting_user, admin_pages
+from deskgate.http.guards import acting_user, admin_pages, forbidden, may
 from deskgate.signin import step_up as step_up_flow
 from deskgate.web import userlist
 from deskgate.web.forms import BulkMfaForm
@@ -161,6 +162,7 @@ def _question(method: str, count: int, scope: str) -> str:
 
 @admin_pages
 @require_POST
+@may(Op.USERS_MFA_BULK)  # refused before the step-up asks for a code
 @step_up("bulk_mfa", "change the MFA method of many users", back="user_list")
 def user_bulk(request: HttpRequest) -> HttpResponse:
     admin = acting_user(request)
@@ -178,9 +180,12 @@ def user_bulk(request: HttpRequest) -> HttpResponse:
     by = actor_for(request, admin)
     key = form.cleaned_data.get("key")
     if key is None:
-        outcomes = actions.bulk_change_mfa_method(
-            admin.client, list(users), method, by=by, dry_run=True
-        )
+        try:
+            outcomes = actions.bulk_change_mfa_method(
+                admin.client, list(users), method, by=by, dry_run=True
+            )
+        except PermissionDenied as exc:
+            return forbidden(request, exc)
         refused = [o for o in outcomes if not o.applied]
         already = sum(o.applied and not o.changed for o in outcomes)
         return render(
@@ -203,6 +208,8 @@ def user_bulk(request: HttpRequest) -> HttpResponse:
         )
     try:
         outcomes = actions.bulk_change_mfa_method(admin.client, list(users), method, by=by, key=key)
+    except PermissionDenied as exc:
+        return forbidden(request, exc)
     except ValidationError as exc:
         if exc.code == "already_run":
             messages.info(request, " ".join(exc.messages))

@@ -16,11 +16,12 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_POST
 
-from deskgate.accounts import access, actions, rules
+from deskgate.accounts import access, actions, permissions, rules
 from deskgate.accounts.models import AuditEvent, Level, MfaMethod, User
+from deskgate.accounts.permissions import Op
 from deskgate.http.actors import actor_for
 from deskgate.http.forms import add_errors
-from deskgate.http.guards import acting_user, admin_pages, forbidden
+from deskgate.http.guards import acting_user, admin_pages, forbidden, may
 from deskgate.signin import challenge, devices, enrolment, factors, passkeys, policy
 from deskgate.signin import step_up as step_up_flow
 from deskgate.web import userlist
@@ -95,6 +96,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
         "mfa_usable": userlist.mfa_usable(client),
         "sso_mandatory": rules.sso_mandatory(client),
         "bulk_form": BulkMfaForm(initial=kept.initial if kept else None),
+        "may": permissions.May(admin),
         "checked": set(kept.users) if kept else set(),
     }
     template = "web/users/_results.html" if request.GET.get("partial") else "web/users/list.html"
@@ -135,7 +137,9 @@ def user_create(request: HttpRequest) -> HttpResponse:
                 messages.warning(request, warning)
             return redirect("user_edit", user_id=saved.user.pk)
     return render(
-        request, "web/users/form.html", {"form": form, "client": client, "creating": True}
+        request,
+        "web/users/form.html",
+        {"form": form, "client": client, "creating": True, "may": permissions.May(admin)},
     )
 
 
@@ -149,7 +153,7 @@ def _changes_sign_in_fields(request: HttpRequest, admin: User, kwargs: dict[str,
     if request.method != "POST":
         return False
     user = access.get_user_for_admin(admin, kwargs["user_id"])
-    if access.refusal(admin, user.client_id, levels=[user.level]) is not None:
+    if permissions.refusal(admin, Op.USER_CHANGE, user.client_id, [user.level]) is not None:
         return False  # refused by the view anyway, with its reason
     form = UserForm(
         request.POST,
@@ -174,7 +178,7 @@ def _changes_sign_in_fields(request: HttpRequest, admin: User, kwargs: dict[str,
 def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
     admin = acting_user(request)
     user = access.get_user_for_admin(admin, user_id)
-    refusal = access.refusal(admin, user.client_id, levels=[user.level])
+    refusal = permissions.refusal(admin, Op.USER_CHANGE, user.client_id, [user.level])
     if request.method == "POST" and refusal is not None:
         return forbidden(request, refusal)  # the actions' own check, asked before the form
     # Back from a step-up: the form as the admin had typed it (passwords excepted).
@@ -216,6 +220,7 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
             "client": user.client,
             "edited": user,
             "refusal": refusal,
+            "may": permissions.May(admin, user),
             "sso_mandatory": rules.sso_mandatory(user.client),
             "events": events,
             "lock": challenge.lock_state(user),
@@ -253,6 +258,7 @@ def user_unlock(request: HttpRequest, user_id: int) -> HttpResponse:
 
 @admin_pages
 @require_POST
+@may(Op.USER_RESET_FACTORS)  # refused before the step-up asks for a code
 @step_up(
     "reset_authenticator",
     "reset a user's authenticator app",
@@ -282,6 +288,7 @@ def user_reset_authenticator(request: HttpRequest, user_id: int) -> HttpResponse
 
 @admin_pages
 @require_POST
+@may(Op.USER_RESET_FACTORS)
 @step_up("reset_passkeys", "reset a user's passkeys", back="user_edit", keeps_draft=False)
 def user_reset_passkeys(request: HttpRequest, user_id: int) -> HttpResponse:
     admin = acting_user(request)
