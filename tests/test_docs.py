@@ -50,3 +50,18 @@ def test_docstrings_promise_only_doors_that_exist() -> None:
             if door in doc and not (ROOT / package).is_dir()
         ]
     assert not promised
+
+
+def test_the_readme_shows_the_permission_table_of_the_code() -> None:
+    """README's "Who may do what" is the action layer's table, row for row: it cannot drift."""
+    from django.utils import translation
+
+    from deskgate.accounts import permissions
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = re.search(
+        r"<!-- permission-table:start -->\n(.*?)\n<!-- permission-table:end -->", text, re.S
+    )
+    assert shown, "README lost its permission table"
+    with translation.override("en"):
+        assert shown.group(1).strip() == permissions.markdown_table()

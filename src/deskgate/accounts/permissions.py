@@ -90,6 +90,7 @@ class Rule:
     refused: Promise  # the answer to a level whose cell is NO (an active manager's, say)
     team_leader: Scope = NO
     agent: Scope = NO
+    on_users: bool = True  # False: the client's pages or settings, no user in particular
 
     def scope(self, level: str) -> Scope:
         cells = {
@@ -106,7 +107,7 @@ class Rule:
 
 
 TABLE: tuple[Rule, ...] = (
-    Rule(Op.ADMIN_PAGES, _("Open the admin pages"), ANY, ANY, NO_ADMIN_PAGES),
+    Rule(Op.ADMIN_PAGES, _("Open the admin pages"), ANY, ANY, NO_ADMIN_PAGES, on_users=False),
     Rule(Op.USERS_VIEW, _("See the User list and a user's page"), ANY, ANY, NO_ADMIN_PAGES),
     Rule(Op.USERS_EXPORT, _("Download the list (CSV)"), ANY, ANY, NO_ADMIN_PAGES),
     Rule(Op.USER_CREATE, _("Create a user"), ANY, BELOW, NO_ADMIN_PAGES),
@@ -154,17 +155,18 @@ TABLE: tuple[Rule, ...] = (
         BELOW,
         NO_ADMIN_PAGES,
     ),
-    Rule(Op.TEMPLATES_EDIT, _("Edit message templates"), ANY, ANY, NO_ADMIN_PAGES),
-    Rule(Op.AUDIT_VIEW, _("See the audit trail"), ANY, ANY, NO_ADMIN_PAGES),
+    Rule(Op.TEMPLATES_EDIT, _("Edit message templates"), ANY, ANY, NO_ADMIN_PAGES, on_users=False),
+    Rule(Op.AUDIT_VIEW, _("See the audit trail"), ANY, ANY, NO_ADMIN_PAGES, on_users=False),
     Rule(
         Op.CLIENT_SETTINGS,
         _("Change the company's settings (audit retention included)"),
         ANY,
         NO,
         ADMINS_ONLY,
+        on_users=False,
     ),
-    Rule(Op.API_TOKENS, _("Create and revoke API tokens"), ANY, NO, ADMINS_ONLY),
-    Rule(Op.SSO_SETTINGS, _("Set up SSO and its domains"), ANY, NO, ADMINS_ONLY),
+    Rule(Op.API_TOKENS, _("Create and revoke API tokens"), ANY, NO, ADMINS_ONLY, on_users=False),
+    Rule(Op.SSO_SETTINGS, _("Set up SSO and its domains"), ANY, NO, ADMINS_ONLY, on_users=False),
 )
 
 RULES: dict[Op, Rule] = {rule.op: rule for rule in TABLE}
@@ -251,6 +253,7 @@ def touches_mfa(before: object, after: object) -> bool:
 # --- the README's copy -----------------------------------------------------------------------
 
 _CELL = {ANY: "any in own client", BELOW: "levels below own", NO: "no"}
+_CELL_NO_USER = {**_CELL, ANY: "yes, own client"}
 
 
 def markdown_table() -> str:
@@ -261,6 +264,7 @@ def markdown_table() -> str:
         "|---|" + "---|" * len(levels),
     ]
     for rule in TABLE:
-        cells = [_CELL[rule.scope(level)] for level in Level.values]
+        words = _CELL if rule.on_users else _CELL_NO_USER
+        cells = [words[rule.scope(level)] for level in Level.values]
         lines.append(f"| {rule.what} (`{rule.op.value}`) | " + " | ".join(cells) + " |")
     return "\n".join(lines)

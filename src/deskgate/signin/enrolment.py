@@ -75,7 +75,8 @@ class Sent:
 def send_link(user: User, *, by: audit.Actor) -> Sent:
     """Send `user` a new single-use set-up link to their Email (voiding the previous one).
 
-    By their admin (or a manager who may manage them, as for Unlock), or by the user
+    By whoever the permission table lets (`user.setup_link`: admins, managers for the levels
+    below their own), or by the user
     themselves at sign-in after their password. Raises ValidationError with the reason
     when no link can go (no Email, an app set up already, 11.x, a send cap, the mail server),
     PermissionDenied for anyone else.

@@ -291,8 +291,8 @@ def remove_app(user: User, *, by: audit.Actor) -> bool:
 
 
 def reset_app(user: User, *, by: audit.Actor) -> bool:
-    """An admin (or manager, as for Unlock) resets a user's app: the user sets it up again.
-    Answer whether there was one."""
+    """An admin resets a user's app (an MFA setting: `user.reset_factors` in the permission
+    table): the user sets it up again. Answer whether there was one."""
     permissions.check(by, permissions.Op.USER_RESET_FACTORS, user.client_id, user.level)
     return _remove(
         user, by=by, summary=f"Authenticator app of {user.label} reset by {by.label}", reset=True

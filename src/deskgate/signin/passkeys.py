@@ -272,8 +272,8 @@ def remove(user: User, passkey_id: int, *, by: audit.Actor) -> str:
 
 
 def reset(user: User, *, by: audit.Actor) -> int:
-    """An admin (or manager, with the same rights as Reset authenticator app) removes all of
-    a user's keys; the user adds them again. Answer how many there were."""
+    """An admin removes all of a user's keys (an MFA setting: `user.reset_factors` in the
+    permission table); the user adds them again. Answer how many there were."""
     permissions.check(by, permissions.Op.USER_RESET_FACTORS, user.client_id, user.level)
     now = timezone.now()
     with transaction.atomic():

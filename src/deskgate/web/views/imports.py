@@ -14,8 +14,9 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from deskgate.accounts.actions import imports
+from deskgate.accounts.permissions import Op
 from deskgate.http.actors import actor_for
-from deskgate.http.guards import acting_user, admin_pages
+from deskgate.http.guards import acting_user, admin_pages, may
 from deskgate.web import userlist
 from deskgate.web.csv_export import csv_response
 from deskgate.web.step_up import step_up
@@ -29,6 +30,7 @@ def _applying(request: HttpRequest, admin: Any, kwargs: dict[str, Any]) -> bool:
 
 
 @admin_pages
+@may(Op.USERS_IMPORT)
 @step_up("user_import", "import users from a file", back="user_import", needed=_applying)
 def user_import(request: HttpRequest) -> HttpResponse:
     admin = acting_user(request)
@@ -71,6 +73,7 @@ def user_import(request: HttpRequest) -> HttpResponse:
 
 
 @admin_pages
+@may(Op.USERS_EXPORT)
 def user_export(request: HttpRequest) -> HttpResponseBase:
     """The User list as CSV, with its search, filters and order, in the columns Import
     reads back."""
