@@ -125,6 +125,27 @@ def mask_phone(e164: str) -> str:
     return _masked(number)
 
 
+# A phone number written into a sentence: 7 or more digits, with or without + and spaces.
+_NUMBER_IN_TEXT = re.compile(r"(?<![\w@.+])\+?\d[\d \-().]{5,}\d(?![\w@])")
+
+
+def mask_numbers_in(text: str) -> str:
+    """`text` with every phone number in it masked as `mask_phone` does (a number without
+    its country code keeps only its last two digits): for sentences about a file's rows,
+    which quote the number as typed."""
+
+    def masked(found: re.Match[str]) -> str:
+        raw = found.group(0)
+        digits = re.sub(r"\D", "", raw)
+        if len(digits) < 7:
+            return raw
+        if raw.startswith("+"):
+            return mask_phone("+" + digits)
+        return BULLET * (len(digits) - 2) + digits[-2:]
+
+    return _NUMBER_IN_TEXT.sub(masked, text)
+
+
 def _masked(number: phonenumbers.PhoneNumber) -> str:
     national = str(number.national_number)
     hidden = BULLET * max(0, len(national) - 2) + national[-2:]

@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from deskgate.accounts import audit, hooks, notify, permissions, rules
+from deskgate.accounts import audit, contact, hooks, notify, permissions, rules
 from deskgate.accounts.actions._common import RACED, lock_client
 from deskgate.accounts.actions.users import (
     NOBODY,
@@ -343,6 +343,11 @@ def _plan(
             )
         if plan.before is None or plan.changed:
             accepted.append(plan)
+    for result in results:
+        # The rules' words quote a number as typed (the form shows it back to its typist);
+        # a file's results are kept, printed and shown in bulk: no full number in them.
+        result.details = [contact.mask_numbers_in(d) for d in result.details]
+        result.warnings = [contact.mask_numbers_in(w) for w in result.warnings]
     return results, accepted
 
 
