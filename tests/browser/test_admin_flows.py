@@ -213,3 +213,31 @@ def test_bulk_sms_for_all_agents_lists_applied_and_refused(
         manager.username: MfaMethod.OFF,
         admin_user.username: MfaMethod.OFF,
     }
+
+
+def test_a_manager_works_the_help_desk_without_mfa_controls(
+    page: Any, sign_in_as: Callable[[User], None], user_factory: Callable[..., User]
+) -> None:
+    """The help desk (README "Who may do what"): a manager unlocks an agent; the MFA method
+    and the Email it sends codes to are shown, not editable, and the list has no Set MFA."""
+    from tests.security.test_27_help_desk import lock_and_remember
+
+    user_factory("admin", full_name="Anna Admin")
+    manager = user_factory("manager", full_name="Maija Manager")
+    agent = user_factory("agent", "email", full_name="Aino Agent", email="aino@example.com")
+    lock_and_remember(agent)
+    sign_in_as(manager)
+    page.goto("/users/")
+    expect(page.get_by_role("link", name="Aino Agent", exact=True)).to_be_visible()
+    expect(page.locator("#id_method")).to_have_count(0)
+    page.get_by_role("link", name="Aino Agent", exact=True).click()
+    expect(page.locator("#id_mfa_method")).to_be_disabled()
+    expect(page.locator("#id_email")).to_be_disabled()
+    expect(page.locator("#id_work_phone")).to_be_enabled()
+    expect(page.locator("#mfa-admins-only")).to_have_text(
+        "Only an admin can change MFA settings: the method, and the Email or Work phone it "
+        "sends codes to."
+    )
+    expect(page.get_by_role("button", name="Reset authenticator app")).to_have_count(0)
+    page.get_by_role("button", name="Unlock").click()
+    expect(page.get_by_text(f"{agent.label} is unlocked and can sign in again.")).to_be_visible()
