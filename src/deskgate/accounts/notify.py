@@ -106,6 +106,7 @@ class Notice:
     subject: str
     user: User
     by: audit.Actor
+    purpose: caps.Purpose = caps.Purpose.NOTICE
 
 
 _batch: ContextVar[list[Notice] | None] = ContextVar("deskgate_notice_batch", default=None)
@@ -178,7 +179,7 @@ def _deliver(notices: list[Notice]) -> None:
     admitted: list[tuple[Notice, caps.Permit]] = []
     for n in _one_per_person(notices):
         # The same caps and SMS countries as codes: a notice is a message like any other.
-        answer = caps.admit(recipient_of(n.user), n.channel, n.to, purpose=caps.Purpose.NOTICE)
+        answer = caps.admit(recipient_of(n.user), n.channel, n.to, purpose=n.purpose)
         if isinstance(answer, caps.Refusal):
             events.append(_refused(n, answer))  # dropped and audited, never raised
         else:
@@ -224,13 +225,23 @@ def _deliver(notices: list[Notice]) -> None:
 COMPANY_SUBJECT = _("Sign-in at your company changed")
 
 
-def tell(user: User, text: Callable[[], str], *, by: audit.Actor) -> None:
+def tell(
+    user: User,
+    text: Callable[[], str],
+    *,
+    by: audit.Actor,
+    subject: Callable[[], str] | None = None,
+    purpose: caps.Purpose = caps.Purpose.NOTICE,
+) -> None:
     """Email `user` a notice about their company's account (after the change commits), its
-    text made by `text()` in the user's language; a user without an Email is not told."""
+    text made by `text()` (and its subject by `subject()`, else the usual one) in the
+    user's language; a user without an Email is not told. `purpose`: the send caps' (an
+    alert counts against the admin's own cap only)."""
     if not user.email:
         return
     with languages.in_language_of(user):
-        body, subject = text(), str(COMPANY_SUBJECT)
+        body = text()
+        subject_line = subject() if subject is not None else str(COMPANY_SUBJECT)
     masked = contact.mask_email(user.email)
-    notice = Notice("email", user.email, masked, body, subject, user, by)
+    notice = Notice("email", user.email, masked, body, subject_line, user, by, purpose)
     transaction.on_commit(lambda: _send_or_collect(notice))
