@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
 
 from deskgate.accounts import audit, contact, hooks, notify, rules, sessions
 from deskgate.accounts.actions import privacy
@@ -343,6 +344,9 @@ def write_user(
     return UserSaved(user, warnings)
 
 
+NOT_ONESELF = _("You cannot delete your own account: another admin can.")
+
+
 def delete_user(user: User, *, by: Actor) -> None:
     """Remove a user and their personal data (name, Email, Work phone, devices, factors):
     an admin's Delete, or a directory's where the client chose deletion over deactivation.
@@ -350,6 +354,8 @@ def delete_user(user: User, *, by: Actor) -> None:
     with the person's name replaced by a pseudonym (`privacy`). The last active admin
     stays."""
     require_may_manage(by, user.client, user.level)
+    if by.user is not None and by.user.pk == user.pk:
+        raise ValidationError(NOT_ONESELF)
     with transaction.atomic():
         client = lock_client(user.client)
         user = User.objects.select_for_update().get(pk=user.pk, client=client)
