@@ -13,6 +13,9 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from deskgate.accounts import actions, alerts, audit
 from deskgate.accounts.audit import OPERATOR, Actor
@@ -20,6 +23,8 @@ from deskgate.accounts.models import Alert, AlertKind, AuditAction, AuditEvent, 
 from deskgate.signin import challenge, credentials, pipeline
 from deskgate.signin.challenge import Check, Issue
 from deskgate.signin.models import SignInVia
+from deskgate.sso import flows
+from deskgate.sso.models import ProviderConfig
 from tests.mailbox import last_code
 
 BY = Actor(ip="127.0.0.1")
@@ -287,3 +292,48 @@ def test_a_full_company_hour_does_not_hold_back_the_alert_that_tells_of_it(
     (email,) = alert_mail()
     assert "Your company's hourly limit of messages was reached" in email.body
     assert not AuditEvent.objects.filter(action=AuditAction.USER_NOTICE_CAPPED).exists()
+
+
+def test_sso_refusals_through_the_callback_alert_at_the_tenth(
+    admin_user: User, tenant: Client, client: Any
+) -> None:
+    ProviderConfig.objects.create(
+        client=tenant, issuer="http://127.0.0.1:9", oidc_client_id="x", secret_encrypted="x"
+    )
+    for n in range(1, alerts.SSO_REFUSALS + 1):
+        session = client.session
+        session[flows.SESSION_KEY] = {
+            "client": tenant.pk,
+            "state": f"s{n}",
+            "nonce": "n",
+            "verifier": "v",
+            "started": timezone.now().timestamp(),
+        }
+        session.save()
+        # The provider answers with an error: refused, audited on the client's trail.
+        response = client.get("/signin/sso/callback/", {"state": f"s{n}", "error": "denied"})
+        assert response.status_code == 302
+        assert Alert.objects.exists() == (n == alerts.SSO_REFUSALS)
+    assert AuditEvent.objects.filter(action=AuditAction.SIGNIN_SSO_REFUSED).count() == 10
+
+
+def test_the_sign_in_path_pays_for_alerts_only_when_a_lock_happens(
+    user_factory: Callable[..., User], clock: Callable[[timedelta], Any]
+) -> None:
+    vera = user_factory("agent")
+
+    def alert_queries() -> list[str]:
+        with CaptureQueriesContext(connection) as seen:
+            credentials.sign_in_with_password(vera.username, "wrong password", by=BY)
+        table, trail = Alert._meta.db_table, AuditEvent._meta.db_table
+        return [
+            q["sql"].split()[0]
+            for q in seen.captured_queries
+            if table in q["sql"] or (trail in q["sql"] and "COUNT(" in q["sql"])
+        ]
+
+    assert alert_queries() == []  # a wrong password that does not lock
+    assert alert_queries() == ["SELECT"]  # the first lock: the day's locks counted
+    clock(timedelta(seconds=2))
+    assert alert_queries() == []
+    assert alert_queries() == ["SELECT", "INSERT"]  # the second: one row
