@@ -87,6 +87,8 @@ def test_a_second_lock_within_a_day_alerts_and_three_locks_make_one_email(
     assert send() == {}  # nothing twice
     event = AuditEvent.objects.get(action=AuditAction.ALERTS_MAILED)
     assert event.detail["alerts"] == 2 and event.detail["admins"] == 1
+    told = AuditEvent.objects.get(action=AuditAction.USER_NOTIFIED, subject=admin_user)
+    assert told.summary.endswith("of alerts at their company")
 
 
 def test_locks_a_day_apart_do_not_alert(

@@ -199,6 +199,7 @@ def _send_for(client_id: int, now: datetime) -> tuple[str, int]:
                 by=SYSTEM,
                 subject=_subject(client),
                 purpose=caps.Purpose.ALERT,
+                about="of alerts at their company",
             )
         audit.record(
             AuditAction.ALERTS_MAILED,

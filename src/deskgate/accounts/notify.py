@@ -107,6 +107,7 @@ class Notice:
     user: User
     by: audit.Actor
     purpose: caps.Purpose = caps.Purpose.NOTICE
+    about: str = "that their sign-in settings changed"  # for the audit trail's summary
 
 
 _batch: ContextVar[list[Notice] | None] = ContextVar("deskgate_notice_batch", default=None)
@@ -213,7 +214,7 @@ def _deliver(notices: list[Notice]) -> None:
             client=n.user.client,
             by=n.by,
             subject=n.user,
-            summary=f"{n.user.label} told at {n.masked} that their sign-in settings changed",
+            summary=f"{n.user.label} told at {n.masked} {n.about}",
             channel=n.channel,
             destination=n.masked,
         )
@@ -232,16 +233,18 @@ def tell(
     by: audit.Actor,
     subject: Callable[[], str] | None = None,
     purpose: caps.Purpose = caps.Purpose.NOTICE,
+    about: str = "that their sign-in settings changed",
 ) -> None:
     """Email `user` a notice about their company's account (after the change commits), its
     text made by `text()` (and its subject by `subject()`, else the usual one) in the
     user's language; a user without an Email is not told. `purpose`: the send caps' (an
-    alert counts against the admin's own cap only)."""
+    alert counts against the admin's own cap only); `about`, what the audit event says they
+    were told."""
     if not user.email:
         return
     with languages.in_language_of(user):
         body = text()
         subject_line = subject() if subject is not None else str(COMPANY_SUBJECT)
     masked = contact.mask_email(user.email)
-    notice = Notice("email", user.email, masked, body, subject_line, user, by, purpose)
+    notice = Notice("email", user.email, masked, body, subject_line, user, by, purpose, about)
     transaction.on_commit(lambda: _send_or_collect(notice))
