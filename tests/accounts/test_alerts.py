@@ -25,6 +25,7 @@ from deskgate.signin.challenge import Check, Issue
 from deskgate.signin.models import SignInVia
 from deskgate.sso import flows
 from deskgate.sso.models import ProviderConfig
+from tests.harness.net import free_port
 from tests.mailbox import last_code
 
 BY = Actor(ip="127.0.0.1")
@@ -339,3 +340,27 @@ def test_the_sign_in_path_pays_for_alerts_only_when_a_lock_happens(
     clock(timedelta(seconds=2))
     assert alert_queries() == []
     assert alert_queries() == ["SELECT", "INSERT"]  # the second: one row
+
+
+def test_a_mail_server_that_is_down_keeps_the_alerts_for_the_next_window(
+    settings: Any,
+    admin_user: User,
+    user_factory: Callable[..., User],
+    clock: Callable[[timedelta], Any],
+    send: Callable[[], dict[str, int]],
+) -> None:
+    vera = user_factory("agent")
+    for _ in range(2):
+        lock_by_password(vera, clock)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()
+    assert send() == {}
+    failed = AuditEvent.objects.get(action=AuditAction.USER_NOTICE_FAILED, subject=admin_user)
+    assert "the mail server did not accept the message" in failed.detail["error"]
+    assert Alert.objects.filter(handled_at=None).count() == 1  # kept
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert send() == {}  # not before the window is over
+    clock(alerts.WINDOW)
+    mail.outbox.clear()
+    assert send() == {"Northwind": 1}
+    assert len(alert_mail()) == 1

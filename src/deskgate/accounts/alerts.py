@@ -21,7 +21,8 @@ goes out at once (the background worker, kicked when the alert commits); what fo
 within the window waits for the next `deskgate send-alerts`, run from cron every few
 minutes. Two senders (two nodes, or cron and a worker) never send one alert twice: the
 window is taken with one conditional UPDATE of the client's row, and the alerts with
-another. The email names users and counts only: never a code, an address or a number.
+another. When the mail server takes no admin's email, the alerts wait again for the next
+window. The email names users and counts only: never a code, an address or a number.
 """
 
 from __future__ import annotations
@@ -190,10 +191,11 @@ def _send_for(client_id: int, now: datetime) -> tuple[str, int]:
             client_id=client_id, level=Level.ADMIN, is_active=True
         )
     )
-    # The emails after the event commits (`tell`), over one connection (`batched`).
-    with notify.batched(), transaction.atomic():
-        for admin in admins:
-            notify.tell(
+    notices = [
+        n
+        for admin in admins
+        if (
+            n := notify.email_notice(
                 admin,
                 _text(client, alerts),
                 by=SYSTEM,
@@ -201,15 +203,24 @@ def _send_for(client_id: int, now: datetime) -> tuple[str, int]:
                 purpose=caps.Purpose.ALERT,
                 about="of alerts at their company",
             )
-        audit.record(
-            AuditAction.ALERTS_MAILED,
-            client=client,
-            by=SYSTEM,
-            summary=f"{len(alerts)} alerts emailed to {len(admins)} admins",
-            alerts=len(alerts),
-            admins=len(admins),
-            kinds=sorted({a.kind for a in alerts}),
         )
+        is not None
+    ]
+    # Sent now, not after a commit: when no admin's email was taken (the mail server is
+    # down), the alerts wait again, for the next window (each failure is audited).
+    delivered = notify.deliver_now(notices)
+    if notices and not delivered:
+        Alert.objects.filter(batch=batch).update(handled_at=None, batch=None)
+        return client.name, 0
+    audit.record(
+        AuditAction.ALERTS_MAILED,
+        client=client,
+        by=SYSTEM,
+        summary=f"{len(alerts)} alerts emailed to {delivered} admins",
+        alerts=len(alerts),
+        admins=delivered,
+        kinds=sorted({a.kind for a in alerts}),
+    )
     return client.name, len(alerts)
 
 

@@ -173,7 +173,13 @@ def _refused(n: Notice, why: caps.Refusal) -> AuditEvent:
     )
 
 
-def _deliver(notices: list[Notice]) -> None:
+def deliver_now(notices: list[Notice]) -> int:
+    """Send `notices` at once (each audited, as after a commit); answer how many were
+    handed to the server or gateway. For a sender that must know (the alerts)."""
+    return _deliver(notices)
+
+
+def _deliver(notices: list[Notice]) -> int:
     from deskgate.delivery import channels
 
     events: list[AuditEvent] = []
@@ -221,6 +227,7 @@ def _deliver(notices: list[Notice]) -> None:
         for n, _ in admitted
     ]
     AuditEvent.objects.bulk_create(events, batch_size=500)
+    return len(admitted) - len(failed)
 
 
 COMPANY_SUBJECT = _("Sign-in at your company changed")
@@ -240,11 +247,25 @@ def tell(
     user's language; a user without an Email is not told. `purpose`: the send caps' (an
     alert counts against the admin's own cap only); `about`, what the audit event says they
     were told."""
+    notice = email_notice(user, text, by=by, subject=subject, purpose=purpose, about=about)
+    if notice is not None:
+        transaction.on_commit(lambda: _send_or_collect(notice))
+
+
+def email_notice(
+    user: User,
+    text: Callable[[], str],
+    *,
+    by: audit.Actor,
+    subject: Callable[[], str] | None = None,
+    purpose: caps.Purpose = caps.Purpose.NOTICE,
+    about: str = "that their sign-in settings changed",
+) -> Notice | None:
+    """The notice `tell` sends, made in the user's language; None without an Email."""
     if not user.email:
-        return
+        return None
     with languages.in_language_of(user):
         body = text()
         subject_line = subject() if subject is not None else str(COMPANY_SUBJECT)
     masked = contact.mask_email(user.email)
-    notice = Notice("email", user.email, masked, body, subject_line, user, by, purpose, about)
-    transaction.on_commit(lambda: _send_or_collect(notice))
+    return Notice("email", user.email, masked, body, subject_line, user, by, purpose, about)
