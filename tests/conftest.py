@@ -50,14 +50,16 @@ def need(available: bool, what: str) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_teardown(item: pytest.Item) -> None:
-    """Before any fixture ends (the database's above all), let the reset mail worker and
-    the back-channel logout worker finish what a test queued: their threads must not
-    write into an emptied database."""
+    """Before any fixture ends (the database's above all), let the reset mail worker, the
+    alerts worker and the back-channel logout worker finish what a test queued: their
+    threads must not write into an emptied database."""
+    from deskgate.accounts import alerts
     from deskgate.provider import logout
     from deskgate.signin import reset_delivery
 
     assert reset_delivery.worker.wait_idle(timeout=120), "the reset mail worker did not finish"
     assert logout.worker.wait_idle(timeout=60), "the logout worker did not finish"
+    assert alerts.worker.wait_idle(timeout=60), "the alerts worker did not finish"
 
 
 @pytest.fixture(autouse=True)

@@ -51,6 +51,7 @@ LAYER_NAMES = [layer for layer, _ in LAYERS]
 # covers its modules. Migrations are outside the check (they are the schema's own history).
 ACTION_LAYER: dict[str, str] = {
     "deskgate.accounts.actions": "the named actions on clients, users and templates",
+    "deskgate.accounts.alerts": "notes alert conditions; claims a client's window and alerts",
     "deskgate.accounts.audit": "appends the AuditEvent every action records",
     "deskgate.accounts.notify": "records the AuditEvents of the notices it delivered",
     "deskgate.accounts.sessions": "opens, touches, rekeys and ends the UserSession rows",

@@ -27,6 +27,7 @@ OWN_COMMANDS = {
     "import-users",
     "export-users",
     "purge-audit",
+    "send-alerts",
 }
 
 

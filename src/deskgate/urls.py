@@ -17,6 +17,7 @@ from deskgate.web.views import (
     sso_admin,
     step_up,
     templates,
+    user_delete,
     users,
 )
 
@@ -49,6 +50,7 @@ urlpatterns = [
     path("users/coverage.csv", coverage.user_coverage_csv, name="user_coverage_csv"),
     path("users/<int:user_id>/", users.user_edit, name="user_edit"),
     path("users/<int:user_id>/unlock/", users.user_unlock, name="user_unlock"),
+    path("users/<int:user_id>/delete/", user_delete.user_delete, name="user_delete"),
     path(
         "users/<int:user_id>/reset-authenticator/",
         users.user_reset_authenticator,

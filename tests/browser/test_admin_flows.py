@@ -241,3 +241,23 @@ def test_a_manager_works_the_help_desk_without_mfa_controls(
     expect(page.get_by_role("button", name="Reset authenticator app")).to_have_count(0)
     page.get_by_role("button", name="Unlock").click()
     expect(page.get_by_text(f"{agent.label} is unlocked and can sign in again.")).to_be_visible()
+
+
+def test_admin_deletes_a_user_after_the_confirmation_page(
+    page: Page,
+    sign_in_as: SignIn,
+    admin_user: User,
+    user_factory: Callable[..., User],
+) -> None:
+    user_factory("agent", username="bea.berg", full_name="Bea Berg")
+    sign_in_as(admin_user)
+    open_user_list(page)
+    search_and_open(page, "Bea", "Bea Berg")
+    page.get_by_role("link", name="Delete this user and their personal data…").click()
+    expect(page.get_by_role("heading", name="Delete Bea Berg?")).to_be_visible()
+    # Deactivating stays the first, primary choice.
+    expect(page.get_by_role("link", name="Keep the user (deactivate instead)")).to_be_visible()
+    page.get_by_role("button", name="Delete Bea Berg").click()
+    expect(page.get_by_role("heading", name="Users")).to_be_visible()
+    expect(page.get_by_text("Bea Berg (bea.berg) is deleted.")).to_be_visible()
+    assert not User.objects.filter(username="bea.berg").exists()

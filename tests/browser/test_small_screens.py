@@ -255,6 +255,7 @@ def test_an_admins_pages_fit_a_phone(
     phone.check("import users: the file checked", "Import users from a CSV file")
     phone.visit("user page", f"/users/{agent.pk}/", agent.full_name)
     shoot(page, "user-page")
+    phone.visit("delete a user", f"/users/{agent.pk}/delete/", f"Delete {agent.full_name}?")
     phone.visit("message templates", "/templates/", "Message templates")
     phone.visit("create template", "/templates/create/", "Create template")
     phone.visit("template", f"/templates/{template.pk}/", "Shift reminder")

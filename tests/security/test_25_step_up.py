@@ -79,6 +79,7 @@ SENSITIVE: dict[str, tuple[Callable[[User], str], Callable[[User], dict[str, Any
         lambda u: "/settings/sso/domains/",
         lambda u: {"action": "add", "domain": "evil.example"},
     ),
+    "user_delete": (lambda u: f"/users/{u.pk}/delete/", lambda u: {}),
     "client_settings": (
         lambda u: "/settings/",
         lambda u: {"password_reset_enabled": "on", "remember_device_enabled": "on"},

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client as HttpClient
 
 from deskgate.accounts.models import AuditEvent, Client, User
-from tests.pages import controls, page_text, snapshot
+from tests.pages import controls, field_errors, page_text, snapshot
 
 
 def test_settings_page_shows_the_clients_switches(admin_http: HttpClient, tenant: Client) -> None:
@@ -93,3 +93,47 @@ def test_settings_link_only_for_admins(
     assert 'href="/settings/"' in admin_http.get("/users/").content.decode()
     manager = signed_in(user_factory("manager", username="mikko.manager"))
     assert 'href="/settings/"' not in manager.get("/users/").content.decode()
+
+
+def test_alert_emails_are_on_by_default_and_an_admin_turns_them_off(
+    admin_http: HttpClient, tenant: Client
+) -> None:
+    page = admin_http.get("/settings/")
+    assert controls(page).values["alert_emails"] == "on"
+    assert "Email admins about alerts" in page_text(page)
+    response = admin_http.post("/settings/", {"remember_device_enabled": "on"})
+    assert response.status_code == 302
+    tenant.refresh_from_db()
+    assert not tenant.alert_emails
+    event = AuditEvent.objects.filter(action="client.settings_changed").latest("pk")
+    assert event.detail["alert_emails"] is False
+    assert "alert emails to admins: off" in event.summary
+
+
+def test_audit_retention_is_set_on_settings_and_audited(
+    admin_http: HttpClient, tenant: Client
+) -> None:
+    assert controls(admin_http.get("/settings/")).values["audit_retention_days"] == "365"
+    response = admin_http.post("/settings/", {"alert_emails": "on", "audit_retention_days": "90"})
+    assert response.status_code == 302
+    tenant.refresh_from_db()
+    assert tenant.audit_retention_days == 90
+    assert AuditEvent.objects.filter(summary="Audit events kept 90 days (was 365)").exists()
+
+
+@pytest.mark.parametrize("typed", ["29", "3651", "-5", "a year"])
+def test_a_wrong_retention_keeps_what_was_typed_and_changes_nothing(
+    admin_http: HttpClient, tenant: Client, typed: str
+) -> None:
+    before = snapshot()
+    response = admin_http.post(
+        "/settings/",
+        {"password_reset_enabled": "on", "alert_emails": "on", "audit_retention_days": typed},
+    )
+    assert response.status_code == 200
+    errors = field_errors(response, "audit_retention_days")
+    assert errors in (["Enter a number of days from 30 to 3650."], ["Enter a whole number."])
+    assert controls(response).values["audit_retention_days"] == typed
+    assert snapshot() == before
+    tenant.refresh_from_db()
+    assert not tenant.password_reset_enabled and tenant.audit_retention_days == 365

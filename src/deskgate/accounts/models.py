@@ -74,6 +74,12 @@ class Client(models.Model):
     audit_retention_days = models.PositiveSmallIntegerField(
         default=365, help_text="Days the audit trail keeps an event."
     )
+    # Alerts (accounts/alerts.py): do the admins get the batched alert email, and when the
+    # last one went out (the sender's claim: at most one email per client per window).
+    alert_emails = models.BooleanField(
+        default=True, help_text="Email the admins about repeated locks, send limits and SSO."
+    )
+    alerts_mailed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -415,6 +421,8 @@ class AuditAction(models.TextChoices):
     USERS_IMPORTED = "user.imported", _("Users imported from a file")
     # Old events removed after the client's retention (deskgate purge-audit).
     AUDIT_PURGED = "audit.purged", _("Old audit events removed")
+    # The batched alert email to a client's admins (accounts/alerts.py).
+    ALERTS_MAILED = "client.alerts_mailed", _("Alerts emailed to the admins")
 
 
 class AuditEvent(models.Model):
@@ -483,3 +491,39 @@ class UserSession(models.Model):
 
     def __str__(self) -> str:
         return f"session of {self.user_id}"
+
+
+class AlertKind(models.TextChoices):
+    """What a client's admins are alerted to (thresholds in `deskgate.accounts.alerts`)."""
+
+    REPEAT_LOCK = "repeat_lock", _("A user locked again within a day")
+    SEND_CAP = "send_cap", _("A send limit reached")
+    SSO_REFUSALS = "sso_refusals", _("Many SSO sign-ins refused")
+
+
+class Alert(models.Model):
+    """One alert condition, waiting for (or taken by) the batched email to the client's
+    admins. Written once when the condition fires; `key` makes a condition that fires
+    again within its window one row (a capped hour, a burst of SSO refusals)."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="alerts")
+    kind = models.CharField(max_length=20, choices=AlertKind.choices)
+    at = models.DateTimeField()
+    # The user it is about (a lock, a user's cap); null for the client's own conditions,
+    # and once the user is deleted.
+    subject = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    count = models.PositiveIntegerField(default=1)  # locks in the day; refusals in the period
+    scope = models.CharField(max_length=10, blank=True, default="")  # a cap's: user, client...
+    key = models.CharField(max_length=120, blank=True, default="")  # "" for a lock's
+    # Set when a sender took it (the email's batch) or dropped it (alerts turned off).
+    handled_at = models.DateTimeField(null=True)
+    batch = models.UUIDField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["client", "handled_at"], name="alert_client_handled")]
+        constraints = [
+            models.UniqueConstraint(fields=["key"], condition=~Q(key=""), name="alert_key_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of client {self.client_id} at {self.at:%Y-%m-%d %H:%M}"

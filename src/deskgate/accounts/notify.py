@@ -106,6 +106,8 @@ class Notice:
     subject: str
     user: User
     by: audit.Actor
+    purpose: caps.Purpose = caps.Purpose.NOTICE
+    about: str = "that their sign-in settings changed"  # for the audit trail's summary
 
 
 _batch: ContextVar[list[Notice] | None] = ContextVar("deskgate_notice_batch", default=None)
@@ -171,14 +173,20 @@ def _refused(n: Notice, why: caps.Refusal) -> AuditEvent:
     )
 
 
-def _deliver(notices: list[Notice]) -> None:
+def deliver_now(notices: list[Notice]) -> int:
+    """Send `notices` at once (each audited, as after a commit); answer how many were
+    handed to the server or gateway. For a sender that must know (the alerts)."""
+    return _deliver(notices)
+
+
+def _deliver(notices: list[Notice]) -> int:
     from deskgate.delivery import channels
 
     events: list[AuditEvent] = []
     admitted: list[tuple[Notice, caps.Permit]] = []
     for n in _one_per_person(notices):
         # The same caps and SMS countries as codes: a notice is a message like any other.
-        answer = caps.admit(recipient_of(n.user), n.channel, n.to, purpose=caps.Purpose.NOTICE)
+        answer = caps.admit(recipient_of(n.user), n.channel, n.to, purpose=n.purpose)
         if isinstance(answer, caps.Refusal):
             events.append(_refused(n, answer))  # dropped and audited, never raised
         else:
@@ -212,25 +220,52 @@ def _deliver(notices: list[Notice]) -> None:
             client=n.user.client,
             by=n.by,
             subject=n.user,
-            summary=f"{n.user.label} told at {n.masked} that their sign-in settings changed",
+            summary=f"{n.user.label} told at {n.masked} {n.about}",
             channel=n.channel,
             destination=n.masked,
         )
         for n, _ in admitted
     ]
     AuditEvent.objects.bulk_create(events, batch_size=500)
+    return len(admitted) - len(failed)
 
 
 COMPANY_SUBJECT = _("Sign-in at your company changed")
 
 
-def tell(user: User, text: Callable[[], str], *, by: audit.Actor) -> None:
+def tell(
+    user: User,
+    text: Callable[[], str],
+    *,
+    by: audit.Actor,
+    subject: Callable[[], str] | None = None,
+    purpose: caps.Purpose = caps.Purpose.NOTICE,
+    about: str = "that their sign-in settings changed",
+) -> None:
     """Email `user` a notice about their company's account (after the change commits), its
-    text made by `text()` in the user's language; a user without an Email is not told."""
+    text made by `text()` (and its subject by `subject()`, else the usual one) in the
+    user's language; a user without an Email is not told. `purpose`: the send caps' (an
+    alert counts against the admin's own cap only); `about`, what the audit event says they
+    were told."""
+    notice = email_notice(user, text, by=by, subject=subject, purpose=purpose, about=about)
+    if notice is not None:
+        transaction.on_commit(lambda: _send_or_collect(notice))
+
+
+def email_notice(
+    user: User,
+    text: Callable[[], str],
+    *,
+    by: audit.Actor,
+    subject: Callable[[], str] | None = None,
+    purpose: caps.Purpose = caps.Purpose.NOTICE,
+    about: str = "that their sign-in settings changed",
+) -> Notice | None:
+    """The notice `tell` sends, made in the user's language; None without an Email."""
     if not user.email:
-        return
+        return None
     with languages.in_language_of(user):
-        body, subject = text(), str(COMPANY_SUBJECT)
+        body = text()
+        subject_line = subject() if subject is not None else str(COMPANY_SUBJECT)
     masked = contact.mask_email(user.email)
-    notice = Notice("email", user.email, masked, body, subject, user, by)
-    transaction.on_commit(lambda: _send_or_collect(notice))
+    return Notice("email", user.email, masked, body, subject_line, user, by, purpose, about)

@@ -118,10 +118,15 @@ class Purpose(StrEnum):
     """What a message is for. Codes and reset links let someone sign in and may use a whole
     cap; a notice (of changed settings) only tells, and may use `NOTICE_SHARE` of the
     client's and the platform's hour, so a bulk change for thousands of agents never spends
-    the codes their shift start needs. A user's own cap is whole for both."""
+    the codes their shift start needs. A user's own cap is whole for both.
+
+    An alert to a client's admins (a cap reached, repeated locks) counts against the
+    admin's own cap only: it is bounded by its own window (one email per client per 15
+    minutes), and a full client or platform hour is often what it is telling."""
 
     SIGN_IN = "sign-in"
     NOTICE = "notice"
+    ALERT = "alert"
 
 
 NOTICE_SHARE = 0.5
@@ -146,12 +151,14 @@ def admit(
     caps = app_settings.SEND_CAPS
     window = _hour(now or timezone.now())
     share = NOTICE_SHARE if purpose is Purpose.NOTICE else 1.0
-    with transaction.atomic():
-        for scope, key, cap in (
-            (Refusal.USER, f"user:{recipient.user_id}", caps.user),
+    scopes = [(Refusal.USER, f"user:{recipient.user_id}", caps.user)]
+    if purpose is not Purpose.ALERT:
+        scopes += [
             (Refusal.CLIENT, f"client:{recipient.client_id}", int(caps.client * share)),
             (Refusal.PLATFORM, "platform", int(caps.platform * share)),
-        ):
+        ]
+    with transaction.atomic():
+        for scope, key, cap in scopes:
             if not _take(key, window, cap):
                 transaction.set_rollback(True)
                 return scope

@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext, ngettext
 
-from deskgate.accounts import audit, languages, notify
+from deskgate.accounts import alerts, audit, languages, notify
 from deskgate.accounts.models import AuditAction, MfaMethod, User
 from deskgate.delivery import caps, channels
 from deskgate.signin import codes
@@ -138,6 +138,7 @@ def issue(pending_id: int, *, by: audit.Actor) -> Answer:
                 summary=f"Code for {user.label} not sent: hourly limit ({permit}) reached",
                 scope=permit.value,
             )
+            alerts.send_capped(user, permit.value, now=now)
             return Answer(Issue.CAPPED, capped_scope=permit.value)
         code = challenge.issue(now, conf)  # voids the previous code
         pending.keep(challenge)
@@ -235,6 +236,7 @@ def verify(pending_id: int, submitted: str, *, by: audit.Actor) -> Answer:
                 "after too many wrong codes",
                 until=lock.until.isoformat() if lock.until else "",
             )
+            alerts.user_locked(user, now=now)
             return Answer(Check.LOCKED, locked_until=lock.until)
         return Answer(Check.WRONG, tries_left=challenge.tries_left(conf))
 

@@ -12,7 +12,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from deskgate.accounts import actions, audit, contact, languages, notify
+from deskgate.accounts import actions, alerts, audit, contact, languages, notify
 from deskgate.accounts.models import AuditAction, User
 from deskgate.delivery import caps, channels
 from deskgate.signin import codes
@@ -51,6 +51,7 @@ def start(user: User, field: str, cleaned_value: str, *, by: audit.Actor) -> Sta
                 False, gettext("SMS to that number's country is not allowed: ask your admin.")
             )
         if isinstance(permit, caps.Refusal):
+            alerts.send_capped(user, permit.value, now=now)
             return Started(False, str(caps.SCOPE_MESSAGES[permit.value]))
         ContactChange.objects.update_or_create(
             user=user,

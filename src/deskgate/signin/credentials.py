@@ -17,7 +17,7 @@ from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from deskgate.accounts import audit, contact, rules
+from deskgate.accounts import alerts, audit, contact, rules
 from deskgate.accounts.models import AuditAction, User
 from deskgate.signin import budget
 from deskgate.signin.app_settings import app_settings
@@ -122,6 +122,7 @@ def _known(user: User, password: str, by: audit.Actor | None) -> PasswordOutcome
                 summary=f"Password sign-in of {user.label} locked until "
                 f"{lock.until:%Y-%m-%d %H:%M} UTC after wrong passwords",
             )
+            alerts.user_locked(user, now=now)
         return PasswordOutcome.WRONG_PASSWORD
     if lock.clear():  # a right password starts the count over
         guard.save(update_fields=guard.keep_password_lock(lock))

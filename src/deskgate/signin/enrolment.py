@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
-from deskgate.accounts import audit, contact, languages, notify, permissions
+from deskgate.accounts import alerts, audit, contact, languages, notify, permissions
 from deskgate.accounts.models import AuditAction, User
 from deskgate.delivery import caps, channels
 from deskgate.signin import factors
@@ -88,6 +88,7 @@ def send_link(user: User, *, by: audit.Actor) -> Sent:
         raise ValidationError(refusal)
     permit = caps.admit(notify.recipient_of(user), "email", user.email)
     if isinstance(permit, caps.Refusal):
+        alerts.send_capped(user, permit.value)
         raise ValidationError(CAPPED.get(permit.value, CAPPED["platform"]))
     token = secrets.token_urlsafe(32)
     now = timezone.now()

@@ -25,7 +25,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from deskgate.accounts import audit, notify, permissions
+from deskgate.accounts import alerts, audit, notify, permissions
 from deskgate.accounts.models import AuditAction, Level, User
 from deskgate.signin import policy, totp
 from deskgate.signin.app_settings import app_settings
@@ -450,6 +450,7 @@ def check_factor(
                 "after too many wrong codes",
                 until=lock.until.isoformat() if lock.until else "",
             )
+            alerts.user_locked(user, now=now)
             return Answer(FactorCheck.LOCKED, locked_until=lock.until)
         return Answer(outcome, tries_left=max(0, conf.max_attempts - pending.factor_attempts))
 

@@ -29,7 +29,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext, ngettext
 
-from deskgate.accounts import audit, contact, languages, notify
+from deskgate.accounts import alerts, audit, contact, languages, notify
 from deskgate.accounts.models import AuditAction, User
 from deskgate.delivery import caps as send_caps
 from deskgate.delivery import channels
@@ -185,6 +185,7 @@ def _send(mail: ResetMail) -> None:
                 f"({permit.value}) reached",
                 scope=permit.value,
             )
+            alerts.send_capped(user, permit.value)
         return
     subject, text = _message(user)
     try:

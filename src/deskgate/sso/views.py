@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
-from deskgate.accounts import audit
+from deskgate.accounts import alerts, audit
 from deskgate.accounts.models import AuditAction, Client
 from deskgate.http.actors import actor_for
 from deskgate.http.forms import Form
@@ -92,6 +92,7 @@ def callback(request: HttpRequest) -> HttpResponse:
                 summary=f"SSO sign-in refused: {exc.reason}",
                 reason=exc.reason,
             )
+            alerts.sso_refused(exc.client)
         messages.error(request, str(exc))
         return redirect("signin:password")
     pending = pipeline.begin(

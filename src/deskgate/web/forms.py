@@ -250,6 +250,21 @@ class ClientSettingsForm(Form):
         help_text=_("Dates and times show in it for users who have not chosen their own."),
         widget=forms.TextInput(attrs={"list": "time-zones", "autocomplete": "off"}),
     )
+    alert_emails = forms.BooleanField(
+        label=_("Email admins about alerts"),
+        required=False,
+        help_text=_(
+            "At most one email every 15 minutes when a user is locked twice within a day, a "
+            "send limit is reached, or SSO refuses many sign-ins."
+        ),
+    )
+    # The bounds are the action's (one message for every door); the browser is told them.
+    audit_retention_days = forms.IntegerField(
+        label=_("Days the audit trail keeps an event"),
+        required=False,
+        help_text=_("From 30 to 3650; 365 unless changed. Older events are removed daily."),
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "min": 30, "max": 3650}),
+    )
 
     NEW_USER_MFA_CHOICES = [("", _("Keep the default")), *MfaMethod.choices]
 
@@ -267,6 +282,8 @@ class ClientSettingsForm(Form):
             "strong_factor_levels": list(policy.strong_factor_levels),
             "passwordless_enabled": policy.passwordless_enabled,
             "step_up_minutes": policy.step_up_minutes,
+            "alert_emails": client.alert_emails,
+            "audit_retention_days": client.audit_retention_days,
         }
         for level in Level.values:
             stored[self.new_user_field(level)] = policy.new_user_mfa.get(level, "")
@@ -314,6 +331,7 @@ class ClientSettingsForm(Form):
             if "default_language" in self.data
             else None,
             "time_zone": data.get("time_zone", "") if "time_zone" in self.data else None,
+            "alert_emails": bool(data.get("alert_emails")),
         }
         if not self.client.supports_mfa:
             return settings  # R1: the policy's fields are not in use; keep what is stored

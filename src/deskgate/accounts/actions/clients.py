@@ -150,11 +150,13 @@ def update_client_settings(
     policy: FactorPolicy | None = None,
     default_language: str | None = None,
     time_zone: str | None = None,
+    alert_emails: bool | None = None,
 ) -> Client:
     """Save a client's sign-in settings; SMS countries are two-letter codes, empty for all.
     `policy`: the factor policy to set (None keeps it as stored); `default_language` ("" for
-    the browser's) and `time_zone` (an IANA name) likewise. Only the client's admins
-    (and the operator) may; the audit event names what changed."""
+    the browser's), `time_zone` (an IANA name) and `alert_emails` (do the admins get the
+    alert email, `deskgate.accounts.alerts`) likewise. Only the client's admins (and the
+    operator) may; the audit event names what changed."""
     permissions.check(by.user, permissions.Op.CLIENT_SETTINGS, client.pk)
     fields = ["password_reset_enabled", "remember_device_enabled"]
     with transaction.atomic():
@@ -196,6 +198,12 @@ def update_client_settings(
                     locale_changed[name] = value
                 setattr(client, name, value)
                 fields.append(name)
+        alerts_changed: dict[str, bool] = {}
+        if alert_emails is not None:
+            if client.alert_emails != alert_emails:
+                alerts_changed["alert_emails"] = alert_emails
+            client.alert_emails = alert_emails
+            fields.append("alert_emails")
         client.password_reset_enabled = password_reset_enabled
         client.remember_device_enabled = remember_device_enabled
         client.save(update_fields=fields)
@@ -209,12 +217,20 @@ def update_client_settings(
                 f" (language and zone: {', '.join(sorted(locale_changed))})"
                 if locale_changed
                 else ""
+            )
+            + (
+                " (alert emails to admins: "
+                + ("on" if alerts_changed["alert_emails"] else "off")
+                + ")"
+                if alerts_changed
+                else ""
             ),
             password_reset_enabled=password_reset_enabled,
             remember_device_enabled=remember_device_enabled,
             sms_countries=client.sms_countries,
             **changed,
             **locale_changed,  # type: ignore[arg-type]  # str values, as the detail's others
+            **alerts_changed,  # type: ignore[arg-type]  # a bool, as the two above
         )
     return client
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
 
 from deskgate.accounts import audit, contact, hooks, notify, permissions, rules, sessions
 from deskgate.accounts.actions import privacy
@@ -351,6 +352,9 @@ def write_user(
     return UserSaved(user, warnings)
 
 
+NOT_ONESELF = _("You cannot delete your own account: another admin can.")
+
+
 def check_parts(
     by: Actor, client: Client, level: str, before: rules.UserState, after: rules.UserState
 ) -> None:
@@ -369,6 +373,8 @@ def delete_user(user: User, *, by: Actor) -> None:
     with the person's name replaced by a pseudonym (`privacy`). The last active admin
     stays."""
     permissions.check(by, Op.USER_DELETE, user.client_id, user.level)
+    if by.user is not None and by.user.pk == user.pk:
+        raise ValidationError(NOT_ONESELF)
     with transaction.atomic():
         client = lock_client(user.client)
         user = User.objects.select_for_update().get(pk=user.pk, client=client)

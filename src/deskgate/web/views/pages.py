@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext, ngettext
@@ -113,10 +114,14 @@ def client_settings(request: HttpRequest) -> HttpResponse:
         initial=step_up_flow.as_initial(draft) if draft else None,
     )
     if request.method == "POST" and form.is_valid():
+        by = actor_for(request, admin)
+        days = form.cleaned_data.get("audit_retention_days")
         try:
-            actions.update_client_settings(
-                client, by=actor_for(request, admin), **form.to_settings()
-            )
+            # Both or neither: a refused retention leaves the other settings as they were.
+            with transaction.atomic():
+                actions.update_client_settings(client, by=by, **form.to_settings())
+                if days is not None:
+                    actions.set_audit_retention(client, days, by=by)
         except ValidationError as exc:
             add_errors(form, exc)
         except PermissionDenied as exc:

@@ -234,6 +234,8 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
             "has_strong": factors.has_strong_factor(user),
             "passkeys": passkeys.passkeys_of(user),
             "r5_warnings": [] if request.method == "POST" else _warnings_now(user),
+            # Delete is an admin's, never of oneself; the page says why else it is refused.
+            "may_delete": admin.level == Level.ADMIN and admin.pk != user.pk,
         },
     )
 
