@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 from django.contrib.sessions.models import Session
+from django.db import connection
 from django.test import Client as HttpClient
+from django.test.utils import CaptureQueriesContext
 
 from deskgate.accounts import sessions
 from deskgate.accounts.models import AuditEvent, Client, User, UserSession
@@ -25,6 +27,7 @@ from tests.conftest import PASSWORD
 from tests.harness import geoip
 from tests.mailbox import last_code
 from tests.pages import page_text
+from tests.security.conftest import full_sign_in, parallel
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 SAFARI = (
@@ -295,8 +298,6 @@ def test_signed_out_visitors_are_sent_to_sign_in(db: None) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_parallel_ends_of_one_session_end_it_once(browser: Any, user_factory: Any) -> None:
-    from tests.security.conftest import full_sign_in, parallel
-
     user = user_factory("agent")
     here = full_sign_in(browser(), user)
     there = full_sign_in(browser(), user)
@@ -318,8 +319,6 @@ def test_parallel_ends_of_one_session_end_it_once(browser: Any, user_factory: An
 def test_a_user_and_an_admin_ending_sessions_at_once_is_harmless(
     browser: Any, user_factory: Any, admin_user: User
 ) -> None:
-    from tests.security.conftest import full_sign_in, parallel
-
     user = user_factory("agent")
     here = full_sign_in(browser(), user)
     others = [full_sign_in(browser(), user) for _ in range(3)]
@@ -345,3 +344,22 @@ def test_a_user_and_an_admin_ending_sessions_at_once_is_harmless(
         )
     )
     assert counted == 4
+
+
+def test_the_pages_cost_the_same_queries_whatever_the_number_of_sessions(
+    user_factory: Callable[..., User], admin_user: User
+) -> None:
+    user = user_factory("agent", "email")
+    admin = browser_as(admin_user)
+    counts = []
+    for _ in range(2):
+        here = browser_as(user, remember=True)
+        for _ in range(2):
+            browser_as(user, agent=SAFARI, remember=True)
+        with CaptureQueriesContext(connection) as own:
+            assert here.get("/account/").status_code == 200
+        with CaptureQueriesContext(connection) as admins:
+            assert admin.get(f"/users/{user.pk}/").status_code == 200
+        counts.append((len(own), len(admins)))
+    assert UserSession.objects.filter(user=user).count() == 6
+    assert counts[0] == counts[1], counts
