@@ -169,7 +169,7 @@ def test_a_handle_from_someone_elses_page_ends_nothing(user_factory: Callable[..
     response = mine.post("/account/sessions/end/", {"session": victims_other}, follow=True)
     assert "That session had already ended." in page_text(response)
     assert UserSession.objects.filter(user=victim).count() == 2
-    for junk in ("", "x" * 5000, "' OR 1=1 --", "\x00"):
+    for junk in ("", "x" * 5000, "' OR 1=1 --", "\x00", "ääkkönen", "\U0001f600" * 40):
         assert mine.post("/account/sessions/end/", {"session": junk}).status_code == 302
     assert UserSession.objects.filter(user=victim).count() == 2
     assert not AuditEvent.objects.filter(action="sessions.ended").exists()
@@ -198,6 +198,8 @@ def test_a_user_forgets_one_remembered_device(user_factory: Callable[..., User])
     assert "Mobile Safari on iOS" in event.summary
     here.post(f"/account/devices/{safari.pk}/forget/")
     assert AuditEvent.objects.filter(subject=user, action="devices.revoked").count() == 1
+    huge = here.post("/account/devices/99999999999999999999/forget/")  # past any id column
+    assert huge.status_code == 302
 
 
 def test_an_admin_sees_a_users_sessions_and_signs_them_out_everywhere(

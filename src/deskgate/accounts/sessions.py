@@ -249,7 +249,8 @@ def end_one(user: User, session_handle: str) -> UserSession | None:
     with transaction.atomic():
         # Locked: a second request ending the same session waits, then finds nothing.
         rows = list(UserSession.objects.select_for_update().filter(user=user))
-        row = next((r for r in rows if secrets.compare_digest(handle(r), session_handle)), None)
+        given = session_handle.encode()  # compare_digest refuses non-ASCII str: bytes
+        row = next((r for r in rows if secrets.compare_digest(handle(r).encode(), given)), None)
         if row is None:
             return None
         _delete([row])
