@@ -37,6 +37,7 @@ USER_URLS = {
     "user_reset_authenticator": ("GET", "POST"),
     "user_send_enrolment_link": ("GET", "POST"),
     "user_reset_passkeys": ("GET", "POST"),
+    "user_sign_out_everywhere": ("GET", "POST"),
 }
 ACTION_PATHS = {
     "user_unlock": "unlock",
@@ -44,6 +45,7 @@ ACTION_PATHS = {
     "user_reset_authenticator": "reset-authenticator",
     "user_send_enrolment_link": "enrolment-link",
     "user_reset_passkeys": "reset-passkeys",
+    "user_sign_out_everywhere": "sign-out-everywhere",
 }
 
 
@@ -149,6 +151,7 @@ def test_every_user_url_as_every_level_on_every_level(
         assert ("Revoke remembered devices" in body) is allowed
         assert ("Reset authenticator app" in body) is allowed
         assert ("Reset passkeys" in body) is allowed
+        assert ("Sign out everywhere" in body) is allowed
         if not allowed:
             assert "Only an admin can create or change an admin." in body
 
@@ -168,6 +171,7 @@ def test_every_user_url_as_every_level_on_every_level(
         ("user_revoke_devices", f"/users/{target.pk}/revoke-devices/", {}),
         ("user_reset_authenticator", f"/users/{target.pk}/reset-authenticator/", {}),
         ("user_reset_passkeys", f"/users/{target.pk}/reset-passkeys/", {}),
+        ("user_sign_out_everywhere", f"/users/{target.pk}/sign-out-everywhere/", {}),
         # After the resets: the target has no app and no key, so a set-up link may go.
         ("user_send_enrolment_link", f"/users/{target.pk}/enrolment-link/", {}),
     ]
