@@ -5,13 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import pytest
 from django.contrib.sessions.models import Session
+from django.core.exceptions import PermissionDenied
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client as HttpClient
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from deskgate.accounts import sessions
+from deskgate.accounts import actions, sessions
+from deskgate.accounts.audit import Actor
 from deskgate.accounts.models import User, UserSession
 from tests.conftest import PASSWORD, signed_in_client
 
@@ -131,3 +135,20 @@ def test_sessions_that_idled_out_are_not_listed_as_signed_in(
     assert len(sessions.live(user)) == 1
     clock(timedelta(hours=8, minutes=6))  # the agents' idle limit, and a note's lag, passed
     assert sessions.live(user) == []
+
+
+def test_the_daily_run_forgets_sessions_past_the_absolute_limit(
+    user_factory: Callable[..., User],
+    clock: Callable[[timedelta], datetime],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    user = user_factory("agent")
+    signed_in_with_key(user)
+    clock(timedelta(hours=11))
+    _, fresh = signed_in_with_key(user)
+    clock(timedelta(hours=1, seconds=1))  # the first is past 12 hours, the second is not
+    call_command("purge_audit")
+    assert "Ended sessions: 1 record removed." in capsys.readouterr().out
+    assert list(UserSession.objects.values_list("session_key", flat=True)) == [fresh]
+    with pytest.raises(PermissionDenied):
+        actions.forget_ended_sessions(by=Actor(user=user))

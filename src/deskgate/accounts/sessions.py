@@ -237,6 +237,15 @@ def live(user: User) -> list[UserSession]:
     )
 
 
+def forget_over(now: datetime | None = None) -> int:
+    """Remove the records (addresses, browsers) of sessions past the absolute limit: they
+    have ended, whether or not their browser came back to be told. Answer how many."""
+    now = now or timezone.now()
+    old = now - timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    removed, _ = UserSession.objects.filter(auth_time__lt=old).delete()
+    return removed
+
+
 def handle(record: UserSession) -> str:
     """What a page names a session by when it asks to end it: neither its key (a bearer
     credential) nor its `sid` (what the apps know it by), but a keyed digest of the sid."""

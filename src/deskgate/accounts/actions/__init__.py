@@ -30,6 +30,7 @@ from deskgate.accounts.actions.retention import purge_audit, set_audit_retention
 from deskgate.accounts.actions.sign_outs import (
     end_other_sessions,
     end_own_session,
+    forget_ended_sessions,
     forget_own_device,
 )
 from deskgate.accounts.actions.templates import TemplateInput, save_template
@@ -71,6 +72,7 @@ __all__ = [
     "end_other_sessions",
     "end_own_session",
     "end_sessions",
+    "forget_ended_sessions",
     "forget_own_device",
     "note_email_proven",
     "revoke_devices",

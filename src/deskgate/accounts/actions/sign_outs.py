@@ -1,6 +1,7 @@
 """A user's own sessions and remembered devices: end one, end all the others, forget one.
 
-An admin's "Sign out everywhere" is `users.sign_out_everywhere`. Each action here is
+An admin's "Sign out everywhere" is `users.sign_out_everywhere`; `forget_ended_sessions` is
+the operator's daily clean-up. Each action here is
 idempotent: a session already ended or a device already forgotten answers None or False
 and records nothing, so a double click or two tabs at once end it once.
 """
@@ -64,3 +65,12 @@ def forget_own_device(user: User, device_id: int, *, by: Actor) -> bool:
     Answer False when it was not theirs or is gone already. Recorded on the trail."""
     _require_self(user, by)
     return hooks.sign_in().forget_device(user, device_id, by=by)
+
+
+def forget_ended_sessions(*, by: Actor) -> int:
+    """The operator's daily run (`deskgate purge-audit`): remove the records of sessions
+    past the absolute limit, which ended without their browser coming back to be told.
+    Their address and browser are personal data, kept only while a session lives."""
+    if by.user is not None or by.client_id is not None:
+        raise PermissionDenied("Only the operator removes the records of ended sessions.")
+    return sessions.forget_over()
