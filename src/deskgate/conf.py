@@ -86,6 +86,9 @@ class Config:
     sso_endpoint_hosts: tuple[str, ...] = ()
     # DNS servers asked for SSO domain verification records; empty: the system's resolver.
     dns_servers: tuple[tuple[str, int], ...] = ()
+    # A MaxMind-format database (GeoLite2/GeoIP2 City or Country) naming the place of an
+    # address on the sessions pages; "": places are not looked up.
+    geoip_db: str = ""
 
     @property
     def uses_outbox(self) -> bool:
@@ -312,7 +315,16 @@ def load(env: Mapping[str, str] | None = None) -> Config:
         sso_allow_http_loopback=_flag(env, "DESKGATE_SSO_ALLOW_HTTP_LOOPBACK", False),
         sso_endpoint_hosts=_hosts(env, "DESKGATE_SSO_ENDPOINT_HOSTS"),
         dns_servers=_dns_servers(env, "DESKGATE_DNS_SERVERS"),
+        geoip_db=_existing_file(env, "DESKGATE_GEOIP_DB"),
     )
+
+
+def _existing_file(env: Mapping[str, str], name: str) -> str:
+    """The path of a file that is there now ("" when the variable is unset or empty)."""
+    raw = env.get(name, "").strip()
+    if raw and not Path(raw).is_file():
+        raise ConfigError(name, f"no such file: {raw!r}")
+    return raw
 
 
 def _signin_budget(env: Mapping[str, str]) -> dict[str, int]:

@@ -225,6 +225,9 @@ DESKGATE_SSO: dict[str, Any] = {
     # (address, port) of the DNS servers asked for domain verification; () the system's.
     "dns_servers": CONFIG.dns_servers,
 }
+# The MaxMind-format database (GeoLite2-City or -Country .mmdb) that names the place of a
+# session's address (accounts/places.py); "" names none ("Unknown").
+DESKGATE_GEOIP_DB = CONFIG.geoip_db
 DESKGATE_DEMO = CONFIG.demo
 DESKGATE_BASE_URL = CONFIG.base_url
 # The outbox page shows codes: only in a demo or debug run, never in production settings.

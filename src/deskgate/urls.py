@@ -14,6 +14,7 @@ from deskgate.web.views import (
     imports,
     pages,
     passkeys,
+    sessions,
     sso_admin,
     step_up,
     templates,
@@ -28,6 +29,9 @@ urlpatterns = [
     path("signin/", include("deskgate.signin.urls")),
     path("account/", pages.account, name="account"),
     path("account/forget-devices/", pages.forget_devices, name="forget_devices"),
+    path("account/devices/<int:device_id>/forget/", sessions.forget_device, name="forget_device"),
+    path("account/sessions/end/", sessions.end_session, name="end_session"),
+    path("account/sessions/end-others/", sessions.end_other_sessions, name="end_other_sessions"),
     path("account/preferences/", pages.change_preferences, name="preferences"),
     path("account/contact/", account.change_contact, name="contact_change"),
     path("account/authenticator/", authenticator.setup, name="authenticator_setup"),
@@ -68,6 +72,11 @@ urlpatterns = [
     ),
     path(
         "users/<int:user_id>/revoke-devices/", users.user_revoke_devices, name="user_revoke_devices"
+    ),
+    path(
+        "users/<int:user_id>/sign-out-everywhere/",
+        sessions.user_sign_out_everywhere,
+        name="user_sign_out_everywhere",
     ),
     path("templates/", templates.template_list, name="template_list"),
     path("templates/create/", templates.template_create, name="template_create"),

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
+import pytest
 from django.contrib.sessions.models import Session
+from django.core.exceptions import PermissionDenied
+from django.core.management import call_command
+from django.db import connection
 from django.test import Client as HttpClient
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from deskgate.accounts import sessions
+from deskgate.accounts import actions, sessions
+from deskgate.accounts.audit import Actor
 from deskgate.accounts.models import User, UserSession
 from tests.conftest import PASSWORD, signed_in_client
 
@@ -73,3 +80,75 @@ def test_end_all_ends_every_browser_of_the_user_only(user_factory: Callable[...,
         assert http.get("/account/").status_code == 302
     assert bystander.get("/account/").status_code == 200
     assert Session.objects.count() == 1
+
+
+def _session_updates(http: HttpClient, path: str = "/account/") -> list[str]:
+    """The UPDATEs of UserSession rows that one request made."""
+    with CaptureQueriesContext(connection) as queries:
+        assert http.get(path).status_code == 200
+    return [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith("UPDATE") and "accounts_usersession" in q["sql"]
+    ]
+
+
+def test_last_seen_is_noted_at_most_every_five_minutes(
+    user_factory: Callable[..., User], clock: Callable[[timedelta], datetime]
+) -> None:
+    user = user_factory("agent")
+    http = HttpClient(REMOTE_ADDR="81.90.1.2")
+    http.post("/signin/", {"username": user.username, "password": PASSWORD})
+    signed_in_at = UserSession.objects.get(user=user).last_seen_at
+    # Requests within five minutes (the session's own clock moves each minute) write nothing
+    # to the record.
+    for _ in range(4):
+        clock(timedelta(seconds=70))
+        assert _session_updates(http) == []
+    assert UserSession.objects.get(user=user).last_seen_at == signed_in_at
+    clock(timedelta(seconds=70))
+    assert len(_session_updates(http)) == 1
+    row = UserSession.objects.get(user=user)
+    assert row.last_seen_at == clock(timedelta()) and row.ip == "81.90.1.2"
+    assert _session_updates(http) == []  # the next request: nothing again
+
+
+def test_last_seen_note_is_one_conditional_update(
+    user_factory: Callable[..., User], clock: Callable[[timedelta], datetime]
+) -> None:
+    """Two processes noting the same session at once: the condition lets one write."""
+    user = user_factory("agent")
+    http, key = signed_in_with_key(user)
+    now = clock(timedelta(minutes=6))
+    sessions._note_seen(key, now, "81.90.1.2")
+    later = clock(timedelta(seconds=1))
+    sessions._note_seen(key, later, "81.90.9.9")
+    row = UserSession.objects.get(session_key=key)
+    assert (row.last_seen_at, row.ip) == (now, "81.90.1.2")
+
+
+def test_sessions_that_idled_out_are_not_listed_as_signed_in(
+    user_factory: Callable[..., User], clock: Callable[[timedelta], datetime]
+) -> None:
+    user = user_factory("agent")
+    signed_in_with_key(user)
+    assert len(sessions.live(user)) == 1
+    clock(timedelta(hours=8, minutes=6))  # the agents' idle limit, and a note's lag, passed
+    assert sessions.live(user) == []
+
+
+def test_the_daily_run_forgets_sessions_past_the_absolute_limit(
+    user_factory: Callable[..., User],
+    clock: Callable[[timedelta], datetime],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    user = user_factory("agent")
+    signed_in_with_key(user)
+    clock(timedelta(hours=11))
+    _, fresh = signed_in_with_key(user)
+    clock(timedelta(hours=1, seconds=1))  # the first is past 12 hours, the second is not
+    call_command("purge_audit")
+    assert "Ended sessions: 1 record removed." in capsys.readouterr().out
+    assert list(UserSession.objects.values_list("session_key", flat=True)) == [fresh]
+    with pytest.raises(PermissionDenied):
+        actions.forget_ended_sessions(by=Actor(user=user))

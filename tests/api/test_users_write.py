@@ -21,6 +21,8 @@ from deskgate.accounts.models import AuditEvent, Client, User, UserSession
 from deskgate.apitokens.models import ApiToken
 from deskgate.signin.models import RememberedDevice, SignInGuard
 from tests.api.conftest import Program, problem_of, users_as_stored
+from tests.conftest import PASSWORD
+from tests.mailbox import last_code
 
 NEW = {"username": "new.agent", "full_name": "New Agent", "email": "new@example.com"}
 
@@ -304,6 +306,19 @@ def test_sign_out_everywhere_ends_every_session_and_is_audited(
     assert user.is_active  # still employed: only signed out
     event = AuditEvent.objects.get(action="signin.signed_out", subject=user)
     assert event.detail["via"] == "api" and event.detail["sessions"] == 2
+
+
+def test_sign_out_everywhere_forgets_the_remembered_devices(program: Program, user_factory) -> None:
+    user = user_factory("agent", "email", username="vera")
+    http = HttpClient()
+    http.post("/signin/", {"username": user.username, "password": PASSWORD})
+    http.post("/signin/code/", {"action": "verify", "code": last_code(user), "remember": "on"})
+    assert RememberedDevice.objects.filter(user=user).count() == 1
+    assert program.post(f"/users/{user.subject}/sign-out-everywhere").json() == {
+        "sessions_ended": 1
+    }
+    assert not RememberedDevice.objects.filter(user=user).exists()
+    assert AuditEvent.objects.filter(action="devices.revoked", subject=user).count() == 1
 
 
 @pytest.mark.parametrize("action", ["unlock", "revoke-devices", "sign-out-everywhere", "activate"])

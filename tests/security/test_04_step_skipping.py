@@ -19,7 +19,7 @@ from deskgate.accounts.audit import OPERATOR
 from deskgate.accounts.models import AuditEvent, Client, MessageTemplate, User
 from deskgate.apitokens import tokens
 from deskgate.signin.devices import COOKIE as DEVICE_COOKIE
-from deskgate.signin.models import Passkey, PendingSignIn
+from deskgate.signin.models import Passkey, PendingSignIn, RememberedDevice
 from deskgate.sso.models import ProviderConfig
 from tests.conftest import PASSWORD
 from tests.mailbox import last_code, messages_to
@@ -100,6 +100,13 @@ def test_every_url_with_only_the_password_done_gives_no_session_and_no_admin_dat
         name="Key Numbat",
         created_at=timezone.now(),
     )
+    device = RememberedDevice.objects.create(
+        user=bystander,
+        token_hash="0" * 64,
+        label="Firefox",
+        created_at=timezone.now(),
+        expires_at=timezone.now() + timedelta(days=30),
+    )
     markers = [bystander.full_name, bystander.email, bystander.username, template.name, key.name]
     before = (User.objects.count(), MessageTemplate.objects.count(), AuditEvent.objects.count())
     b = browser()
@@ -112,6 +119,7 @@ def test_every_url_with_only_the_password_done_gives_no_session_and_no_admin_dat
         "urn": "urn:ietf:params:scim:schemas:core:2.0:User",
         "template_id": template.pk,
         "passkey_id": key.pk,
+        "device_id": device.pk,
         "token_id": tokens.issue(
             tenant, name="Directory", scope="scim", expires_days=None, by=OPERATOR
         ).token.pk,
@@ -149,6 +157,7 @@ def test_every_url_with_only_the_password_done_gives_no_session_and_no_admin_dat
     bystander.refresh_from_db()
     assert admin.check_password(PASSWORD) and admin.mfa_method == "email"
     assert bystander.mfa_method == "off" and bystander.level == "agent"
+    assert RememberedDevice.objects.filter(pk=device.pk).exists()
     assert (User.objects.count(), MessageTemplate.objects.count()) == before[:2]
     tenant.refresh_from_db()
     assert not tenant.password_reset_enabled and not ProviderConfig.objects.exists()

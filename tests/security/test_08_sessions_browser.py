@@ -116,6 +116,7 @@ def admin_site(browser, user_factory, tenant):
         "urn": "urn:ietf:params:scim:schemas:core:2.0:User",
         "template_id": template.pk,
         "passkey_id": Passkey.objects.get(user=agent).pk,
+        "device_id": 1,  # a remembered device: only its owner's POST forgets it
         "token_id": tokens.issue(
             tenant, name="Directory", scope="scim", expires_days=None, by=OPERATOR
         ).token.pk,

@@ -92,6 +92,8 @@ NOT_SENSITIVE = {
     "user_create": "a new user has no sign-in yet to take over; R4 rules and audit apply",
     "user_unlock": "lifts a lock; the user still needs their own factors",
     "user_revoke_devices": "only makes the next sign-in ask for a code",
+    "user_sign_out_everywhere": "ends sessions and forgets devices: takes access away, "
+    "never gives it",
     "template_list": "reads message templates",
     "template_create": "message texts, no sign-in factor",
     "template_edit": "message texts, no sign-in factor",

@@ -38,6 +38,7 @@ USER_URLS = {
     "user_reset_authenticator": ("GET", "POST"),
     "user_send_enrolment_link": ("GET", "POST"),
     "user_reset_passkeys": ("GET", "POST"),
+    "user_sign_out_everywhere": ("GET", "POST"),
 }
 ACTION_PATHS = {
     "user_unlock": "unlock",
@@ -45,6 +46,7 @@ ACTION_PATHS = {
     "user_reset_authenticator": "reset-authenticator",
     "user_send_enrolment_link": "enrolment-link",
     "user_reset_passkeys": "reset-passkeys",
+    "user_sign_out_everywhere": "sign-out-everywhere",
 }
 
 
@@ -158,6 +160,7 @@ def test_every_user_url_as_every_level_on_every_level(
         assert ("Revoke remembered devices" in body) is may["user_revoke_devices"]
         assert ("Reset authenticator app" in body) is may["user_reset_authenticator"]
         assert ("Reset passkeys" in body) is may["user_reset_passkeys"]
+        assert ("Sign out everywhere" in body) is may["user_sign_out"]
         if not allowed:
             assert (
                 "Only an admin can create or change an admin." in body
@@ -181,6 +184,7 @@ def test_every_user_url_as_every_level_on_every_level(
         ("user_revoke_devices", f"/users/{target.pk}/revoke-devices/", {}),
         ("user_reset_authenticator", f"/users/{target.pk}/reset-authenticator/", {}),
         ("user_reset_passkeys", f"/users/{target.pk}/reset-passkeys/", {}),
+        ("user_sign_out_everywhere", f"/users/{target.pk}/sign-out-everywhere/", {}),
         # After the resets: the target has no app and no key, so a set-up link may go.
         ("user_send_enrolment_link", f"/users/{target.pk}/enrolment-link/", {}),
     ]

@@ -11,9 +11,12 @@ every property at start-up.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
-from deskgate.typed_settings import Reader, problems
+from django.core.exceptions import ImproperlyConfigured
+
+from deskgate.typed_settings import Reader, problems, setting
 
 
 @dataclass(frozen=True)
@@ -55,9 +58,18 @@ class AppSettings:
             parallelism=conf.number("parallelism", least=1),
         )
 
+    @property
+    def GEOIP_DB(self) -> str:  # noqa: N802
+        """DESKGATE_GEOIP_DB: the path of a MaxMind-format database that names the place of
+        an address (`accounts.places`); "" when there is none."""
+        value = setting("DESKGATE_GEOIP_DB") or ""
+        if not isinstance(value, str | os.PathLike):
+            raise ImproperlyConfigured(f"DESKGATE_GEOIP_DB must be a file path, not {value!r}.")
+        return os.fspath(value)
+
     def check(self) -> list[str]:
         """Every problem with the settings, in words that name the setting (start-up)."""
-        return problems(self, ("IDLE_TIMEOUT", "PASSWORD_HASH"))
+        return problems(self, ("IDLE_TIMEOUT", "PASSWORD_HASH", "GEOIP_DB"))
 
 
 app_settings = AppSettings()

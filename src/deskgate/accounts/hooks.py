@@ -1,7 +1,7 @@
 """What the accounts actions ask of the sign-in app, without importing it.
 
 accounts is the lowest layer: signin, sso and the pages import it, never the other way.
-Yet three of its actions change state the sign-in app owns:
+Yet some of its actions change state the sign-in app owns:
 
 - `factor_changed(users)`: the users' MFA method, Email or Work phone (the MFA
   destination) or password changed. Their pending codes and remembered devices are void,
@@ -10,7 +10,9 @@ Yet three of its actions change state the sign-in app owns:
 - `unlock(user, by=...)`: end the user's sign-in lock early (R7); answer whether there
   was one (`unlock_user`).
 - `revoke_devices(user, by=...)`: forget the user's remembered devices; answer how many
-  (`revoke_devices`).
+  (`revoke_devices`, `sign_out_everywhere`).
+- `forget_device(user, device_id, by=...)`: forget one remembered device of the user;
+  answer whether there was one (`forget_own_device`).
 
 The sign-in app registers its answers once, at start-up (`SigninConfig.ready`). Each hook
 runs synchronously, inside the transaction of the action that calls it, exactly where the
@@ -46,6 +48,10 @@ class RevokeDevices(Protocol):
     def __call__(self, user: User, *, by: Actor) -> int: ...
 
 
+class ForgetDevice(Protocol):
+    def __call__(self, user: User, device_id: int, /, *, by: Actor) -> bool: ...
+
+
 @dataclass(frozen=True)
 class SignInHooks:
     """The sign-in app's answers to the accounts actions (see the module's docstring)."""
@@ -53,6 +59,7 @@ class SignInHooks:
     factor_changed: FactorChanged
     unlock: Unlock
     revoke_devices: RevokeDevices
+    forget_device: ForgetDevice
 
 
 _registered: SignInHooks | None = None

@@ -379,6 +379,7 @@ class AuditAction(models.TextChoices):
     CODE_CAPPED = "code.capped", _("Sign-in code held back (send limit)")
     CODE_REFUSED_COUNTRY = "code.refused_country", _("Sign-in code not sent (country not allowed)")
     DEVICES_REVOKED = "devices.revoked", _("Remembered devices revoked")
+    SESSIONS_ENDED = "sessions.ended", _("Signed-in sessions ended by the user")
     # Password resets.
     PASSWORD_RESET_REQUESTED = "password.reset_requested", _("Password reset link sent")
     PASSWORD_RESET_REFUSED = "password.reset_refused", _("Password reset refused")
@@ -483,8 +484,13 @@ class UserSession(models.Model):
 
     session_key = models.CharField(max_length=40, primary_key=True)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True)  # first seen
+    # The address of the latest request noted (`last_seen_at`), the sign-in's at first.
     ip = models.GenericIPAddressField(null=True)
+    # The browser's User-Agent at sign-in, cut short: its name is read from it when shown.
+    user_agent = models.CharField(max_length=500, blank=True, default="")
+    # Noted at most every few minutes (`sessions.SEEN_EVERY`), not at every request.
+    last_seen_at = models.DateTimeField(default=timezone.now)
     sid = models.CharField(max_length=43, unique=True, default=new_sid, editable=False)
     auth_time = models.DateTimeField(default=timezone.now)
     amr = models.JSONField(default=list)

@@ -14,17 +14,20 @@ actions, the sign-in app and the middleware all reach it without importing upwar
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from importlib import import_module
 from typing import Protocol
 
 from django.conf import settings
 from django.contrib.auth import logout, update_session_auth_hash
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from deskgate.accounts.app_settings import app_settings
 from deskgate.accounts.models import User, UserSession
@@ -35,6 +38,12 @@ LAST_SEEN = "deskgate.last_seen"
 # Writing the session on every request would cost a database write per page; a minute
 # of precision is plenty for a 30-minute idle limit.
 TOUCH_EVERY = 60
+# When the session was last seen, for the sessions pages: noted in its `UserSession` row
+# with one conditional UPDATE at most every 5 minutes (the time of the last note is kept
+# in the session, which is saved anyway at most every TOUCH_EVERY seconds), so a busy
+# session costs no write per request.
+SEEN_NOTED = "deskgate.seen_noted"
+SEEN_EVERY = 300
 
 
 class Expiry(StrEnum):
@@ -86,12 +95,20 @@ def _key(request: HttpRequest) -> str:
 
 def open(request: HttpRequest, user: User, *, ip: str | None, facts: AuthFacts) -> None:
     """Record a session that `login()` just opened: its clock, whose it is, what it checked."""
-    now = timezone.now().timestamp()
+    at = timezone.now()
+    now = at.timestamp()
     request.session[SIGNED_IN_AT] = now
     request.session[LAST_SEEN] = now
+    request.session[SEEN_NOTED] = now
     # login() created the new session row already; the middleware saves these keys.
     UserSession.objects.create(
-        session_key=_key(request), user=user, ip=ip, auth_time=facts.at, amr=list(facts.amr)
+        session_key=_key(request),
+        user=user,
+        ip=ip,
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:500],
+        last_seen_at=at,
+        auth_time=facts.at,
+        amr=list(facts.amr),
     )
 
 
@@ -135,10 +152,14 @@ def idle_limit(user: User) -> int:
     return limits.admin_pages if user.can_open_admin_pages else limits.other
 
 
-def touch(request: HttpRequest, *, idle: int) -> Expiry | None:
+def touch(request: HttpRequest, *, idle: int, ip: str | None = None) -> Expiry | None:
     """A request of the signed-in session: answer why it has expired (`idle` seconds
-    without a request, or the absolute limit), or note the activity and answer None."""
-    now = timezone.now().timestamp()
+    without a request, or the absolute limit), or note the activity and answer None.
+
+    Every SEEN_EVERY seconds the session's record notes when and from where (`ip`) it was
+    last seen; other requests write nothing to it."""
+    at = timezone.now()
+    now = at.timestamp()
     session = request.session
     last = float(session.get(LAST_SEEN, now))
     started = float(session.get(SIGNED_IN_AT, now))
@@ -148,7 +169,20 @@ def touch(request: HttpRequest, *, idle: int) -> Expiry | None:
         return Expiry.TOO_OLD
     if now - last > TOUCH_EVERY:
         session[LAST_SEEN] = now
+        if now - float(session.get(SEEN_NOTED, 0)) >= SEEN_EVERY:
+            session[SEEN_NOTED] = now
+            _note_seen(session.session_key, at, ip)
     return None
+
+
+def _note_seen(key: str | None, at: datetime, ip: str | None) -> None:
+    # Conditional: of two processes serving the same session at once, one writes.
+    fields: dict[str, object] = {"last_seen_at": at}
+    if ip:
+        fields["ip"] = ip
+    UserSession.objects.filter(
+        session_key=key or "", last_seen_at__lt=at - timedelta(seconds=SEEN_EVERY // 2)
+    ).update(**fields)
 
 
 def rekey(request: HttpRequest, user: User) -> None:
@@ -179,13 +213,78 @@ def end(request: HttpRequest) -> None:
 def end_all(user: User) -> int:
     """End every session of `user` on the server, and every sign-in of theirs in the apps;
     answer how many sessions there were."""
-    rows = list(UserSession.objects.filter(user=user).values_list("session_key", "sid"))
-    store = import_module(settings.SESSION_ENGINE).SessionStore
-    for key, _ in rows:  # whichever backend holds them: the database, or Redis
-        store(session_key=key).delete()
-    UserSession.objects.filter(user=user).delete()
-    _tell_ended(user, [sid for _, sid in rows], everywhere=True)
+    with transaction.atomic():
+        # Locked: of two requests ending them at once, the second finds none left.
+        rows = list(UserSession.objects.select_for_update().filter(user=user))
+        _delete(rows)
+    _tell_ended(user, [r.sid for r in rows], everywhere=True)
     return len(rows)
+
+
+def live(user: User) -> list[UserSession]:
+    """The user's sessions that are still signed in, the latest seen first.
+
+    A record whose session idled out or grew too old stays until its browser's next request
+    ends it; it is not shown (its last note may be up to SEEN_EVERY seconds behind)."""
+    now = timezone.now()
+    idle = idle_limit(user) + SEEN_EVERY
+    return list(
+        UserSession.objects.filter(
+            user=user,
+            last_seen_at__gt=now - timedelta(seconds=idle),
+            auth_time__gt=now - timedelta(seconds=settings.SESSION_COOKIE_AGE),
+        ).order_by("-last_seen_at", "-created_at")
+    )
+
+
+def forget_over(now: datetime | None = None) -> int:
+    """Remove the records (addresses, browsers) of sessions past the absolute limit: they
+    have ended, whether or not their browser came back to be told. Answer how many."""
+    now = now or timezone.now()
+    old = now - timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    removed, _ = UserSession.objects.filter(auth_time__lt=old).delete()
+    return removed
+
+
+def handle(record: UserSession) -> str:
+    """What a page names a session by when it asks to end it: neither its key (a bearer
+    credential) nor its `sid` (what the apps know it by), but a keyed digest of the sid."""
+    return salted_hmac("deskgate.session-handle", record.sid).hexdigest()[:32]
+
+
+def end_one(user: User, session_handle: str) -> UserSession | None:
+    """End one session of `user` named by its `handle`; answer its record, or None when
+    no session of theirs has that handle (already ended: ending twice does nothing)."""
+    with transaction.atomic():
+        # Locked: a second request ending the same session waits, then finds nothing.
+        rows = list(UserSession.objects.select_for_update().filter(user=user))
+        given = session_handle.encode()  # compare_digest refuses non-ASCII str: bytes
+        row = next((r for r in rows if secrets.compare_digest(handle(r).encode(), given)), None)
+        if row is None:
+            return None
+        _delete([row])
+    _tell_ended(user, [row.sid], everywhere=False)
+    return row
+
+
+def end_others(user: User, keep_key: str) -> int:
+    """End every session of `user` but the one with key `keep_key` (this browser's);
+    answer how many of them were still signed in."""
+    alive = {r.sid for r in live(user)}
+    with transaction.atomic():
+        rows = list(
+            UserSession.objects.select_for_update().filter(user=user).exclude(session_key=keep_key)
+        )
+        _delete(rows)
+    _tell_ended(user, [r.sid for r in rows], everywhere=False)
+    return sum(1 for r in rows if r.sid in alive)
+
+
+def _delete(rows: Sequence[UserSession]) -> None:
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    for row in rows:  # whichever backend holds them: the database, or Redis
+        store(session_key=row.session_key).delete()
+    UserSession.objects.filter(session_key__in=[r.session_key for r in rows]).delete()
 
 
 def end_in_apps(user: User) -> None:

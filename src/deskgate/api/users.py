@@ -200,7 +200,8 @@ def revoke_devices(request: HttpRequest, user_id: UUID) -> DevicesRevoked:
     "/users/{uuid:user_id}/sign-out-everywhere", response={**READS, 200: SessionsEnded}, auth=WRITE
 )
 def sign_out_everywhere(request: HttpRequest, user_id: UUID) -> SessionsEnded:
-    """End every session of the user here and their sign-ins in every app."""
+    """End every session of the user here and their sign-ins in every app, and forget their
+    remembered devices."""
     use = use_of(request)
     ended = actions.sign_out_everywhere(_user(request, user_id), by=use.actor)
     return SessionsEnded(sessions_ended=ended)

@@ -14,6 +14,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext, ngettext
 
 from deskgate.accounts import languages, sessions
+from deskgate.http.actors import client_ip
 
 CSP_BASE = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -81,7 +82,7 @@ class IdleTimeoutMiddleware:
         user = request.user
         if user.is_authenticated:
             idle_limit = sessions.idle_limit(user)
-            expired = sessions.touch(request, idle=idle_limit)
+            expired = sessions.touch(request, idle=idle_limit, ip=client_ip(request))
             if expired is not None:
                 sessions.end(request)
                 if expired == sessions.Expiry.IDLE:

@@ -22,5 +22,6 @@ class SigninConfig(AppConfig):
                 factor_changed=state.void_factor_state_many,
                 unlock=challenge.unlock,
                 revoke_devices=devices.revoke_all,
+                forget_device=devices.forget_one,
             )
         )

@@ -12,10 +12,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.core import signing
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from deskgate.accounts import audit
 from deskgate.accounts.models import AuditAction, User
+from deskgate.http.actors import client_ip
 from deskgate.signin.app_settings import app_settings
 from deskgate.signin.codes import token_hash
 from deskgate.signin.models import RememberedDevice
@@ -39,6 +40,7 @@ def remember(response: HttpResponse, request: HttpRequest, user: User) -> None:
         user=user,
         token_hash=token_hash(token),
         label=request.META.get("HTTP_USER_AGENT", "")[:200],
+        ip=client_ip(request),
         created_at=now,
         expires_at=now + timedelta(days=_days()),
     )
@@ -70,7 +72,7 @@ def is_remembered(request: HttpRequest, user: User) -> bool:
     return bool(
         RememberedDevice.objects.filter(
             user=user, token_hash=token_hash(token), expires_at__gt=now
-        ).update(last_used_at=now)
+        ).update(last_used_at=now, ip=client_ip(request))
     )
 
 
@@ -86,6 +88,28 @@ def revoke_all(user: User, *, by: audit.Actor) -> int:
             count=count,
         )
     return count
+
+
+def forget_one(user: User, device_id: int, /, *, by: audit.Actor) -> bool:
+    """Forget one remembered device of `user` (their account page); False when no device
+    of theirs has that id (gone already, or someone else's: the same answer)."""
+    device = RememberedDevice.objects.filter(user=user, pk=device_id).first()
+    if device is None:
+        return False
+    # The DELETE decides: of two requests at once, one deletes the row and records it.
+    count, _ = RememberedDevice.objects.filter(user=user, pk=device_id).delete()
+    if count:
+        with translation.override("en"):  # the trail's summaries are English, stored once
+            name = device.name
+        audit.record(
+            AuditAction.DEVICES_REVOKED,
+            client=user.client,
+            by=by,
+            subject=user,
+            summary=f"Remembered device of {user.label} forgotten ({name})",
+            count=count,
+        )
+    return bool(count)
 
 
 def active_for(user: User) -> list[RememberedDevice]:

@@ -227,6 +227,8 @@ class RememberedDevice(models.Model):
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True)
+    # Where it was last used from (remembered from, at first): its place is read from it.
+    ip = models.GenericIPAddressField(null=True)
 
     def __str__(self) -> str:
         return f"device of {self.user_id}"

@@ -9,8 +9,8 @@ Refusals raise `django.core.exceptions.ValidationError` keyed by field name, or
 changed through `deskgate.accounts.hooks`, never by importing it.
 
 By noun: `clients`, `users` (one user), `bulk` (many users), `own` (a user's own Email or
-Work phone), `passwords`, `templates`. Import the package (`from deskgate.accounts import
-actions`); every public action is here.
+Work phone), `sign_outs` (a user's own sessions and devices), `passwords`, `templates`.
+Import the package (`from deskgate.accounts import actions`); every public action is here.
 """
 
 from deskgate.accounts.actions.bulk import BulkOutcome, bulk_change_mfa_method
@@ -27,6 +27,12 @@ from deskgate.accounts.actions.own import (
 )
 from deskgate.accounts.actions.passwords import set_password
 from deskgate.accounts.actions.retention import purge_audit, set_audit_retention
+from deskgate.accounts.actions.sign_outs import (
+    end_other_sessions,
+    end_own_session,
+    forget_ended_sessions,
+    forget_own_device,
+)
 from deskgate.accounts.actions.templates import TemplateInput, save_template
 from deskgate.accounts.actions.users import (
     DirectoryAttributes,
@@ -63,7 +69,11 @@ __all__ = [
     "create_client",
     "create_user",
     "delete_user",
+    "end_other_sessions",
+    "end_own_session",
     "end_sessions",
+    "forget_ended_sessions",
+    "forget_own_device",
     "note_email_proven",
     "revoke_devices",
     "purge_audit",

@@ -433,9 +433,11 @@ def end_sessions(user: User) -> int:
 
 def sign_out_everywhere(user: User, *, by: Actor) -> int:
     """An admin (or their program) ends every session of `user` here and their sign-ins in
-    every app; answer how many sessions there were. Recorded on the trail."""
+    every app, and forgets their remembered devices (the next sign-in anywhere asks for the
+    password and the code); answer how many sessions there were. Recorded on the trail."""
     permissions.check(by, Op.USER_SIGN_OUT, user.client_id, user.level)
     ended = end_sessions(user)
+    hooks.sign_in().revoke_devices(user, by=by)  # records its own event when there were any
     audit.record(
         AuditAction.SIGNIN_SIGNED_OUT,
         client=user.client,

@@ -20,6 +20,7 @@ from deskgate.signin import devices, factors, passkeys
 from deskgate.signin import step_up as step_up_flow
 from deskgate.web.forms import ClientSettingsForm, PreferencesForm
 from deskgate.web.step_up import step_up
+from deskgate.web.views import sessions as session_views
 
 
 @login_required
@@ -50,7 +51,8 @@ def account(request: HttpRequest, preferences: PreferencesForm | None = None) ->
         {
             "me": user,
             "events": events,
-            "devices": devices.active_for(user),
+            "sessions": session_views.session_rows(user, current_key=request.session.session_key),
+            "devices": session_views.device_rows(user),
             "app": factors.app_of(user),
             "recovery_left": factors.recovery_codes_left(user),
             "passkeys": passkeys.passkeys_of(user),

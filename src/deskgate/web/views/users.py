@@ -22,12 +22,13 @@ from deskgate.accounts.permissions import Op
 from deskgate.http.actors import actor_for
 from deskgate.http.forms import add_errors
 from deskgate.http.guards import acting_user, admin_pages, forbidden, may
-from deskgate.signin import challenge, devices, enrolment, factors, passkeys, policy
+from deskgate.signin import challenge, enrolment, factors, passkeys, policy
 from deskgate.signin import step_up as step_up_flow
 from deskgate.web import userlist
 from deskgate.web.forms import BulkMfaForm, UserForm
 from deskgate.web.step_up import step_up
 from deskgate.web.views import bulk as bulk_views
+from deskgate.web.views import sessions as session_views
 from deskgate.web.views.templates import with_template_links
 
 PAGE_SIZE = 50
@@ -228,7 +229,8 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
                 user, userlist.facts_of([user.pk]).get(user.pk, userlist.RowFacts()), user.client
             ),
             "now": timezone.now(),
-            "devices": devices.active_for(user),
+            "devices": session_views.device_rows(user),
+            "sessions": session_views.session_rows(user),
             "app": factors.app_of(user),
             "strong_required": policy.strong_factor_required(user),
             "has_strong": factors.has_strong_factor(user),
