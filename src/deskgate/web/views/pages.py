@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext, ngettext
@@ -113,10 +114,15 @@ def client_settings(request: HttpRequest) -> HttpResponse:
         initial=step_up_flow.as_initial(draft) if draft else None,
     )
     if request.method == "POST" and form.is_valid():
+        by = actor_for(request, admin)
+        hours, invite_directory = form.invitation_settings()
         try:
-            actions.update_client_settings(
-                client, by=actor_for(request, admin), **form.to_settings()
-            )
+            with transaction.atomic():
+                client = actions.update_client_settings(client, by=by, **form.to_settings())
+                if hours is not None:
+                    client = actions.set_invitation_hours(client, hours, by=by)
+                if invite_directory is not None:
+                    actions.set_invite_directory_users(client, invite_directory, by=by)
         except ValidationError as exc:
             add_errors(form, exc)
         except PermissionDenied as exc:

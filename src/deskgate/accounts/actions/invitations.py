@@ -1,0 +1,330 @@
+"""Invitations by email instead of temporary passwords (issue 16).
+
+An admin (or a program, an import, a directory) creating a user with an Email can send
+them an invitation: a single-use link, valid for the client's `invitation_hours` (default
+72), where the person sets their own password. The accept page then begins an ordinary
+sign-in, so a user with Email or SMS MFA proves their destination with a code (R3's
+destination is known to work before the first shift) and gets a session only after it.
+
+Modelled on the enrolment link (`deskgate.signin.enrolment`): only a hash of the token is
+stored; it works once (one conditional UPDATE), until it expires; a new invitation voids
+the live ones, and so does Revoke. It passes the hourly send caps like every message.
+Neither the token nor the link is logged or audited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+
+from deskgate.accounts import access, audit, contact, languages, notify, rules
+from deskgate.accounts.actions._common import require_may_manage
+from deskgate.accounts.actions.passwords import check_password, set_password
+from deskgate.accounts.actions.users import note_email_proven
+from deskgate.accounts.audit import Actor
+from deskgate.accounts.models import AuditAction, Client, Invitation, User
+from deskgate.delivery import caps, channels
+
+# The token rides in the query string: request logs drop query strings
+# (deskgate.logfilters), and the page moves it into the session at once.
+TOKEN_PARAM = "t"  # noqa: S105  # a query parameter's name, not a secret
+TOKEN_MAX = 200
+HOURS_RANGE = (1, 720)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def require_may_resend(by: Actor, user: User) -> None:
+    """Who may resend `user`'s invitation: the one check, for every door.
+
+    Today the action layer's rights (R10): admins for every user of their client, managers
+    for all but admins. The help-desk permission table (issue 16) decides it when it lands.
+    """
+    require_may_manage(by, user.client, user.level)
+
+
+def refusal(user: User) -> str | None:
+    """Why no invitation can go to `user`, or None."""
+    if not user.is_active:
+        return gettext("%(user)s is inactive.") % {"user": user.label}
+    if not user.email:
+        return gettext(
+            "%(user)s has no Email to send an invitation to. Fill in their Email, or give "
+            "them a temporary password."
+        ) % {"user": user.label}
+    if rules.sso_mandatory(user.client):
+        return gettext(
+            "%(user)s signs in through your company's SSO and needs no password or invitation."
+        ) % {"user": user.label}
+    if user.has_usable_password() and not user.must_change_password:
+        return gettext("%(user)s has chosen their own password already and signs in with it.") % {
+            "user": user.label
+        }
+    return None
+
+
+@dataclass(frozen=True)
+class Sent:
+    destination: str  # masked
+    hours: int
+    expires_at: datetime
+
+
+def invite(user: User, *, by: Actor) -> Sent:
+    """Send `user` an invitation to their Email: a link where they set their own password.
+
+    By those who may manage the user (R10). A live invitation sent before no longer works.
+    Raises ValidationError with the reason when none can go (no Email, inactive, SSO only,
+    a password of their own already, a send cap, the mail server), PermissionDenied for
+    anyone else.
+    """
+    require_may_manage(by, user.client, user.level)
+    return _send(user, by=by, resent=False)
+
+
+def resend_invitation(user: User, *, by: Actor) -> Sent:
+    """Send `user` a new invitation (the user page's Resend); the earlier one stops
+    working. Rights: `require_may_resend`."""
+    require_may_resend(by, user)
+    return _send(user, by=by, resent=True)
+
+
+def _capped(why: caps.Refusal) -> str:
+    if why == caps.Refusal.USER:
+        return gettext(
+            "Too many messages were sent to this user in the last hour. Try again later."
+        )
+    if why == caps.Refusal.CLIENT:
+        return gettext("Your company has reached its limit of messages per hour. Try again later.")
+    return gettext("Deskgate is sending too many messages right now. Try again in a few minutes.")
+
+
+def _send(user: User, *, by: Actor, resent: bool) -> Sent:
+    why = refusal(user)
+    if why is not None:
+        raise ValidationError(why)
+    permit = caps.admit(notify.recipient_of(user), "email", user.email)
+    if isinstance(permit, caps.Refusal):
+        raise ValidationError(_capped(permit))
+    token = secrets.token_urlsafe(32)
+    now = timezone.now()
+    hours = user.client.invitation_hours
+    expires_at = now + timedelta(hours=hours)
+    subject, text = _message(user, token, hours)
+    # Sent before it is stored: a link that never left is no live link voiding the last one.
+    try:
+        channels.send_email(permit, subject, text)
+    except channels.DeliveryError:
+        raise ValidationError(
+            gettext(
+                "The mail server did not accept the message, so no invitation was sent. Try "
+                "again in a moment."
+            )
+        ) from None
+    masked = contact.mask_email(user.email)
+    with transaction.atomic():
+        # One user's invitations in turn: voiding and the new row cannot interleave with a
+        # parallel send, so exactly one invitation is live afterwards.
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        voided = Invitation.objects.filter(user=user, accepted_at=None, voided_at=None).update(
+            voided_at=now
+        )
+        Invitation.objects.create(
+            user=user,
+            token_hash=_hash(token),
+            email=user.email,
+            created_at=now,
+            expires_at=expires_at,
+        )
+        audit.record(
+            AuditAction.USER_INVITED,
+            client=user.client,
+            by=by,
+            subject=user,
+            summary=f"Invitation {'resent' if resent else 'sent'} to {masked} by {by.label}, "
+            f"valid {hours} h" + ("; the previous one no longer works" if voided else ""),
+            destination=masked,
+            hours=hours,
+            resent=resent,
+            voided=voided,
+        )
+    return Sent(masked, hours, expires_at)
+
+
+def _message(user: User, token: str, hours: int) -> tuple[str, str]:
+    # The link is built from a fixed setting, never from a request's Host header.
+    link = f"{settings.DESKGATE_BASE_URL}{reverse('signin:invitation')}?{TOKEN_PARAM}={token}"
+    company = user.client.name
+    with languages.in_language_of(user):
+        text = ngettext(
+            "Hello %(name)s,\n\n%(company)s invites you to Deskgate. Your user name is "
+            "%(username)s. Open this link within %(hour)d hour to choose your password:\n\n"
+            "%(link)s\n\nThe link works once. If you did not expect this message, ignore it.\n",
+            "Hello %(name)s,\n\n%(company)s invites you to Deskgate. Your user name is "
+            "%(username)s. Open this link within %(hour)d hours to choose your password:\n\n"
+            "%(link)s\n\nThe link works once. If you did not expect this message, ignore it.\n",
+            hours,
+        ) % {
+            "name": user.full_name,
+            "username": user.username,
+            "company": company,
+            "hour": hours,
+            "link": link,
+        }
+        subject = gettext("Your invitation to Deskgate (%(company)s)") % {"company": company}
+    return subject, text
+
+
+def revoke_invitation(user: User, *, by: Actor) -> int:
+    """Void `user`'s live invitation (the user page's Revoke); answer how many were live."""
+    require_may_manage(by, user.client, user.level)
+    now = timezone.now()
+    with transaction.atomic():
+        voided = Invitation.objects.filter(
+            user=user, accepted_at=None, voided_at=None, expires_at__gt=now
+        ).update(voided_at=now)
+        if voided:
+            audit.record(
+                AuditAction.INVITATION_REVOKED,
+                client=user.client,
+                by=by,
+                subject=user,
+                summary=f"Invitation of {user.label} revoked by {by.label}",
+            )
+    return voided
+
+
+class LinkState(StrEnum):
+    """What an opened invitation link is; an unknown token reads as EXPIRED."""
+
+    LIVE = "live"
+    EXPIRED = "expired"
+    USED = "used"
+    REVOKED = "revoked"
+
+
+def look_up(token: str | None) -> tuple[Invitation | None, LinkState]:
+    """The invitation a token is for, and its state; the invitation only when LIVE.
+
+    A token that matches nothing answers EXPIRED, as an expired one does: the page tells
+    a guesser nothing. An inactive user's, or one whose company now signs in through SSO
+    only, answers REVOKED (the admin took the way in away).
+    """
+    if not token or len(token) > TOKEN_MAX:
+        return None, LinkState.EXPIRED
+    found = (
+        Invitation.objects.select_related("user", "user__client")
+        .filter(token_hash=_hash(token))
+        .first()
+    )
+    if found is None:
+        return None, LinkState.EXPIRED
+    if found.accepted_at is not None:
+        return None, LinkState.USED
+    if found.voided_at is not None:
+        return None, LinkState.REVOKED
+    if found.expires_at <= timezone.now():
+        return None, LinkState.EXPIRED
+    if not found.user.is_active or rules.sso_mandatory(found.user.client):
+        return None, LinkState.REVOKED
+    return found, LinkState.LIVE
+
+
+def accept_invitation(invitation: Invitation, password: str, *, by: Actor) -> bool:
+    """The person sets their own password through a live invitation.
+
+    Raises ValidationError (keyed `password`) when the password rules refuse it, the link
+    untouched. Of parallel requests with the same link, exactly one spends it (one
+    conditional UPDATE) and answers True; the others answer False and change nothing.
+    Accepting proves the Email the invitation went to while it is still the user's.
+    """
+    user = invitation.user
+    check_password(user, password)
+    now = timezone.now()
+    with transaction.atomic():
+        spent = Invitation.objects.filter(
+            pk=invitation.pk, accepted_at=None, voided_at=None, expires_at__gt=now
+        ).update(accepted_at=now)
+        if not spent:
+            return False
+        user = User.objects.select_for_update().select_related("client").get(pk=user.pk)
+        if not user.is_active:
+            transaction.set_rollback(True)
+            return False
+        set_password(user, password, by=by)
+        if user.email and user.email.casefold() == invitation.email.casefold():
+            note_email_proven(user, user.email)
+        audit.record(
+            AuditAction.INVITATION_ACCEPTED,
+            client=user.client,
+            by=by,
+            subject=user,
+            summary=f"{user.label} accepted their invitation and chose a password",
+        )
+    invitation.user = user
+    return True
+
+
+def latest_for(user: User) -> Invitation | None:
+    """The user's most recent invitation (for the user page), if any."""
+    return Invitation.objects.filter(user=user).order_by("-created_at", "-id").first()
+
+
+def set_invitation_hours(client: Client, hours: int, *, by: Actor) -> Client:
+    """Invitations of `client` work `hours` hours (1 to 720); its admins and the operator."""
+    access.require(by.user, client.pk, admin_only=True)
+    low, high = HOURS_RANGE
+    if not low <= hours <= high:
+        raise ValidationError(
+            {
+                "invitation_hours": [
+                    gettext("Enter a number of hours from %(low)d to %(high)d.")
+                    % {"low": low, "high": high}
+                ]
+            }
+        )
+    with transaction.atomic():
+        client = Client.objects.select_for_update().get(pk=client.pk)
+        if client.invitation_hours != hours:
+            before = client.invitation_hours
+            client.invitation_hours = hours
+            client.save(update_fields=["invitation_hours"])
+            audit.record(
+                AuditAction.CLIENT_SETTINGS_CHANGED,
+                client=client,
+                by=by,
+                summary=f"Invitations work {hours} h (was {before})",
+                invitation_hours=hours,
+            )
+    return client
+
+
+def set_invite_directory_users(client: Client, enabled: bool, *, by: Actor) -> Client:
+    """Whether users a directory creates (SCIM) with an Email get an invitation."""
+    access.require(by.user, client.pk, admin_only=True)
+    with transaction.atomic():
+        client = Client.objects.select_for_update().get(pk=client.pk)
+        if client.invite_directory_users != enabled:
+            client.invite_directory_users = enabled
+            client.save(update_fields=["invite_directory_users"])
+            audit.record(
+                AuditAction.CLIENT_SETTINGS_CHANGED,
+                client=client,
+                by=by,
+                summary="Users a directory creates "
+                + ("get an invitation" if enabled else "get no invitation"),
+                invite_directory_users=enabled,
+            )
+    return client
