@@ -14,7 +14,7 @@ import pytest
 from django.test import Client as HttpClient
 from django.utils import timezone
 
-from deskgate.accounts.models import AuditEvent, Level, User
+from deskgate.accounts.models import AuditEvent, Invitation, Level, User
 from deskgate.signin.models import (
     AuthenticatorApp,
     EnrolmentLink,
@@ -37,6 +37,8 @@ USER_URLS = {
     "user_reset_authenticator": ("GET", "POST"),
     "user_send_enrolment_link": ("GET", "POST"),
     "user_reset_passkeys": ("GET", "POST"),
+    "user_send_invitation": ("GET", "POST"),
+    "user_revoke_invitation": ("GET", "POST"),
 }
 ACTION_PATHS = {
     "user_unlock": "unlock",
@@ -44,6 +46,8 @@ ACTION_PATHS = {
     "user_reset_authenticator": "reset-authenticator",
     "user_send_enrolment_link": "enrolment-link",
     "user_reset_passkeys": "reset-passkeys",
+    "user_send_invitation": "invitation/send",
+    "user_revoke_invitation": "invitation/revoke",
 }
 
 
@@ -102,7 +106,8 @@ def _state(user: User) -> tuple[Any, ...]:
     links = EnrolmentLink.objects.filter(user=user).count()
     keys = Passkey.objects.filter(user=user).count()
     events = AuditEvent.objects.filter(subject=user).count()
-    return (row, list(guard), devices, app, keys, links, events)
+    invitations = list(Invitation.objects.filter(user=user).values_list("id", "voided_at"))
+    return (row, list(guard), devices, app, keys, links, events, invitations)
 
 
 def _edit_form(http: HttpClient, target: User) -> dict[str, str]:
@@ -170,8 +175,12 @@ def test_every_user_url_as_every_level_on_every_level(
         ("user_reset_passkeys", f"/users/{target.pk}/reset-passkeys/", {}),
         # After the resets: the target has no app and no key, so a set-up link may go.
         ("user_send_enrolment_link", f"/users/{target.pk}/enrolment-link/", {}),
+        # The target has not chosen a password of their own yet (see below): invitable.
+        ("user_send_invitation", f"/users/{target.pk}/invitation/send/", {}),
+        ("user_revoke_invitation", f"/users/{target.pk}/invitation/revoke/", {}),
     ]
     assert {name for name, _, _ in posts} == set(USER_URLS)
+    User.objects.filter(pk=target.pk).update(must_change_password=True)
     for name, path, data in posts:
         before = _state(target)
         response = http.post(path, data)
