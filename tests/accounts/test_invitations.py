@@ -224,3 +224,15 @@ def test_a_mail_server_failure_stores_nothing(newcomer, admin_user, monkeypatch)
         invitations.invite(newcomer, by=by(admin_user))
     assert "did not accept the message" in str(refused.value)
     assert not Invitation.objects.filter(user=newcomer).exists()
+
+
+def test_correcting_the_email_takes_the_old_link_away(newcomer, admin_user):
+    invitations.invite(newcomer, by=by(admin_user))
+    token = token_sent_to(newcomer)
+    found, _ = invitations.look_up(token)
+    actions.change_user(newcomer, by=by(admin_user), email="right.address@example.com")
+    assert invitations.look_up(token) == (None, invitations.LinkState.REVOKED)
+    assert found is not None and not actions.accept_invitation(found, CHOSEN, by=by(newcomer))
+    newcomer.refresh_from_db()
+    assert not newcomer.has_usable_password()
+    assert Invitation.objects.get(pk=found.pk).accepted_at is None  # rolled back

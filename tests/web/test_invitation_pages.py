@@ -133,3 +133,16 @@ def _upload(text: str):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile("agents.csv", text.encode(), content_type="text/csv")
+
+
+def test_a_corrected_email_shows_the_old_invitation_as_not_working(
+    admin_http, admin_user, user_factory
+):
+    from deskgate.accounts import actions
+
+    user = user_factory("agent", "off", password=None)
+    invitations.invite(user, by=by(admin_user))
+    actions.change_user(user, by=by(admin_user), email="right@example.com")
+    text = page_text(admin_http.get(f"/users/{user.pk}/"))
+    assert "to an earlier Email; it no longer works." in text
+    assert "Resend invitation" in text and "Revoke invitation" not in text

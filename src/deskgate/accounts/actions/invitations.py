@@ -295,8 +295,9 @@ def look_up(token: str | None) -> tuple[Invitation | None, LinkState]:
     """The invitation a token is for, and its state; the invitation only when LIVE.
 
     A token that matches nothing answers EXPIRED, as an expired one does: the page tells
-    a guesser nothing. An inactive user's, or one whose company now signs in through SSO
-    only, answers REVOKED (the admin took the way in away).
+    a guesser nothing. An inactive user's, one whose company now signs in through SSO only,
+    or one sent to an Email the user no longer has, answers REVOKED (the admin took the way
+    in away).
     """
     if not token or len(token) > TOKEN_MAX:
         return None, LinkState.EXPIRED
@@ -313,9 +314,18 @@ def look_up(token: str | None) -> tuple[Invitation | None, LinkState]:
         return None, LinkState.REVOKED
     if found.expires_at <= timezone.now():
         return None, LinkState.EXPIRED
-    if not found.user.is_active or rules.sso_mandatory(found.user.client):
+    if not _still_meant(found):
         return None, LinkState.REVOKED
     return found, LinkState.LIVE
+
+
+def _still_meant(invitation: Invitation) -> bool:
+    """The invitation still fits its user: active, not SSO-only, and the Email it went to is
+    still theirs (an admin who corrects a mistyped address takes the old link away)."""
+    user = invitation.user
+    if not user.is_active or rules.sso_mandatory(user.client):
+        return False
+    return user.email.casefold() == invitation.email.casefold()
 
 
 def accept_invitation(invitation: Invitation, password: str, *, by: Actor) -> bool:
@@ -324,7 +334,8 @@ def accept_invitation(invitation: Invitation, password: str, *, by: Actor) -> bo
     Raises ValidationError (keyed `password`) when the password rules refuse it, the link
     untouched. Of parallel requests with the same link, exactly one spends it (one
     conditional UPDATE) and answers True; the others answer False and change nothing.
-    Accepting proves the Email the invitation went to while it is still the user's.
+    Accepting proves the Email the invitation went to (which `_still_meant` holds is still
+    the user's).
     """
     user = invitation.user
     check_password(user, password)
@@ -336,12 +347,12 @@ def accept_invitation(invitation: Invitation, password: str, *, by: Actor) -> bo
         if not spent:
             return False
         user = User.objects.select_for_update().select_related("client").get(pk=user.pk)
-        if not user.is_active:
+        invitation.user = user
+        if not _still_meant(invitation):
             transaction.set_rollback(True)
             return False
         set_password(user, password, by=by)
-        if user.email and user.email.casefold() == invitation.email.casefold():
-            note_email_proven(user, user.email)
+        note_email_proven(user, user.email)  # the link reached it
         audit.record(
             AuditAction.INVITATION_ACCEPTED,
             client=user.client,
@@ -349,7 +360,6 @@ def accept_invitation(invitation: Invitation, password: str, *, by: Actor) -> bo
             subject=user,
             summary=f"{user.label} accepted their invitation and chose a password",
         )
-    invitation.user = user
     return True
 
 

@@ -398,6 +398,8 @@ def invitation_facts(user: User) -> dict[str, Any]:
             state = "accepted"
         elif latest.voided_at is not None:
             state = "revoked"
+        elif latest.email.casefold() != user.email.casefold():
+            state = "old_email"  # the link no longer works (invitations._still_meant)
         elif latest.expires_at <= timezone.now():
             state = "expired"
         else:
