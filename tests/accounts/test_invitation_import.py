@@ -81,3 +81,22 @@ def test_the_command_line_invites_with_invite(capsys, tmp_path, tenant):
     aino = User.objects.get(username="aino")
     assert Invitation.objects.filter(user=aino).count() == 1
     assert token_sent_to(aino) not in done.out + done.err
+
+
+@pytest.mark.django_db(transaction=True)
+def test_create_user_invite_asks_no_password(capsys, tenant, monkeypatch):
+    monkeypatch.delenv("DESKGATE_PASSWORD", raising=False)
+    done = run_cli(
+        capsys, "create-user", "--client", "Northwind", "--username", "aino",
+        "--full-name", "Aino Agent", "--level", "agent", "--email", "aino@example.com",
+        "--invite",
+    )  # fmt: skip
+    assert done.code == 0 and "Invitation sent to a" in done.out, done.err
+    aino = User.objects.get(username="aino")
+    assert not aino.has_usable_password() and Invitation.objects.filter(user=aino).exists()
+    no_mail = run_cli(
+        capsys, "create-user", "--client", "Northwind", "--username", "eero",
+        "--full-name", "Eero Agent", "--level", "agent", "--invite",
+    )  # fmt: skip
+    assert no_mail.code != 0 and "give --email" in no_mail.err
+    assert not User.objects.filter(username="eero").exists()
