@@ -146,3 +146,11 @@ def test_a_corrected_email_shows_the_old_invitation_as_not_working(
     text = page_text(admin_http.get(f"/users/{user.pk}/"))
     assert "to an earlier Email; it no longer works." in text
     assert "Resend invitation" in text and "Revoke invitation" not in text
+
+
+def test_the_conflict_is_said_beside_the_rules_own_refusals(admin_http):
+    before = snapshot()
+    data = form_data(invite="on", password="a temporary passphrase 42", email="not-an-email")
+    text = page_text(admin_http.post("/users/create/", data))
+    assert "Choose one: an invitation" in text and "Enter a valid email address" in text
+    assert snapshot() == before

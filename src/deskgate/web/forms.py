@@ -104,17 +104,16 @@ class UserForm(Form):
                 "change it at the next sign-in."
             )
 
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if data.get("invite") and data.get("email") and data.get("password"):
-            self.add_error(
-                "invite",
-                _(
-                    "Choose one: an invitation (the person chooses a password) or a temporary "
-                    "password. Untick the invitation, or leave Set password empty."
-                ),
-            )
-        return data
+    INVITE_OR_PASSWORD = _(
+        "Choose one: an invitation (the person chooses a password) or a temporary password. "
+        "Untick the invitation, or leave Set password empty."
+    )
+
+    def invitation_conflict(self) -> bool:
+        """The box ticked, an Email and a temporary password typed: one of them must go.
+        Checked by the view beside the action's own checks, so both are said at once."""
+        data = self.cleaned_data
+        return self.sends_invitation() and bool(data.get("password"))
 
     def sends_invitation(self) -> bool:
         """Creating with the box ticked and an Email given: the invitation goes out."""

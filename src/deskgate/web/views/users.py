@@ -120,15 +120,21 @@ def user_create(request: HttpRequest) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         by = actor_for(request, admin)
+        conflict = form.invitation_conflict()
         try:
-            saved = actions.create_user(
-                client,
-                form.to_input(),
-                by=by,
-                password=form.cleaned_data.get("password") or None,
-            )
+            with transaction.atomic():
+                saved = actions.create_user(
+                    client,
+                    form.to_input(),
+                    by=by,
+                    password=form.cleaned_data.get("password") or None,
+                )
+                if conflict:  # after the action's checks, so that theirs are said too
+                    raise ValidationError({"invite": [form.INVITE_OR_PASSWORD]})
         except ValidationError as exc:
             add_errors(form, exc)
+            if conflict and "invite" not in form.errors:
+                form.add_error("invite", form.INVITE_OR_PASSWORD)
         except PermissionDenied as exc:
             form.add_error(None, str(exc))
         else:
