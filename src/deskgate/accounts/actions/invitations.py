@@ -181,18 +181,21 @@ def invite_many(users: list[User], *, by: Actor) -> Batch:
         return batch
     require_may_manage(by, users[0].client, *{u.level for u in users})
     ready: list[tuple[User, caps.Permit, str, str, str]] = []
-    for user in users:
-        why = refusal(user)
-        if why is not None:
-            batch.refused.append((user, why))
-            continue
-        permit = caps.admit(notify.recipient_of(user), "email", user.email)
-        if isinstance(permit, caps.Refusal):
-            batch.refused.append((user, _capped(permit)))
-            continue
-        token = secrets.token_urlsafe(32)
-        subject, text = _message(user, token, user.client.invitation_hours)
-        ready.append((user, permit, token, subject, text))
+    # One commit for every admission (each is its own savepoint): thousands of commits
+    # would cost more than the counting does.
+    with transaction.atomic():
+        for user in users:
+            why = refusal(user)
+            if why is not None:
+                batch.refused.append((user, why))
+                continue
+            permit = caps.admit(notify.recipient_of(user), "email", user.email)
+            if isinstance(permit, caps.Refusal):
+                batch.refused.append((user, _capped(permit)))
+                continue
+            token = secrets.token_urlsafe(32)
+            subject, text = _message(user, token, user.client.invitation_hours)
+            ready.append((user, permit, token, subject, text))
     if not ready:
         return batch
     try:
