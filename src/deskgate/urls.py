@@ -66,6 +66,16 @@ urlpatterns = [
         name="user_send_enrolment_link",
     ),
     path(
+        "users/<int:user_id>/invitation/send/",
+        users.user_send_invitation,
+        name="user_send_invitation",
+    ),
+    path(
+        "users/<int:user_id>/invitation/revoke/",
+        users.user_revoke_invitation,
+        name="user_revoke_invitation",
+    ),
+    path(
         "users/<int:user_id>/reset-passkeys/",
         users.user_reset_passkeys,
         name="user_reset_passkeys",

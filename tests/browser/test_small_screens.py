@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import pytest
 from django.contrib.auth.tokens import default_token_generator
+from django.core import mail
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from playwright.sync_api import FilePayload, Page, ViewportSize, expect
@@ -148,6 +149,14 @@ def test_signed_out_pages_fit_a_phone(
     phone.visit(
         "enrolment link not valid", "/signin/enrolment-link/", "This set-up link does not work"
     )
+    phone.visit("invitation not valid", "/signin/invitation/", "This invitation has expired")
+    invited = user_factory(
+        "agent", username="iida.invited", full_name="Iida Invited", password=None
+    )
+    actions.invite(invited, by=OPERATOR)
+    link = re.search(r"(/signin/invitation/\?t=\S+)", str(mail.outbox[-1].body))
+    assert link, mail.outbox[-1].body
+    phone.visit("invitation", link.group(1), "Choose your password")
     phone.visit("page not found", "/no-such-page/")
 
     page.goto("/signin/")

@@ -103,6 +103,10 @@ NOT_SENSITIVE = {
     "user_coverage": "reads: who has a second factor and why not; fixes link to guarded pages",
     "user_coverage_csv": "reads: the coverage list as CSV, destinations masked",
     "api_token_revoke": "revoking takes access away, never gives it",
+    "user_send_invitation": "the link goes to the user's own stored Email (changing it is "
+    "guarded, user_edit), only for users who have not chosen a password; the code step still "
+    "asks for their MFA destination",
+    "user_revoke_invitation": "revoking takes a way in away, never gives one",
     "user_send_enrolment_link": "the link goes to the user's own stored Email and needs "
     "their password; changing that Email is itself guarded (user_edit)",
 }

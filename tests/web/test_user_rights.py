@@ -15,7 +15,7 @@ import pytest
 from django.test import Client as HttpClient
 from django.utils import timezone
 
-from deskgate.accounts.models import AuditEvent, Level, User
+from deskgate.accounts.models import AuditEvent, Invitation, Level, User
 from deskgate.signin.models import (
     AuthenticatorApp,
     EnrolmentLink,
@@ -39,6 +39,8 @@ USER_URLS = {
     "user_send_enrolment_link": ("GET", "POST"),
     "user_reset_passkeys": ("GET", "POST"),
     "user_sign_out_everywhere": ("GET", "POST"),
+    "user_send_invitation": ("GET", "POST"),
+    "user_revoke_invitation": ("GET", "POST"),
 }
 ACTION_PATHS = {
     "user_unlock": "unlock",
@@ -47,6 +49,8 @@ ACTION_PATHS = {
     "user_send_enrolment_link": "enrolment-link",
     "user_reset_passkeys": "reset-passkeys",
     "user_sign_out_everywhere": "sign-out-everywhere",
+    "user_send_invitation": "invitation/send",
+    "user_revoke_invitation": "invitation/revoke",
 }
 
 
@@ -112,7 +116,8 @@ def _state(user: User) -> tuple[Any, ...]:
     links = EnrolmentLink.objects.filter(user=user).count()
     keys = Passkey.objects.filter(user=user).count()
     events = AuditEvent.objects.filter(subject=user).count()
-    return (row, list(guard), devices, app, keys, links, events)
+    invitations = list(Invitation.objects.filter(user=user).values_list("id", "voided_at"))
+    return (row, list(guard), devices, app, keys, links, events, invitations)
 
 
 def _edit_form(http: HttpClient, target: User) -> dict[str, str]:
@@ -187,8 +192,12 @@ def test_every_user_url_as_every_level_on_every_level(
         ("user_sign_out_everywhere", f"/users/{target.pk}/sign-out-everywhere/", {}),
         # After the resets: the target has no app and no key, so a set-up link may go.
         ("user_send_enrolment_link", f"/users/{target.pk}/enrolment-link/", {}),
+        # The target has not chosen a password of their own yet (see below): invitable.
+        ("user_send_invitation", f"/users/{target.pk}/invitation/send/", {}),
+        ("user_revoke_invitation", f"/users/{target.pk}/invitation/revoke/", {}),
     ]
     assert {name for name, _, _ in posts} == set(USER_URLS)
+    User.objects.filter(pk=target.pk).update(must_change_password=True)
     for name, path, data in posts:
         if name == "user_send_enrolment_link":
             # A set-up link goes only to someone without an app or key: where the resets

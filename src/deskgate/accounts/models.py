@@ -80,6 +80,16 @@ class Client(models.Model):
         default=True, help_text="Email the admins about repeated locks, send limits and SSO."
     )
     alerts_mailed_at = models.DateTimeField(null=True, blank=True)
+    # How long an emailed invitation (set your own password) works (issue 16).
+    invitation_hours = models.PositiveSmallIntegerField(
+        default=72, help_text="Hours an invitation link works."
+    )
+    # Whether users a directory creates (SCIM) with an Email get an invitation. Off by
+    # default: directories mostly provision people who sign in through the company's SSO.
+    invite_directory_users = models.BooleanField(
+        default=False,
+        help_text="Users a directory creates (SCIM) with an Email get an invitation.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -93,6 +103,10 @@ class Client(models.Model):
             models.CheckConstraint(
                 condition=Q(audit_retention_days__gte=30, audit_retention_days__lte=3650),
                 name="client_audit_retention_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(invitation_hours__gte=1, invitation_hours__lte=720),
+                name="client_invitation_hours_range",
             ),
         ]
 
@@ -424,6 +438,10 @@ class AuditAction(models.TextChoices):
     AUDIT_PURGED = "audit.purged", _("Old audit events removed")
     # The batched alert email to a client's admins (accounts/alerts.py).
     ALERTS_MAILED = "client.alerts_mailed", _("Alerts emailed to the admins")
+    # Invitations by email: the person sets their own password (issue 16).
+    USER_INVITED = "user.invited", _("Invitation sent")
+    INVITATION_REVOKED = "invitation.revoked", _("Invitation revoked")
+    INVITATION_ACCEPTED = "invitation.accepted", _("Invitation accepted")
 
 
 class AuditEvent(models.Model):
@@ -533,3 +551,28 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} of client {self.client_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class Invitation(models.Model):
+    """A single-use link, sent to a new user's Email, where they set their own password
+    (issue 16), instead of a temporary password handed over by hand.
+
+    Only a hash of its token is kept. It works once (`accepted_at`, set by one conditional
+    UPDATE), until `expires_at` (the client's `invitation_hours`); a new invitation and a
+    revoke void the live ones (`voided_at`). `email` is the address it went to: accepting
+    proves that address only while it is still the user's.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="invitations")
+    token_hash = models.CharField(max_length=64, unique=True)
+    email = models.CharField(max_length=254)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True)
+    voided_at = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-created_at"], name="invitation_user_created")]
+
+    def __str__(self) -> str:
+        return f"invitation {self.pk} of {self.user_id}"

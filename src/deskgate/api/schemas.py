@@ -66,10 +66,20 @@ class UserOut(Schema):
         )
 
 
+class InvitationOut(Schema):
+    sent: bool
+    destination: str = Field(default="", description="The Email it went to, masked.")
+    expires_at: datetime | None = None
+    reason: str = Field(default="", description="Why none was sent (the user is created anyway).")
+
+
 class UserSaved(Schema):
     user: UserOut
     warnings: list[str] = Field(
         description="R5: message templates that send from a field this user's MFA uses."
+    )
+    invitation: InvitationOut | None = Field(
+        default=None, description="With `invite`: whether the invitation went out."
     )
 
 
@@ -94,6 +104,12 @@ class UserCreate(Schema):
         None,
         description="A temporary password the user changes at first sign-in; "
         "none: the user cannot sign in with a password until one is set.",
+    )
+    invite: bool = Field(
+        False,
+        description="Email the user an invitation: a single-use link where they choose "
+        "their own password (valid for the client's invitation hours). Needs `email`; not "
+        "with `password`.",
     )
     external_id: Text | None = None
     employee_number: Text | None = None

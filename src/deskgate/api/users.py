@@ -25,6 +25,7 @@ from deskgate.api.schemas import (
     BulkOut,
     BulkResult,
     DevicesRevoked,
+    InvitationOut,
     LevelName,
     MfaName,
     Problem,
@@ -134,8 +135,28 @@ def create_user(request: HttpRequest, body: UserCreate) -> Status[UserSaved]:
         is_active=body.active,
         directory=_directory(body, None),
     )
+    if body.invite and (body.password or not body.email.strip()):
+        raise ValidationError(
+            {
+                "invite": [
+                    "An invitation needs an Email and no password: send one or the other."
+                    if body.email.strip()
+                    else "An invitation goes to the user's Email: give one, or a password."
+                ]
+            }
+        )
     saved = actions.create_user(use.client, data, by=use.actor, password=body.password or None)
-    return Status(201, _saved(saved))
+    answer = _saved(saved)
+    if body.invite:
+        try:
+            sent = actions.invite(saved.user, by=use.actor)
+        except ValidationError as exc:
+            answer.invitation = InvitationOut(sent=False, reason=" ".join(exc.messages))
+        else:
+            answer.invitation = InvitationOut(
+                sent=True, destination=sent.destination, expires_at=sent.expires_at
+            )
+    return Status(201, answer)
 
 
 CHANGEABLE = ("username", "full_name", "level", "email", "work_phone", "mfa_method", "active")

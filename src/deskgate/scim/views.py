@@ -25,6 +25,7 @@ from scim2_models import (
 )
 
 from deskgate.accounts import actions
+from deskgate.accounts.actions import invitations
 from deskgate.accounts.actions.users import write_user
 from deskgate.accounts.models import User
 from deskgate.apitokens import tokens
@@ -167,8 +168,9 @@ def _taken(username: str) -> bool:
 
 
 def create_user(request: HttpRequest, use: tokens.Use) -> HttpResponse:
-    """RFC 7644 §3.3. The first password is unusable: the person signs in through SSO, or an
-    admin sets one; a taken userName answers 409 uniqueness."""
+    """RFC 7644 §3.3. The first password is unusable: the person signs in through SSO, gets
+    an invitation (when the client invites directory users, `Client.invite_directory_users`),
+    or an admin sets one; a taken userName answers 409 uniqueness."""
     body = read_body(request)
     resource = ScimUser.model_validate(body, scim_ctx=Context.RESOURCE_CREATION_REQUEST)
     data = mapping.to_input(resource, None)
@@ -184,7 +186,20 @@ def create_user(request: HttpRequest, use: tokens.Use) -> HttpResponse:
                 "are unique across the platform."
             ) from None
         raise
+    _invite_if_asked(saved.user, use)
     return one(saved.user, 201)
+
+
+def _invite_if_asked(user: User, use: tokens.Use) -> None:
+    """A directory knows nothing of invitations: the client's setting decides. The user
+    exists whatever happens to the email; one that could not go shows on the user page
+    (Invitation: none sent) with Send."""
+    if not user.client.invite_directory_users or invitations.refusal(user) is not None:
+        return
+    try:
+        actions.invite(user, by=use.actor)
+    except ValidationError:
+        return
 
 
 @endpoint("GET", "POST")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from deskgate.signin import code_views, enrol_views, passkey_views, views
+from deskgate.signin import code_views, enrol_views, invitation_views, passkey_views, views
 
 app_name = "signin"
 urlpatterns = [
@@ -10,6 +10,7 @@ urlpatterns = [
     path("enrol/", enrol_views.enrol_step, name="enrol"),
     path("enrol/passkey/options/", enrol_views.enrol_passkey_options, name="enrol_passkey_options"),
     path("enrolment-link/", enrol_views.enrolment_link, name="enrolment_link"),
+    path("invitation/", invitation_views.invitation, name="invitation"),
     path("passkey/options/", passkey_views.options, name="passkey_options"),
     path("passkey/", passkey_views.passwordless, name="passkey"),
     path("cancel/", views.cancel, name="cancel"),

@@ -48,6 +48,15 @@ class UserForm(Form):
         help_text=_("A temporary password the user must change at the first sign-in."),
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),  # never sent back
     )
+    invite = forms.BooleanField(
+        label=_("Send an invitation by email"),
+        required=False,
+        initial=True,
+        help_text=_(
+            "The person chooses their own password through a single-use link to their Email. "
+            "Without an Email, set a temporary password instead."
+        ),
+    )
 
     def __init__(
         self,
@@ -107,12 +116,30 @@ class UserForm(Form):
         creating_under_policy = user is None and client.supports_mfa and client.new_user_mfa
         if creating_under_policy and isinstance(mfa, forms.ChoiceField):
             mfa.choices = [("", "As Settings say for the level"), *MfaMethod.choices]
+        if user is not None or read_only:
+            del self.fields["invite"]  # offered when creating only
         if user is not None:
             self.fields["password"].label = "Set new password"
             self.fields["password"].help_text = (
                 "Leave empty to keep the password. A new one is temporary: the user must "
                 "change it at the next sign-in."
             )
+
+    INVITE_OR_PASSWORD = _(
+        "Choose one: an invitation (the person chooses a password) or a temporary password. "
+        "Untick the invitation, or leave Set password empty."
+    )
+
+    def invitation_conflict(self) -> bool:
+        """The box ticked, an Email and a temporary password typed: one of them must go.
+        Checked by the view beside the action's own checks, so both are said at once."""
+        data = self.cleaned_data
+        return self.sends_invitation() and bool(data.get("password"))
+
+    def sends_invitation(self) -> bool:
+        """Creating with the box ticked and an Email given: the invitation goes out."""
+        data = self.cleaned_data
+        return "invite" in self.fields and bool(data.get("invite") and data.get("email"))
 
     def to_input(self) -> UserInput:
         data = self.cleaned_data
@@ -237,6 +264,22 @@ class ClientSettingsForm(Form):
         help_text=_("From 1 to 1440 (a day); 15 unless changed."),
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
     )
+    invitation_hours = forms.IntegerField(
+        label=_("Hours an invitation link works"),
+        min_value=1,
+        max_value=720,
+        required=False,
+        help_text=_("From 1 to 720 (30 days); 72 unless changed."),
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
+    invite_directory_users = forms.BooleanField(
+        label=_("Send an invitation to users a directory creates (SCIM)"),
+        required=False,
+        help_text=_(
+            "Only to users with an Email, and never while SSO is mandatory. Leave it off when "
+            "your directory's users sign in through SSO."
+        ),
+    )
 
     default_language = forms.ChoiceField(
         label=_("Default language"),
@@ -284,6 +327,8 @@ class ClientSettingsForm(Form):
             "step_up_minutes": policy.step_up_minutes,
             "alert_emails": client.alert_emails,
             "audit_retention_days": client.audit_retention_days,
+            "invitation_hours": client.invitation_hours,
+            "invite_directory_users": client.invite_directory_users,
         }
         for level in Level.values:
             stored[self.new_user_field(level)] = policy.new_user_mfa.get(level, "")
@@ -318,6 +363,13 @@ class ClientSettingsForm(Form):
 
     def new_user_mfa_fields(self) -> list[forms.BoundField]:
         return [self[self.new_user_field(level)] for level in Level.values]
+
+    def invitation_settings(self) -> tuple[int | None, bool | None]:
+        """(hours, invite directory users) as posted; None keeps what is stored."""
+        data = self.cleaned_data
+        hours = data.get("invitation_hours")
+        directory = data["invite_directory_users"] if "invitation_hours" in self.data else None
+        return hours, directory
 
     def to_settings(self) -> dict[str, Any]:
         """The cleaned form as the action's keyword arguments."""

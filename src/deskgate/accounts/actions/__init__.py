@@ -9,8 +9,9 @@ Refusals raise `django.core.exceptions.ValidationError` keyed by field name, or
 changed through `deskgate.accounts.hooks`, never by importing it.
 
 By noun: `clients`, `users` (one user), `bulk` (many users), `own` (a user's own Email or
-Work phone), `sign_outs` (a user's own sessions and devices), `passwords`, `templates`.
-Import the package (`from deskgate.accounts import actions`); every public action is here.
+Work phone), `sign_outs` (a user's own sessions and devices), `passwords`, `templates`,
+`invitations`. Import the package (`from deskgate.accounts import actions`); every public
+action is here.
 """
 
 from deskgate.accounts.actions.bulk import BulkOutcome, bulk_change_mfa_method
@@ -19,6 +20,14 @@ from deskgate.accounts.actions.clients import (
     FactorPolicy,
     create_client,
     update_client_settings,
+)
+from deskgate.accounts.actions.invitations import (
+    accept_invitation,
+    invite,
+    resend_invitation,
+    revoke_invitation,
+    set_invitation_hours,
+    set_invite_directory_users,
 )
 from deskgate.accounts.actions.own import (
     change_own_contact,
@@ -56,6 +65,12 @@ __all__ = [
     "ClientChanged",
     "DirectoryAttributes",
     "FactorPolicy",
+    "accept_invitation",
+    "invite",
+    "resend_invitation",
+    "revoke_invitation",
+    "set_invitation_hours",
+    "set_invite_directory_users",
     "TemplateInput",
     "UserInput",
     "UserSaved",

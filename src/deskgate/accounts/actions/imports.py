@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from deskgate.accounts import audit, contact, hooks, notify, permissions, rules
+from deskgate.accounts.actions import invitations
 from deskgate.accounts.actions._common import RACED, lock_client
 from deskgate.accounts.actions.users import (
     NOBODY,
@@ -72,6 +73,9 @@ class RowResult:
 class ImportResult:
     rows: list[RowResult]
     applied: bool
+    # With `invite`: invitations sent to new users, and (user name, why) for those not sent.
+    invited: int = 0
+    not_invited: list[tuple[str, str]] = field(default_factory=list)
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for r in self.rows if r.outcome == outcome)
@@ -245,10 +249,18 @@ class _Accepted:
 
 
 def import_users(
-    client: Client, rows: Iterable[ImportRow], *, by: Actor, dry_run: bool, source: str = ""
+    client: Client,
+    rows: Iterable[ImportRow],
+    *,
+    by: Actor,
+    dry_run: bool,
+    source: str = "",
+    invite: bool = False,
 ) -> ImportResult:
     """Check every row against every rule; apply them all (one transaction) unless this is
     a dry run or a row is refused. `source`: the file's name, for the audit trail.
+    `invite`: once applied, each new active user with an Email gets an invitation
+    (`invitations.invite_many`); one that cannot go is listed, the import stands.
 
     The dry run and the real run make the same plan (`_plan`), in the same transaction with
     the client locked; only the real run then writes it (`_write`)."""
@@ -274,6 +286,12 @@ def import_users(
             changed=outcome.count(Outcome.CHANGE),
             unchanged=outcome.count(Outcome.UNCHANGED),
         )
+    if invite:
+        # After the commit: the users exist whether or not each email goes out.
+        new = [a.user for a in accepted if a.before is None and a.user.is_active and a.user.email]
+        batch = invitations.invite_many(new, by=by)
+        outcome.invited = batch.sent
+        outcome.not_invited = [(user.username, why) for user, why in batch.refused]
     return outcome
 
 

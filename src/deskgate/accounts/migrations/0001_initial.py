@@ -7,167 +7,352 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Client',
+            name="Client",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('release', models.CharField(help_text='Release version, such as 25.4 or 11.8', max_length=16)),
-                ('default_country', models.CharField(default='FI', max_length=2)),
-                ('password_reset_enabled', models.BooleanField(default=False, help_text='Users may reset a forgotten password by email.')),
-                ('remember_device_enabled', models.BooleanField(default=True, help_text="Offer 'Remember device for 30 days' at sign-in.")),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                (
+                    "release",
+                    models.CharField(
+                        help_text="Release version, such as 25.4 or 11.8", max_length=16
+                    ),
+                ),
+                ("default_country", models.CharField(default="FI", max_length=2)),
+                (
+                    "password_reset_enabled",
+                    models.BooleanField(
+                        default=False, help_text="Users may reset a forgotten password by email."
+                    ),
+                ),
+                (
+                    "remember_device_enabled",
+                    models.BooleanField(
+                        default=True, help_text="Offer 'Remember device for 30 days' at sign-in."
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['name'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('name', ''), _negated=True), name='client_name_required')],
+                "ordering": ["name"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("name", ""), _negated=True), name="client_name_required"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='User',
+            name="User",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('password', models.CharField(max_length=128, verbose_name='password')),
-                ('last_login', models.DateTimeField(blank=True, null=True, verbose_name='last login')),
-                ('username', models.CharField(max_length=64, unique=True, verbose_name='User name')),
-                ('full_name', models.CharField(max_length=200, verbose_name='Full name')),
-                ('level', models.CharField(choices=[('admin', 'Admin'), ('manager', 'Manager'), ('team_leader', 'Team leader'), ('agent', 'Agent')], default='agent', max_length=16)),
-                ('is_active', models.BooleanField(default=True, verbose_name='Active')),
-                ('email', models.CharField(blank=True, default='', max_length=254, verbose_name='Email')),
-                ('work_phone', models.CharField(blank=True, default='', max_length=16, verbose_name='Work phone')),
-                ('mfa_method', models.CharField(choices=[('off', 'Off'), ('email', 'Email'), ('sms', 'SMS')], default='off', max_length=8, verbose_name='MFA')),
-                ('must_change_password', models.BooleanField(default=True)),
-                ('search_key', models.TextField(default='', editable=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('client', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='users', to='accounts.client')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("password", models.CharField(max_length=128, verbose_name="password")),
+                (
+                    "last_login",
+                    models.DateTimeField(blank=True, null=True, verbose_name="last login"),
+                ),
+                (
+                    "username",
+                    models.CharField(max_length=64, unique=True, verbose_name="User name"),
+                ),
+                ("full_name", models.CharField(max_length=200, verbose_name="Full name")),
+                (
+                    "level",
+                    models.CharField(
+                        choices=[
+                            ("admin", "Admin"),
+                            ("manager", "Manager"),
+                            ("team_leader", "Team leader"),
+                            ("agent", "Agent"),
+                        ],
+                        default="agent",
+                        max_length=16,
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="Active")),
+                (
+                    "email",
+                    models.CharField(blank=True, default="", max_length=254, verbose_name="Email"),
+                ),
+                (
+                    "work_phone",
+                    models.CharField(
+                        blank=True, default="", max_length=16, verbose_name="Work phone"
+                    ),
+                ),
+                (
+                    "mfa_method",
+                    models.CharField(
+                        choices=[("off", "Off"), ("email", "Email"), ("sms", "SMS")],
+                        default="off",
+                        max_length=8,
+                        verbose_name="MFA",
+                    ),
+                ),
+                ("must_change_password", models.BooleanField(default=True)),
+                ("search_key", models.TextField(default="", editable=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "client",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="users",
+                        to="accounts.client",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['full_name', 'id'],
+                "ordering": ["full_name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='MessageTemplate',
+            name="MessageTemplate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('channel', models.CharField(choices=[('email', 'Email'), ('sms', 'SMS')], max_length=8)),
-                ('sender', models.CharField(help_text='A fixed sender or a tag such as {agent.email}', max_length=254)),
-                ('subject', models.CharField(blank=True, default='', max_length=200)),
-                ('body', models.TextField()),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('client', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='templates', to='accounts.client')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "channel",
+                    models.CharField(choices=[("email", "Email"), ("sms", "SMS")], max_length=8),
+                ),
+                (
+                    "sender",
+                    models.CharField(
+                        help_text="A fixed sender or a tag such as {agent.email}", max_length=254
+                    ),
+                ),
+                ("subject", models.CharField(blank=True, default="", max_length=200)),
+                ("body", models.TextField()),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "client",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="templates",
+                        to="accounts.client",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='UserSession',
+            name="UserSession",
             fields=[
-                ('session_key', models.CharField(max_length=40, primary_key=True, serialize=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('ip', models.GenericIPAddressField(null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sessions', to=settings.AUTH_USER_MODEL)),
+                ("session_key", models.CharField(max_length=40, primary_key=True, serialize=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("ip", models.GenericIPAddressField(null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sessions",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(db_index=True)),
-                ('action', models.CharField(max_length=40)),
-                ('actor_label', models.CharField(blank=True, default='', max_length=300)),
-                ('subject_label', models.CharField(blank=True, default='', max_length=300)),
-                ('ip', models.GenericIPAddressField(null=True)),
-                ('summary', models.CharField(max_length=500)),
-                ('detail', models.JSONField(default=dict)),
-                ('actor', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='audit_as_actor', to=settings.AUTH_USER_MODEL)),
-                ('subject', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='audit_as_subject', to=settings.AUTH_USER_MODEL)),
-                ('client', models.ForeignKey(null=True, on_delete=django.db.models.deletion.CASCADE, related_name='audit_events', to='accounts.client')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(db_index=True)),
+                ("action", models.CharField(max_length=40)),
+                ("actor_label", models.CharField(blank=True, default="", max_length=300)),
+                ("subject_label", models.CharField(blank=True, default="", max_length=300)),
+                ("ip", models.GenericIPAddressField(null=True)),
+                ("summary", models.CharField(max_length=500)),
+                ("detail", models.JSONField(default=dict)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="audit_as_actor",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "subject",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="audit_as_subject",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "client",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="audit_events",
+                        to="accounts.client",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at', '-id'],
-                'indexes': [models.Index(fields=['client', '-at'], name='audit_client_at'), models.Index(fields=['subject', '-at'], name='audit_subject_at')],
+                "ordering": ["-at", "-id"],
+                "indexes": [
+                    models.Index(fields=["client", "-at"], name="audit_client_at"),
+                    models.Index(fields=["subject", "-at"], name="audit_subject_at"),
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='user',
-            index=models.Index(fields=['client', 'full_name', 'id'], name='user_client_name'),
+            model_name="user",
+            index=models.Index(fields=["client", "full_name", "id"], name="user_client_name"),
         ),
         migrations.AddIndex(
-            model_name='user',
-            index=models.Index(fields=['client', 'level', 'full_name'], name='user_client_level'),
+            model_name="user",
+            index=models.Index(fields=["client", "level", "full_name"], name="user_client_level"),
         ),
         migrations.AddIndex(
-            model_name='user',
-            index=models.Index(django.db.models.functions.text.Lower('email'), models.F('client'), name='user_client_email'),
+            model_name="user",
+            index=models.Index(
+                django.db.models.functions.text.Lower("email"),
+                models.F("client"),
+                name="user_client_email",
+            ),
         ),
         migrations.AddIndex(
-            model_name='user',
-            index=models.Index(fields=['client', 'work_phone'], name='user_client_phone'),
+            model_name="user",
+            index=models.Index(fields=["client", "work_phone"], name="user_client_phone"),
         ),
         migrations.AddConstraint(
-            model_name='user',
-            constraint=models.CheckConstraint(condition=models.Q(('full_name', ''), _negated=True), name='user_full_name_required'),
+            model_name="user",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("full_name", ""), _negated=True), name="user_full_name_required"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='user',
-            constraint=models.CheckConstraint(condition=models.Q(('username', ''), _negated=True), name='user_username_required'),
+            model_name="user",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("username", ""), _negated=True), name="user_username_required"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='user',
-            constraint=models.UniqueConstraint(django.db.models.functions.text.Lower('username'), name='user_username_unique_ci'),
+            model_name="user",
+            constraint=models.UniqueConstraint(
+                django.db.models.functions.text.Lower("username"), name="user_username_unique_ci"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='user',
-            constraint=models.CheckConstraint(condition=models.Q(('level__in', ['admin', 'manager', 'team_leader', 'agent'])), name='user_level_valid'),
+            model_name="user",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("level__in", ["admin", "manager", "team_leader", "agent"])),
+                name="user_level_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='user',
-            constraint=models.CheckConstraint(condition=models.Q(('mfa_method__in', ['off', 'email', 'sms'])), name='user_mfa_method_valid'),
+            model_name="user",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("mfa_method__in", ["off", "email", "sms"])),
+                name="user_mfa_method_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='user',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('mfa_method', 'email'), _negated=True), models.Q(('email', ''), _negated=True), _connector='OR'), name='user_email_mfa_needs_email'),
+            model_name="user",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("mfa_method", "email"), _negated=True),
+                    models.Q(("email", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="user_email_mfa_needs_email",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='user',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('mfa_method', 'sms'), _negated=True), models.Q(('work_phone', ''), _negated=True), _connector='OR'), name='user_sms_mfa_needs_work_phone'),
+            model_name="user",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("mfa_method", "sms"), _negated=True),
+                    models.Q(("work_phone", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="user_sms_mfa_needs_work_phone",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='user',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('level__in', ['manager', 'team_leader']), _negated=True), models.Q(('email', ''), _negated=True), _connector='OR'), name='user_manager_needs_email'),
+            model_name="user",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("level__in", ["manager", "team_leader"]), _negated=True),
+                    models.Q(("email", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="user_manager_needs_email",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='user',
-            constraint=models.CheckConstraint(condition=models.Q(('work_phone', ''), ('work_phone__startswith', '+'), _connector='OR'), name='user_work_phone_e164'),
+            model_name="user",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("work_phone", ""), ("work_phone__startswith", "+"), _connector="OR"
+                ),
+                name="user_work_phone_e164",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='user',
-            constraint=models.UniqueConstraint(models.F('client'), django.db.models.functions.text.Lower('email'), condition=models.Q(('is_active', True), ('mfa_method', 'email')), name='user_email_mfa_one_recipient'),
+            model_name="user",
+            constraint=models.UniqueConstraint(
+                models.F("client"),
+                django.db.models.functions.text.Lower("email"),
+                condition=models.Q(("is_active", True), ("mfa_method", "email")),
+                name="user_email_mfa_one_recipient",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='user',
-            constraint=models.UniqueConstraint(models.F('client'), models.F('work_phone'), condition=models.Q(('is_active', True), ('mfa_method', 'sms')), name='user_sms_mfa_one_recipient'),
+            model_name="user",
+            constraint=models.UniqueConstraint(
+                models.F("client"),
+                models.F("work_phone"),
+                condition=models.Q(("is_active", True), ("mfa_method", "sms")),
+                name="user_sms_mfa_one_recipient",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='messagetemplate',
-            constraint=models.UniqueConstraint(fields=('client', 'name'), name='template_name_unique'),
+            model_name="messagetemplate",
+            constraint=models.UniqueConstraint(
+                fields=("client", "name"), name="template_name_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='messagetemplate',
-            constraint=models.CheckConstraint(condition=models.Q(('channel__in', ['email', 'sms'])), name='template_channel_valid'),
+            model_name="messagetemplate",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("channel__in", ["email", "sms"])), name="template_channel_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='messagetemplate',
-            constraint=models.CheckConstraint(condition=models.Q(('name', ''), _negated=True), name='template_name_required'),
+            model_name="messagetemplate",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("name", ""), _negated=True), name="template_name_required"
+            ),
         ),
     ]

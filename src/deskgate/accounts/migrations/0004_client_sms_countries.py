@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_client_slug'),
+        ("accounts", "0003_client_slug"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='client',
-            name='sms_countries',
-            field=models.CharField(blank=True, default='', max_length=200),
+            model_name="client",
+            name="sms_countries",
+            field=models.CharField(blank=True, default="", max_length=200),
         ),
     ]

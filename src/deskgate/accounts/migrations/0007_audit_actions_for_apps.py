@@ -4,15 +4,71 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0006_oidc_subject_and_session_facts'),
+        ("accounts", "0006_oidc_subject_and_session_facts"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('client.created', 'Client created'), ('client.settings_changed', 'Client settings changed'), ('sso.configured', 'SSO configured'), ('template.created', 'Message template created'), ('template.changed', 'Message template changed'), ('user.created', 'User created'), ('user.details_changed', 'User details changed'), ('user.contact_changed', 'Email or work phone changed'), ('user.contact_confirmation_sent', 'Confirmation code for a new email or phone sent'), ('user.mfa_changed', 'MFA method changed'), ('user.bulk_mfa', 'MFA method changed for many users'), ('user.activated', 'User activated'), ('user.deactivated', 'User deactivated'), ('user.password_set', 'Password set by an admin or operator'), ('user.password_changed', 'Password changed by the user'), ('user.notified', 'Told of changed sign-in settings'), ('user.notice_failed', 'Notice of changed sign-in settings not delivered'), ('user.notice_capped', 'Notice of changed sign-in settings held back (send limit)'), ('user.notice_refused_country', 'Notice of changed sign-in settings not sent (country not allowed)'), ('user.locked', 'Locked after wrong codes'), ('user.unlocked', 'Unlocked by an admin'), ('user.password_locked', 'Locked after wrong passwords'), ('user.password_lock_ended', 'Password lock ended by a reset'), ('signin.success', 'Signed in'), ('signin.failure', 'Sign-in refused at the password step'), ('signin.code_failed', 'Wrong sign-in code'), ('signin.sso_refused', 'SSO sign-in refused'), ('signin.paused', 'Password sign-ins from an address paused'), ('signin.signed_out', 'Signed out'), ('code.sent', 'Sign-in code sent'), ('code.send_failed', 'Sign-in code could not be sent'), ('code.capped', 'Sign-in code held back (send limit)'), ('code.refused_country', 'Sign-in code not sent (country not allowed)'), ('devices.revoked', 'Remembered devices revoked'), ('password.reset_requested', 'Password reset link sent'), ('password.reset_refused', 'Password reset refused'), ('password.reset_capped', 'Password reset mail held back (send limit)'), ('password.reset_mail_failed', 'Password reset mail could not be sent'), ('oidc.authorized', 'Signed in to an app'), ('oidc.refused', 'Sign-in to an app refused'), ('oidc.code_replayed', 'App authorization code used twice'), ('oidc.logout_failed', 'App not told of a sign-out'), ('app.registered', 'App registered'), ('app.removed', 'App removed')], max_length=40),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("client.created", "Client created"),
+                    ("client.settings_changed", "Client settings changed"),
+                    ("sso.configured", "SSO configured"),
+                    ("template.created", "Message template created"),
+                    ("template.changed", "Message template changed"),
+                    ("user.created", "User created"),
+                    ("user.details_changed", "User details changed"),
+                    ("user.contact_changed", "Email or work phone changed"),
+                    (
+                        "user.contact_confirmation_sent",
+                        "Confirmation code for a new email or phone sent",
+                    ),
+                    ("user.mfa_changed", "MFA method changed"),
+                    ("user.bulk_mfa", "MFA method changed for many users"),
+                    ("user.activated", "User activated"),
+                    ("user.deactivated", "User deactivated"),
+                    ("user.password_set", "Password set by an admin or operator"),
+                    ("user.password_changed", "Password changed by the user"),
+                    ("user.notified", "Told of changed sign-in settings"),
+                    ("user.notice_failed", "Notice of changed sign-in settings not delivered"),
+                    (
+                        "user.notice_capped",
+                        "Notice of changed sign-in settings held back (send limit)",
+                    ),
+                    (
+                        "user.notice_refused_country",
+                        "Notice of changed sign-in settings not sent (country not allowed)",
+                    ),
+                    ("user.locked", "Locked after wrong codes"),
+                    ("user.unlocked", "Unlocked by an admin"),
+                    ("user.password_locked", "Locked after wrong passwords"),
+                    ("user.password_lock_ended", "Password lock ended by a reset"),
+                    ("signin.success", "Signed in"),
+                    ("signin.failure", "Sign-in refused at the password step"),
+                    ("signin.code_failed", "Wrong sign-in code"),
+                    ("signin.sso_refused", "SSO sign-in refused"),
+                    ("signin.paused", "Password sign-ins from an address paused"),
+                    ("signin.signed_out", "Signed out"),
+                    ("code.sent", "Sign-in code sent"),
+                    ("code.send_failed", "Sign-in code could not be sent"),
+                    ("code.capped", "Sign-in code held back (send limit)"),
+                    ("code.refused_country", "Sign-in code not sent (country not allowed)"),
+                    ("devices.revoked", "Remembered devices revoked"),
+                    ("password.reset_requested", "Password reset link sent"),
+                    ("password.reset_refused", "Password reset refused"),
+                    ("password.reset_capped", "Password reset mail held back (send limit)"),
+                    ("password.reset_mail_failed", "Password reset mail could not be sent"),
+                    ("oidc.authorized", "Signed in to an app"),
+                    ("oidc.refused", "Sign-in to an app refused"),
+                    ("oidc.code_replayed", "App authorization code used twice"),
+                    ("oidc.logout_failed", "App not told of a sign-out"),
+                    ("app.registered", "App registered"),
+                    ("app.removed", "App removed"),
+                ],
+                max_length=40,
+            ),
         ),
     ]

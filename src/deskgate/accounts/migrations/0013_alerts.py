@@ -6,44 +6,165 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0012_lifecycle_languages_time_zones'),
+        ("accounts", "0012_lifecycle_languages_time_zones"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='client',
-            name='alert_emails',
-            field=models.BooleanField(default=True, help_text='Email the admins about repeated locks, send limits and SSO.'),
+            model_name="client",
+            name="alert_emails",
+            field=models.BooleanField(
+                default=True,
+                help_text="Email the admins about repeated locks, send limits and SSO.",
+            ),
         ),
         migrations.AddField(
-            model_name='client',
-            name='alerts_mailed_at',
+            model_name="client",
+            name="alerts_mailed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('client.created', 'Client created'), ('client.settings_changed', 'Client settings changed'), ('sso.configured', 'SSO configured'), ('sso.domain_added', 'SSO email domain added'), ('sso.domain_verified', 'SSO email domain verified'), ('sso.domain_removed', 'SSO email domain removed'), ('template.created', 'Message template created'), ('template.changed', 'Message template changed'), ('user.created', 'User created'), ('user.details_changed', 'User details changed'), ('user.contact_changed', 'Email or work phone changed'), ('user.preferences_changed', 'Language or time zone changed'), ('user.contact_confirmation_sent', 'Confirmation code for a new email or phone sent'), ('user.mfa_changed', 'MFA method changed'), ('user.bulk_mfa', 'MFA method changed for many users'), ('user.activated', 'User activated'), ('user.deactivated', 'User deactivated'), ('user.password_set', 'Password set by an admin or operator'), ('user.password_changed', 'Password changed by the user'), ('user.notified', 'Told of changed sign-in settings'), ('user.notice_failed', 'Notice of changed sign-in settings not delivered'), ('user.notice_capped', 'Notice of changed sign-in settings held back (send limit)'), ('user.notice_refused_country', 'Notice of changed sign-in settings not sent (country not allowed)'), ('user.locked', 'Locked after wrong codes'), ('user.unlocked', 'Unlocked by an admin'), ('user.password_locked', 'Locked after wrong passwords'), ('user.password_lock_ended', 'Password lock ended by a reset'), ('signin.success', 'Signed in'), ('signin.failure', 'Sign-in refused at the password step'), ('signin.code_failed', 'Wrong sign-in code'), ('signin.sso_refused', 'SSO sign-in refused'), ('signin.paused', 'Password sign-ins from an address paused'), ('signin.signed_out', 'Signed out'), ('code.sent', 'Sign-in code sent'), ('code.send_failed', 'Sign-in code could not be sent'), ('code.capped', 'Sign-in code held back (send limit)'), ('code.refused_country', 'Sign-in code not sent (country not allowed)'), ('devices.revoked', 'Remembered devices revoked'), ('password.reset_requested', 'Password reset link sent'), ('password.reset_refused', 'Password reset refused'), ('password.reset_capped', 'Password reset mail held back (send limit)'), ('password.reset_mail_failed', 'Password reset mail could not be sent'), ('oidc.authorized', 'Signed in to an app'), ('oidc.refused', 'Sign-in to an app refused'), ('oidc.code_replayed', 'App authorization code used twice'), ('oidc.logout_failed', 'App not told of a sign-out'), ('app.registered', 'App registered'), ('app.removed', 'App removed'), ('token.created', 'API token created'), ('token.revoked', 'API token revoked'), ('token.refused', 'API request refused'), ('api.read', 'Read through the API'), ('user.deleted', 'User deleted'), ('factor.app_enrolled', 'Authenticator app set up'), ('factor.app_removed', 'Authenticator app removed or reset'), ('factor.recovery_codes_created', 'Recovery codes created'), ('factor.recovery_code_used', 'Recovery code used to sign in'), ('factor.passkey_added', 'Passkey or security key added'), ('factor.passkey_removed', 'Passkey or security key removed or reset'), ('factor.passkey_refused', 'Passkey sign-in refused'), ('factor.enrolment_link_sent', 'Link to set up a sign-in method sent'), ('factor.enrolment_link_used', 'Link to set up a sign-in method used'), ('signin.step_up', 'Sign-in checked again for a sensitive change'), ('client.details_changed', 'Client renamed or its country changed'), ('client.release_changed', "Client's release changed"), ('user.imported', 'Users imported from a file'), ('audit.purged', 'Old audit events removed'), ('client.alerts_mailed', 'Alerts emailed to the admins')], max_length=40),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("client.created", "Client created"),
+                    ("client.settings_changed", "Client settings changed"),
+                    ("sso.configured", "SSO configured"),
+                    ("sso.domain_added", "SSO email domain added"),
+                    ("sso.domain_verified", "SSO email domain verified"),
+                    ("sso.domain_removed", "SSO email domain removed"),
+                    ("template.created", "Message template created"),
+                    ("template.changed", "Message template changed"),
+                    ("user.created", "User created"),
+                    ("user.details_changed", "User details changed"),
+                    ("user.contact_changed", "Email or work phone changed"),
+                    ("user.preferences_changed", "Language or time zone changed"),
+                    (
+                        "user.contact_confirmation_sent",
+                        "Confirmation code for a new email or phone sent",
+                    ),
+                    ("user.mfa_changed", "MFA method changed"),
+                    ("user.bulk_mfa", "MFA method changed for many users"),
+                    ("user.activated", "User activated"),
+                    ("user.deactivated", "User deactivated"),
+                    ("user.password_set", "Password set by an admin or operator"),
+                    ("user.password_changed", "Password changed by the user"),
+                    ("user.notified", "Told of changed sign-in settings"),
+                    ("user.notice_failed", "Notice of changed sign-in settings not delivered"),
+                    (
+                        "user.notice_capped",
+                        "Notice of changed sign-in settings held back (send limit)",
+                    ),
+                    (
+                        "user.notice_refused_country",
+                        "Notice of changed sign-in settings not sent (country not allowed)",
+                    ),
+                    ("user.locked", "Locked after wrong codes"),
+                    ("user.unlocked", "Unlocked by an admin"),
+                    ("user.password_locked", "Locked after wrong passwords"),
+                    ("user.password_lock_ended", "Password lock ended by a reset"),
+                    ("signin.success", "Signed in"),
+                    ("signin.failure", "Sign-in refused at the password step"),
+                    ("signin.code_failed", "Wrong sign-in code"),
+                    ("signin.sso_refused", "SSO sign-in refused"),
+                    ("signin.paused", "Password sign-ins from an address paused"),
+                    ("signin.signed_out", "Signed out"),
+                    ("code.sent", "Sign-in code sent"),
+                    ("code.send_failed", "Sign-in code could not be sent"),
+                    ("code.capped", "Sign-in code held back (send limit)"),
+                    ("code.refused_country", "Sign-in code not sent (country not allowed)"),
+                    ("devices.revoked", "Remembered devices revoked"),
+                    ("password.reset_requested", "Password reset link sent"),
+                    ("password.reset_refused", "Password reset refused"),
+                    ("password.reset_capped", "Password reset mail held back (send limit)"),
+                    ("password.reset_mail_failed", "Password reset mail could not be sent"),
+                    ("oidc.authorized", "Signed in to an app"),
+                    ("oidc.refused", "Sign-in to an app refused"),
+                    ("oidc.code_replayed", "App authorization code used twice"),
+                    ("oidc.logout_failed", "App not told of a sign-out"),
+                    ("app.registered", "App registered"),
+                    ("app.removed", "App removed"),
+                    ("token.created", "API token created"),
+                    ("token.revoked", "API token revoked"),
+                    ("token.refused", "API request refused"),
+                    ("api.read", "Read through the API"),
+                    ("user.deleted", "User deleted"),
+                    ("factor.app_enrolled", "Authenticator app set up"),
+                    ("factor.app_removed", "Authenticator app removed or reset"),
+                    ("factor.recovery_codes_created", "Recovery codes created"),
+                    ("factor.recovery_code_used", "Recovery code used to sign in"),
+                    ("factor.passkey_added", "Passkey or security key added"),
+                    ("factor.passkey_removed", "Passkey or security key removed or reset"),
+                    ("factor.passkey_refused", "Passkey sign-in refused"),
+                    ("factor.enrolment_link_sent", "Link to set up a sign-in method sent"),
+                    ("factor.enrolment_link_used", "Link to set up a sign-in method used"),
+                    ("signin.step_up", "Sign-in checked again for a sensitive change"),
+                    ("client.details_changed", "Client renamed or its country changed"),
+                    ("client.release_changed", "Client's release changed"),
+                    ("user.imported", "Users imported from a file"),
+                    ("audit.purged", "Old audit events removed"),
+                    ("client.alerts_mailed", "Alerts emailed to the admins"),
+                ],
+                max_length=40,
+            ),
         ),
         migrations.CreateModel(
-            name='Alert',
+            name="Alert",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('repeat_lock', 'A user locked again within a day'), ('send_cap', 'A send limit reached'), ('sso_refusals', 'Many SSO sign-ins refused')], max_length=20)),
-                ('at', models.DateTimeField()),
-                ('count', models.PositiveIntegerField(default=1)),
-                ('scope', models.CharField(blank=True, default='', max_length=10)),
-                ('key', models.CharField(blank=True, default='', max_length=120)),
-                ('handled_at', models.DateTimeField(null=True)),
-                ('batch', models.UUIDField(null=True)),
-                ('client', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='alerts', to='accounts.client')),
-                ('subject', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("repeat_lock", "A user locked again within a day"),
+                            ("send_cap", "A send limit reached"),
+                            ("sso_refusals", "Many SSO sign-ins refused"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("at", models.DateTimeField()),
+                ("count", models.PositiveIntegerField(default=1)),
+                ("scope", models.CharField(blank=True, default="", max_length=10)),
+                ("key", models.CharField(blank=True, default="", max_length=120)),
+                ("handled_at", models.DateTimeField(null=True)),
+                ("batch", models.UUIDField(null=True)),
+                (
+                    "client",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="alerts",
+                        to="accounts.client",
+                    ),
+                ),
+                (
+                    "subject",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['client', 'handled_at'], name='alert_client_handled')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('key', ''), _negated=True), fields=('key',), name='alert_key_once')],
+                "indexes": [
+                    models.Index(fields=["client", "handled_at"], name="alert_client_handled")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("key", ""), _negated=True),
+                        fields=("key",),
+                        name="alert_key_once",
+                    )
+                ],
             },
         ),
     ]

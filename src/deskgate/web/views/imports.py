@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from deskgate.accounts import rules
 from deskgate.accounts.actions import imports
 from deskgate.accounts.permissions import Op
 from deskgate.http.actors import actor_for
@@ -34,7 +35,11 @@ def _applying(request: HttpRequest, admin: Any, kwargs: dict[str, Any]) -> bool:
 @step_up("user_import", "import users from a file", back="user_import", needed=_applying)
 def user_import(request: HttpRequest) -> HttpResponse:
     admin = acting_user(request)
-    context: dict[str, Any] = {"columns": imports.COLUMNS, "client": admin.client}
+    context: dict[str, Any] = {
+        "columns": imports.COLUMNS,
+        "client": admin.client,
+        "sso_mandatory": rules.sso_mandatory(admin.client),
+    }
     if request.method != "POST":
         return render(request, TEMPLATE, context)
     applying = "apply" in request.POST
@@ -52,10 +57,16 @@ def user_import(request: HttpRequest) -> HttpResponse:
         content = upload.read()
         filename = (upload.name or "")[:200]
     context["filename"] = filename
+    invite = applying and request.POST.get("invite") == "1"
     try:
         rows = imports.read_csv(content)
         result = imports.import_users(
-            admin.client, rows, by=actor_for(request, admin), dry_run=not applying, source=filename
+            admin.client,
+            rows,
+            by=actor_for(request, admin),
+            dry_run=not applying,
+            source=filename,
+            invite=invite,
         )
     except imports.FileError as exc:
         context["error"] = str(exc)
@@ -68,6 +79,7 @@ def user_import(request: HttpRequest) -> HttpResponse:
         # The checked file goes back with the Apply button: the real run checks it again.
         "content": content.decode("utf-8-sig") if not result.refused else "",
         "applied": result.applied,
+        "invited": invite,
     }
     return render(request, TEMPLATE, context)
 

@@ -118,12 +118,17 @@ def client_settings(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         by = actor_for(request, admin)
         days = form.cleaned_data.get("audit_retention_days")
+        hours, invite_directory = form.invitation_settings()
         try:
             # Both or neither: a refused retention leaves the other settings as they were.
             with transaction.atomic():
-                actions.update_client_settings(client, by=by, **form.to_settings())
+                client = actions.update_client_settings(client, by=by, **form.to_settings())
                 if days is not None:
                     actions.set_audit_retention(client, days, by=by)
+                if hours is not None:
+                    client = actions.set_invitation_hours(client, hours, by=by)
+                if invite_directory is not None:
+                    actions.set_invite_directory_users(client, invite_directory, by=by)
         except ValidationError as exc:
             add_errors(form, exc)
         except PermissionDenied as exc:

@@ -17,6 +17,7 @@ from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_POST
 
 from deskgate.accounts import access, actions, permissions, rules
+from deskgate.accounts.actions import invitations
 from deskgate.accounts.models import AuditEvent, Level, MfaMethod, User
 from deskgate.accounts.permissions import Op
 from deskgate.http.actors import actor_for
@@ -121,27 +122,64 @@ def user_create(request: HttpRequest) -> HttpResponse:
         initial={"employment": "active", "level": Level.AGENT},
     )
     if request.method == "POST" and form.is_valid():
+        by = actor_for(request, admin)
+        conflict = form.invitation_conflict()
         try:
-            saved = actions.create_user(
-                client,
-                form.to_input(),
-                by=actor_for(request, admin),
-                password=form.cleaned_data.get("password") or None,
-            )
+            with transaction.atomic():
+                saved = actions.create_user(
+                    client,
+                    form.to_input(),
+                    by=by,
+                    password=form.cleaned_data.get("password") or None,
+                )
+                if conflict:  # after the action's checks, so that theirs are said too
+                    raise ValidationError({"invite": [form.INVITE_OR_PASSWORD]})
         except ValidationError as exc:
             add_errors(form, exc)
+            if conflict and "invite" not in form.errors:
+                form.add_error("invite", form.INVITE_OR_PASSWORD)
         except PermissionDenied as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, gettext("%(user)s is created.") % {"user": saved.user.label})
+            if form.sends_invitation():
+                _invite(request, saved.user, by=by)
             for warning in with_template_links(saved.user.client, saved.warnings):
                 messages.warning(request, warning)
             return redirect("user_edit", user_id=saved.user.pk)
     return render(
         request,
         "web/users/form.html",
-        {"form": form, "client": client, "creating": True, "may": permissions.May(admin)},
+        {
+            "form": form,
+            "client": client,
+            "creating": True,
+            "sso_mandatory": rules.sso_mandatory(client),
+            "may": permissions.May(admin),
+        },
     )
+
+
+def _invite(request: HttpRequest, user: User, *, by: Any, again: bool = False) -> None:
+    """Send (or resend) the invitation and say what happened; a refusal is a message."""
+    try:
+        send = actions.resend_invitation if again else actions.invite
+        sent = send(user, by=by)
+    except ValidationError as exc:
+        messages.error(
+            request,
+            gettext("No invitation was sent: %(why)s") % {"why": " ".join(exc.messages)},
+        )
+    else:
+        messages.success(
+            request,
+            ngettext(
+                "An invitation was sent to %(destination)s. It works once, for %(hours)d hour.",
+                "An invitation was sent to %(destination)s. It works once, for %(hours)d hours.",
+                sent.hours,
+            )
+            % {"destination": sent.destination, "hours": sent.hours},
+        )
 
 
 # What proves who a user is (and Set password, which hands the account over as surely):
@@ -235,6 +273,7 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
             "strong_required": policy.strong_factor_required(user),
             "has_strong": factors.has_strong_factor(user),
             "passkeys": passkeys.passkeys_of(user),
+            "invitation": invitation_facts(user),
             "r5_warnings": [] if request.method == "POST" else _warnings_now(user),
             # Delete is an admin's, never of oneself; the page says why else it is refused.
             "may_delete": admin.level == Level.ADMIN and admin.pk != user.pk,
@@ -361,5 +400,60 @@ def user_send_enrolment_link(request: HttpRequest, user_id: int) -> HttpResponse
                 sent.hours,
             )
             % {"destination": sent.destination, "hours": sent.hours},
+        )
+    return redirect("user_edit", user_id=user.pk)
+
+
+def invitation_facts(user: User) -> dict[str, Any]:
+    """What the user page says of the user's invitation: the latest one and its state, and
+    whether one may be sent now."""
+    latest = invitations.latest_for(user)
+    state = ""
+    if latest is not None:
+        if latest.accepted_at is not None:
+            state = "accepted"
+        elif latest.voided_at is not None:
+            state = "revoked"
+        elif latest.email.casefold() != user.email.casefold():
+            state = "old_email"  # the link no longer works (invitations._still_meant)
+        elif latest.expires_at <= timezone.now():
+            state = "expired"
+        else:
+            state = "live"
+    return {"latest": latest, "state": state, "refusal": invitations.refusal(user)}
+
+
+@admin_pages
+@require_POST
+def user_send_invitation(request: HttpRequest, user_id: int) -> HttpResponse:
+    """Send or Resend on the user page (a new invitation voids the earlier one)."""
+    admin = acting_user(request)
+    user = access.get_user_for_admin(admin, user_id)
+    again = invitations.latest_for(user) is not None
+    try:
+        _invite(request, user, by=actor_for(request, admin), again=again)
+    except PermissionDenied as exc:
+        return forbidden(request, exc)
+    return redirect("user_edit", user_id=user.pk)
+
+
+@admin_pages
+@require_POST
+def user_revoke_invitation(request: HttpRequest, user_id: int) -> HttpResponse:
+    admin = acting_user(request)
+    user = access.get_user_for_admin(admin, user_id)
+    try:
+        count = actions.revoke_invitation(user, by=actor_for(request, admin))
+    except PermissionDenied as exc:
+        return forbidden(request, exc)
+    if count:
+        messages.success(
+            request,
+            gettext("The invitation of %(user)s is revoked: its link no longer works.")
+            % {"user": user.label},
+        )
+    else:
+        messages.info(
+            request, gettext("%(user)s has no invitation that works.") % {"user": user.label}
         )
     return redirect("user_edit", user_id=user.pk)

@@ -17,7 +17,9 @@ from deskgate.accounts.models import Client, Level, MfaMethod
 class Command(BaseCommand):
     help = (
         "Create a user of a client. The password is read from DESKGATE_PASSWORD or prompted "
-        "for, never given as an argument; it is temporary: the user changes it at first sign-in."
+        "for, never given as an argument; it is temporary: the user changes it at first sign-in. "
+        "With --invite (and --email) no password is asked: the user gets an invitation by email "
+        "to choose their own."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -34,6 +36,11 @@ class Command(BaseCommand):
             help="Default: what the client's settings give new users of the level, else off.",
         )
         parser.add_argument("--inactive", action="store_true")
+        parser.add_argument(
+            "--invite",
+            action="store_true",
+            help="email the user an invitation to choose their own password (needs --email)",
+        )
 
     def _password(self) -> str:
         password = os.environ.get("DESKGATE_PASSWORD")
@@ -61,11 +68,28 @@ class Command(BaseCommand):
             mfa_method=opts["mfa"],
             is_active=not opts["inactive"],
         )
+        if opts["invite"] and not opts["email"].strip():
+            raise CommandError("refused: an invitation goes to the user's Email: give --email.")
+        password = None if opts["invite"] else self._password()
         try:
-            saved = actions.create_user(client, data, by=OPERATOR, password=self._password())
+            saved = actions.create_user(client, data, by=OPERATOR, password=password)
         except (ValidationError, PermissionDenied) as exc:
             raise refusal(exc) from None
         user = saved.user
-        self.stdout.write(f"Created {described(user)}" + ". The password is temporary.")
+        if not opts["invite"]:
+            self.stdout.write(f"Created {described(user)}" + ". The password is temporary.")
+        else:
+            self.stdout.write(f"Created {described(user)}.")
+            try:
+                sent = actions.invite(user, by=OPERATOR)
+            except ValidationError as exc:
+                raise CommandError(
+                    f"refused: the user is created, but no invitation was sent: "
+                    f"{' '.join(exc.messages)}"
+                ) from None
+            self.stdout.write(
+                f"Invitation sent to {sent.destination}, valid {sent.hours} h "
+                f"(until {sent.expires_at:%Y-%m-%d %H:%M} UTC)."
+            )
         for warning in saved.warnings:
             self.stderr.write(f"warning: {warning}")

@@ -23,6 +23,11 @@ class Command(BaseCommand):
         parser.add_argument("--client", required=True, help="the client's name")
         parser.add_argument("--file", required=True, help="the CSV file")
         parser.add_argument("--dry-run", action="store_true", help="check, change nothing")
+        parser.add_argument(
+            "--invite",
+            action="store_true",
+            help="send each new user with an Email an invitation to choose their password",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         client = client_named(opts["client"])
@@ -34,7 +39,12 @@ class Command(BaseCommand):
         try:
             rows = imports.read_csv(data)
             result = imports.import_users(
-                client, rows, by=OPERATOR, dry_run=opts["dry_run"], source=path.name
+                client,
+                rows,
+                by=OPERATOR,
+                dry_run=opts["dry_run"],
+                source=path.name,
+                invite=opts["invite"],
             )
         except imports.FileError as exc:
             raise CommandError(f"refused: {exc}") from None
@@ -52,3 +62,7 @@ class Command(BaseCommand):
         if result.refused:
             raise CommandError(f"refused: {imports.refused_summary(result)}")
         self.stdout.write("Dry run: nothing changed." if opts["dry_run"] else "Applied.")
+        if opts["invite"] and result.applied:
+            self.stdout.write(f"Invitations sent: {result.invited}.")
+            for username, why in result.not_invited:
+                self.stdout.write(f"{username}: no invitation: {why}")
