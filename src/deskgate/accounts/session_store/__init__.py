@@ -15,5 +15,6 @@ These write the same rows with the same keys, in one statement each:
 - `delete()` is one DELETE.
 
 Every security property is Django's: the keys, their rotation at sign-in, the expiry, the
-signed and serialised data.
+signed and serialised data. Only the synchronous methods are changed: Deskgate is served
+over WSGI, and Django's async ones (`acycle_key`, `asave`) keep their own behaviour.
 """
