@@ -87,6 +87,7 @@ test-postgres: $(STAMP) $(OIDC) $(AXE) compile-messages
 # app (OpenID Connect, bench/app_signin.py) and signs key agents in with a security key
 # (bench/passkey.py). About 7 minutes on 2 cores.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/deskgate_bench
+BENCH_CACHE_URL ?= redis://127.0.0.1:6379/7
 BENCH_WORKERS ?= 2
 # Threads: a slow mail server or SMS gateway holds a thread, not a whole worker.
 THREADS ?= 4
@@ -101,6 +102,7 @@ bench: $(STAMP)
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench.scim --users 100000
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench.coverage --users 10000
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench.imports --rows 5000
+	DATABASE_URL=$(BENCH_DATABASE_URL) CACHE_URL=$(BENCH_CACHE_URL) $(BIN)/python -m bench.cpu --agents 60
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench.storm --workers $(BENCH_WORKERS) $(STORM_ARGS)
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench.storm --nodes 2 --workers 1 --reuse-data --time-limit 240
 

@@ -88,6 +88,57 @@ def named_cpu(*names: str) -> float:
     return sum(s.own for s in mine) + sum(s.reaped for s in mine if s.ppid not in pids)
 
 
+def database_backends(database: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving `database` (by pid): its
+    command line names the database, so other test runs on the same cluster do not count."""
+    found = {}
+    for s in all_stats():
+        if s.comm != "postgres":
+            continue
+        try:
+            cmdline = (PROC / str(s.pid) / "cmdline").read_bytes()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if f" {database} ".encode() in cmdline.replace(b"\0", b" ") + b" ":
+            found[s.pid] = s.own
+    return found
+
+
+class BackendClock:
+    """CPU seconds of the backends of one database, polled in a thread: a backend that
+    ends (the servers close a connection after CONN_MAX_AGE) keeps what it had at the last
+    poll, so a difference of `total()` is the work done in between, less at most one poll
+    interval of each backend that ended."""
+
+    def __init__(self, database: str, every: float = 0.25) -> None:
+        import threading
+
+        self.database = database
+        self.every = every
+        self.seen: dict[int, float] = {}
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopped.wait(self.every):
+            self.poll()
+
+    def poll(self) -> None:
+        found = database_backends(self.database)
+        with self.lock:
+            self.seen.update(found)
+
+    def total(self) -> float:
+        self.poll()
+        with self.lock:
+            return sum(self.seen.values())
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
 def self_cpu() -> float:
     """CPU seconds of this process, every thread (the load client and the message sinks)."""
     t = os.times()

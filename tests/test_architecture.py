@@ -55,6 +55,7 @@ ACTION_LAYER: dict[str, str] = {
     "deskgate.accounts.audit": "appends the AuditEvent every action records",
     "deskgate.accounts.notify": "records the AuditEvents of the notices it delivered",
     "deskgate.accounts.sessions": "opens, touches, rekeys and ends the UserSession rows",
+    "deskgate.accounts.session_store": "the session engine: one statement per session write",
     "deskgate.apitokens.tokens": "issues and revokes API tokens; counts each request's use",
     "deskgate.delivery.caps": "the send caps: one conditional UPSERT per message",
     "deskgate.delivery.channels": "the development SMS channel stores its message in the outbox",

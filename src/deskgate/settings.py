@@ -150,10 +150,11 @@ AUTH_PASSWORD_VALIDATORS = [
 # Sessions live in the database; with Redis, a copy in front of it saves the read of each
 # request (`cached_db`). A Redis restart or outage then signs nobody out: a session the
 # cache lacks is read from the database. Every session save is one database write either way.
+# Django's engines, each session write one statement (deskgate/accounts/session_store).
 SESSION_ENGINE = (
-    "django.contrib.sessions.backends.cached_db"
+    "deskgate.accounts.session_store.cached_db"
     if CONFIG.cache_url
-    else "django.contrib.sessions.backends.db"
+    else "deskgate.accounts.session_store.db"
 )
 SESSION_COOKIE_AGE = int(timedelta(hours=12).total_seconds())  # absolute lifetime
 SESSION_COOKIE_HTTPONLY = True

@@ -88,20 +88,31 @@ def resend_wait(pending: PendingSignIn, now: datetime | None = None) -> int:
     return pending.challenge().resend_wait(now or timezone.now(), app_settings.CODE)
 
 
-def locked_pending(pending_id: int) -> PendingSignIn | None:
-    """The sign-in attempt's row, locked for this transaction; None once it is gone."""
+def locked_pending(pending_id: int, user: User | None = None) -> PendingSignIn | None:
+    """The sign-in attempt's row, locked for this transaction; None once it is gone.
+
+    `user`: the attempt's user (with their client) as the caller read it with the attempt
+    in this request; then only the attempt's own row is read again (issue 17: the join
+    cost more to compile than to run). An attempt never changes user.
+    """
     # of=("self",): lock the attempt only, not its user's and client's rows as well, so
     # sign-ins of one client never queue behind each other or behind an admin's edit.
     rows = PendingSignIn.objects.select_for_update(of=("self",))
-    return rows.select_related("user", "user__client").filter(pk=pending_id).first()
+    if user is None:
+        return rows.select_related("user", "user__client").filter(pk=pending_id).first()
+    pending = rows.filter(pk=pending_id, user_id=user.pk).first()
+    if pending is not None:
+        pending.user = user
+    return pending
 
 
-def issue(pending_id: int, *, by: audit.Actor) -> Answer:
-    """Send a new code for this sign-in, voiding the previous one, within every limit."""
+def issue(pending_id: int, *, by: audit.Actor, user: User | None = None) -> Answer:
+    """Send a new code for this sign-in, voiding the previous one, within every limit.
+    `user`: the attempt's user, when the caller read it (see `locked_pending`)."""
     conf = app_settings.CODE
     now = timezone.now()
     with transaction.atomic():
-        pending = locked_pending(pending_id)
+        pending = locked_pending(pending_id, user)
         if pending is None:  # finished or voided by a parallel request
             return Answer(Issue.NOT_NEEDED)
         user = pending.user
@@ -141,10 +152,10 @@ def issue(pending_id: int, *, by: audit.Actor) -> Answer:
             alerts.send_capped(user, permit.value, now=now)
             return Answer(Issue.CAPPED, capped_scope=permit.value)
         code = challenge.issue(now, conf)  # voids the previous code
-        pending.keep(challenge)
+        changed = pending.keep(challenge)
         pending.code_channel = user.mfa_method
         pending.code_destination = user.masked_mfa_destination()
-        pending.save()
+        pending.save(update_fields=[*changed, "code_channel", "code_destination"])
         channel = user.mfa_method
     # Deliver outside the transaction: a slow server must not hold the locks.
     subject, text = _message(user, code)
@@ -183,7 +194,7 @@ def issue(pending_id: int, *, by: audit.Actor) -> Answer:
     return Answer(Issue.SENT)
 
 
-def verify(pending_id: int, submitted: str, *, by: audit.Actor) -> Answer:
+def verify(pending_id: int, submitted: str, *, by: audit.Actor, user: User | None = None) -> Answer:
     """Check a submitted code for this sign-in; count the failure or mark the step passed.
 
     The code is read as `codes.normalise` reads it: `977 743` is the code `977743`, and
@@ -196,7 +207,7 @@ def verify(pending_id: int, submitted: str, *, by: audit.Actor) -> Answer:
     conf = app_settings.CODE
     now = timezone.now()
     with transaction.atomic():
-        pending = locked_pending(pending_id)
+        pending = locked_pending(pending_id, user)
         if pending is None:  # finished or voided by a parallel request
             return Answer(Check.NO_CODE)
         user = pending.user

@@ -218,7 +218,7 @@ def code_step(request: HttpRequest) -> HttpResponse:
     app_form = AppCodeForm(request.POST if action == "verify_app" else None)
     recovery_form = RecoveryCodeForm(request.POST if action == "verify_recovery" else None)
     if action == "resend" and may_send:
-        answer = challenge.issue(pending.pk, by=by)
+        answer = challenge.issue(pending.pk, by=by, user=user)
         if not _reload(pending):
             return _gone(request)
         level, text = issue_message(answer, pending, resend=pending.codes_sent > 1)
@@ -246,7 +246,7 @@ def code_step(request: HttpRequest) -> HttpResponse:
         field = "recovery_code" if recovery else "app_code"
         factor_form.add_error(field, factor_message(answer, recovery=recovery))
     if request.method == "POST" and form.is_valid():
-        answer = challenge.verify(pending.pk, form.cleaned_data["code"], by=by)
+        answer = challenge.verify(pending.pk, form.cleaned_data["code"], by=by, user=user)
         if answer.reason == Check.OK:
             if not _reload(pending):
                 return _gone(request)
@@ -255,7 +255,9 @@ def code_step(request: HttpRequest) -> HttpResponse:
                 devices.remember(response, request, user)
             return response
         form.add_error("code", check_message(answer))
-    if not _reload(pending):
+    # A POST may have changed the code's state (a wrong try counted); a GET changed
+    # nothing since `pipeline.current` read the row.
+    if request.method == "POST" and not _reload(pending):
         return _gone(request)
     return render(
         request,

@@ -13,6 +13,8 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 
 from django.contrib.auth import login
+from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -50,6 +52,16 @@ STAGE_URLS = {
 }
 
 
+def _delete(rows: QuerySet[PendingSignIn]) -> int:
+    """Delete these pending sign-ins in one statement; answer how many there were.
+
+    `QuerySet.delete()` wraps even a lone DELETE in BEGIN and COMMIT, for the cascades and
+    signals its collector may have to run: a pending sign-in has neither (no row refers
+    to one, no signal listens), and its DELETE is atomic by itself.
+    """
+    return int(rows._raw_delete(rows.db))
+
+
 def create_pending(
     user: User,
     *,
@@ -60,7 +72,7 @@ def create_pending(
     via_link: bool = False,
 ) -> PendingSignIn:
     now = timezone.now()
-    PendingSignIn.objects.filter(user=user, expires_at__lt=now).delete()
+    _delete(PendingSignIn.objects.filter(user=user, expires_at__lt=now))
     return PendingSignIn.objects.create(
         token=secrets.token_urlsafe(32),
         user=user,
@@ -258,7 +270,7 @@ def current(request: HttpRequest) -> PendingSignIn | None:
 def abandon(request: HttpRequest) -> None:
     token = request.session.pop(SESSION_KEY, None)
     if isinstance(token, str):
-        PendingSignIn.objects.filter(token=token).delete()
+        _delete(PendingSignIn.objects.filter(token=token))
 
 
 def proved(pending: PendingSignIn) -> bool:
@@ -298,8 +310,7 @@ def stage_url(stage: Stage) -> str:
 
 def claim(pending: PendingSignIn) -> bool:
     """Claim a passed attempt by deleting it: of parallel requests, exactly one gets True."""
-    claimed, _ = PendingSignIn.objects.filter(pk=pending.pk).delete()
-    return bool(claimed)
+    return _delete(PendingSignIn.objects.filter(pk=pending.pk)) > 0
 
 
 def finish(
@@ -317,27 +328,33 @@ def finish(
     The pending sign-in is claimed by deleting it: of parallel requests carrying the same
     passed attempt, exactly one deletes the row and gets a session.
     """
-    if pending is not None and not claim(pending):
-        request.session.pop(SESSION_KEY, None)
-        return False
-    abandon(request)
-    again = request.user.is_authenticated and request.user.pk == user.pk
-    old_key = request.session.session_key or ""
-    login(request, user, backend=BACKEND)  # rotates the session key
-    if again:
-        sessions.reauthenticated(request, user, old_key=old_key, facts=facts)
-    else:
-        sessions.open(request, user, ip=client_ip(request), facts=facts)
-    if facts.email_proven:
-        actions.note_email_proven(user, user.email)
-    audit.record(
-        AuditAction.SIGNIN_SUCCESS,
-        client=user.client,
-        by=actor_for(request, user),
-        subject=user,
-        summary=f"{user.label} signed in ({via})",
-        method=via,
-    )
+    # One transaction: the claim, the old session's row, last_login, the session's record
+    # and the audit event are one commit (one WAL flush) instead of one each.
+    with transaction.atomic():
+        if pending is not None and not claim(pending):
+            request.session.pop(SESSION_KEY, None)
+            return False
+        if pending is not None and request.session.get(SESSION_KEY) == pending.token:
+            request.session.pop(SESSION_KEY)  # its row is the one just claimed
+        else:
+            abandon(request)
+        again = request.user.is_authenticated and request.user.pk == user.pk
+        old_key = request.session.session_key or ""
+        login(request, user, backend=BACKEND)  # rotates the session key
+        if again:
+            sessions.reauthenticated(request, user, old_key=old_key, facts=facts)
+        else:
+            sessions.open(request, user, ip=client_ip(request), facts=facts)
+        if facts.email_proven:
+            actions.note_email_proven(user, user.email)
+        audit.record(
+            AuditAction.SIGNIN_SUCCESS,
+            client=user.client,
+            by=actor_for(request, user),
+            subject=user,
+            summary=f"{user.label} signed in ({via})",
+            method=via,
+        )
     return True
 
 
@@ -370,7 +387,7 @@ def advance(request: HttpRequest, pending: PendingSignIn) -> str:
     # A user with an authenticator app or a passkey is asked for it first: no Email or SMS
     # is sent (an SMS costs money) unless they ask for one on the code page.
     if stage == Stage.CODE and pending.codes_sent == 0 and not has_strong:
-        answer = challenge.issue(pending.pk, by=actor_for(request, user))
+        answer = challenge.issue(pending.pk, by=actor_for(request, user), user=user)
         if answer.reason != challenge.Issue.SENT:  # a sent code is said by the page itself
             request.session[FIRST_SEND_KEY] = answer.as_dict()
     if stage == Stage.DONE:

@@ -1,0 +1,11 @@
+"""Sessions in the database with the cache (Redis) in front, one statement per write."""
+
+from __future__ import annotations
+
+from django.contrib.sessions.backends import cached_db as django_cached_db
+
+from deskgate.accounts.session_store import db
+
+
+class SessionStore(django_cached_db.SessionStore, db.SessionStore):
+    """Django's cached_db over the store above: reads from the cache, writes both."""
