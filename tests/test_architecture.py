@@ -23,8 +23,8 @@ PACKAGE = SRC / "deskgate"
 # Each entry names what follows `deskgate.` ("" is the package itself).
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     # Settings-free primitives: the environment read once, the cache wrapper, log filters,
-    # the readers every app's typed settings (app_settings.py) share.
-    ("primitives", frozenset({"", "conf", "cache", "logfilters", "typed_settings"})),
+    # the readers every app's typed settings (app_settings.py) share, fixed statements (rows).
+    ("primitives", frozenset({"", "conf", "cache", "logfilters", "rows", "typed_settings"})),
     # Sending mail and SMS, the outbox, the send caps: knows no user, no client.
     ("delivery", frozenset({"delivery"})),
     # Clients, users, templates, audit, rules and the actions that change them.
@@ -56,6 +56,7 @@ ACTION_LAYER: dict[str, str] = {
     "deskgate.accounts.notify": "records the AuditEvents of the notices it delivered",
     "deskgate.accounts.sessions": "opens, touches, rekeys and ends the UserSession rows",
     "deskgate.accounts.session_store": "the session engine: one statement per session write",
+    "deskgate.rows": "runs the fixed statements of the hot path (the writers listed here)",
     "deskgate.apitokens.tokens": "issues and revokes API tokens; counts each request's use",
     "deskgate.delivery.caps": "the send caps: one conditional UPSERT per message",
     "deskgate.delivery.channels": "the development SMS channel stores its message in the outbox",

@@ -1,0 +1,54 @@
+"""Fixed statements (deskgate.rows) give the instances the ORM gives, on both databases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Model
+
+from deskgate import rows
+from deskgate.accounts.models import Client, User
+from deskgate.signin.backends import DeskgateBackend
+from deskgate.sso.models import ProviderConfig
+
+SHAPE = rows.Shape((User, "u"), (Client, "c"), (ProviderConfig, "s"))
+SQL = (
+    f"SELECT {SHAPE.columns()} FROM accounts_user u"  # noqa: S608  # the test's own tables
+    " JOIN accounts_client c ON c.id = u.client_id"
+    f" LEFT JOIN {ProviderConfig._meta.db_table} s ON s.client_id = c.id WHERE u.id = %s"
+)
+
+
+def _fields(instance: Model) -> dict[str, Any]:
+    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
+
+
+def test_a_row_gives_what_the_orm_gives(user_factory) -> None:
+    user = user_factory("admin", "email", work_phone="+358401234567")
+    User.objects.filter(pk=user.pk).update(last_login=user.created_at)
+    orm = User.objects.select_related("client").get(pk=user.pk)
+    found = SHAPE.one(SQL, [user.pk])
+    assert found is not None
+    fixed, client, sso = found
+    assert isinstance(fixed, User) and isinstance(client, Client)
+    assert _fields(fixed) == _fields(orm)
+    assert _fields(client) == _fields(orm.client)
+    assert fixed.last_login is not None and fixed.last_login.tzinfo is not None
+    assert sso is None  # a LEFT JOIN's missing row
+    assert not fixed._state.adding and fixed._state.db == "default"
+
+
+def test_no_row_is_none(db) -> None:
+    assert SHAPE.one(SQL, [10**9]) is None
+
+
+def test_the_session_user_comes_with_their_client_in_one_statement(
+    user_factory, django_assert_num_queries
+) -> None:
+    user = user_factory("agent")
+    with django_assert_num_queries(1):
+        found = DeskgateBackend().get_user(user.pk)
+        assert found is not None and found.client.name == user.client.name
+    inactive = user_factory("agent", active=False)
+    assert DeskgateBackend().get_user(inactive.pk) is None
+    assert DeskgateBackend().get_user("junk") is None
