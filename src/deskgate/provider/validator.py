@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from typing import Any
 
+from django.db import connections
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, Grant, RefreshToken
 from oauth2_provider.oauth2_validators import OAuth2Validator
@@ -129,17 +131,14 @@ class DeskgateValidator(OAuth2Validator):
     def validate_code(
         self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any
     ) -> bool:
-        authorization = Authorization.objects.filter(
-            code_hash=code_hash(code), application=client
-        ).first()
+        authorization = _claim(code_hash(code), client)
         if authorization is None:
-            return False
-        claimed = Authorization.objects.filter(
-            pk=authorization.pk, exchanged_at=None, ended_at=None
-        ).update(exchanged_at=timezone.now())
-        if not claimed:
-            fresh = Authorization.objects.filter(pk=authorization.pk).first()
-            if fresh is not None and fresh.exchanged_at is None:
+            authorization = Authorization.objects.filter(
+                code_hash=code_hash(code), application=client
+            ).first()
+            if authorization is None:
+                return False
+            if authorization.exchanged_at is None:
                 return False  # the session signed out before the app exchanged its code
             revoke.replayed_code(authorization)
             return False
@@ -234,10 +233,26 @@ class DeskgateValidator(OAuth2Validator):
     def _create_refresh_token(
         self, request: Any, refresh_token_code: str, access_token: Any, previous_refresh_token: Any
     ) -> RefreshToken:
-        token: RefreshToken = super()._create_refresh_token(
+        authorization: Authorization | None = getattr(request, "deskgate_authorization", None)
+        if (
+            previous_refresh_token is None
+            and authorization is not None
+            and authorization.token_family is not None
+        ):
+            # DOT's, in the family the code's claim named (one UPDATE less a token).
+            token = RefreshToken(
+                user=request.user,
+                application=request.client,
+                access_token=access_token,
+                token_family=authorization.token_family,
+                resource=getattr(request, "resource", []),  # RFC 8707
+            )
+            self._set_token_value(token, refresh_token_code)
+            token.save()
+            return token
+        token = super()._create_refresh_token(
             request, refresh_token_code, access_token, previous_refresh_token
         )
-        authorization: Authorization | None = getattr(request, "deskgate_authorization", None)
         if authorization is not None and authorization.token_family is None:
             Authorization.objects.filter(pk=authorization.pk).update(
                 token_family=token.token_family
@@ -264,3 +279,41 @@ class DeskgateValidator(OAuth2Validator):
                 token_family=instance.token_family
             ).first()
         return True
+
+
+def _claim_sql() -> str:
+    meta = Authorization._meta
+    columns = ", ".join(str(f.column) for f in meta.concrete_fields)
+    return (
+        f"UPDATE {meta.db_table} SET exchanged_at = %s, token_family = COALESCE(token_family, %s)"  # noqa: S608  # our table
+        " WHERE code_hash = %s AND application_id = %s AND exchanged_at IS NULL"
+        f" AND ended_at IS NULL RETURNING {columns}"
+    )
+
+
+_CLAIM = _claim_sql()
+
+
+def _claim(hashed: str, client: Any) -> Authorization | None:
+    """Claim the code's authorization for this exchange, once: one conditional UPDATE that
+    answers the row it claimed (None: no such code of this app, or claimed or ended
+    already). It names the family of the tokens the exchange issues, so that a replay or
+    a sign-out finds them (revoke.families) from the moment of the claim."""
+    family = uuid.uuid4()
+    connection = connections[Authorization.objects.db]
+    if not connection.features.can_return_columns_from_insert:
+        found = Authorization.objects.filter(code_hash=hashed, application=client).first()
+        if found is None:
+            return None
+        claimed = Authorization.objects.filter(
+            pk=found.pk, exchanged_at=None, ended_at=None
+        ).update(exchanged_at=timezone.now(), token_family=found.token_family or family)
+        if not claimed:
+            return None
+        found.refresh_from_db()
+        return found
+    meta = Authorization._meta
+    now = meta.get_field("exchanged_at").get_db_prep_value(timezone.now(), connection)
+    named = meta.get_field("token_family").get_db_prep_value(family, connection)
+    rows = Authorization.objects.raw(_CLAIM, [now, named, hashed, client.pk])
+    return next(iter(rows), None)

@@ -58,7 +58,11 @@ class Authorize(AuthorizationView):
             return self.error_response(error, application=None)
         if "none" in _prompt(request):
             return self._refuse("login_required", "The user is not signed in.", credentials)
-        request.session[REAUTH_SINCE] = 0  # any sign-in from now on will do
+        if "max_age" in request.GET or _prompt(request):
+            # Any sign-in from now on will do, however old max_age would find it. Without
+            # either (the usual request) any sign-in does anyway: nothing to note, and the
+            # authorization that comes back has no session key to drop (no session write).
+            request.session[REAUTH_SINCE] = 0
         pipeline.return_after(
             request,
             _without_prompt_login(request.get_full_path()),
