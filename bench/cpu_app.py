@@ -240,10 +240,20 @@ def main() -> None:
         }
 
     flows = {flow: flow_result(flow) for flow in FLOWS}
+    landing = flows["plain"]["steps"]["GET /"]
     for flow in ("public", "confidential"):
         flows[flow]["extra_cpu_ms"] = flows[flow]["total_cpu_ms"] - flows["plain"]["total_cpu_ms"]
         flows[flow]["extra_statements"] = (
             flows[flow]["total_statements"] - flows["plain"]["total_statements"]
+        )
+        # The provider's own requests in place of the landing page: the same difference
+        # without the noise of the four sign-in requests both kinds make.
+        steps = flows[flow]["steps"]
+        flows[flow]["provider_extra_cpu_ms"] = (
+            sum(steps[s]["cpu_ms"] for s in PROVIDER_STEPS) - landing["cpu_ms"]
+        )
+        flows[flow]["provider_extra_statements"] = (
+            sum(steps[s]["statements"] for s in PROVIDER_STEPS) - landing["statements"]
         )
     result = {
         "label": args.label,
@@ -297,9 +307,12 @@ def report(result: dict[str, Any], before: dict[str, Any] | None) -> None:
         rows = [("total", "total_cpu_ms", "total_statements")]
         if flow != "plain":
             rows.append(("extra over plain", "extra_cpu_ms", "extra_statements"))
+            rows.append(
+                ("provider's 4 - GET /", "provider_extra_cpu_ms", "provider_extra_statements")
+            )
         for name, c, n in rows:
             line = f"{name:<26}{now[c]:>9.2f}{now[n]:>6}"
-            if was:
+            if was and c in was:
                 line += f"{'| ':>7}{was[c]:>9.2f}{was[n]:>6}"
             print(line)
     print(f"\nargon2id verification: {result['hash_ms']:.1f} ms CPU (not in the figures above)")
@@ -310,8 +323,12 @@ def report(result: dict[str, Any], before: dict[str, Any] | None) -> None:
         )
     for flow in ("public", "confidential"):
         extra = result["flows"][flow]["extra_cpu_ms"]
+        own = result["flows"][flow]["provider_extra_cpu_ms"]
         verdict = "MET" if extra <= 10.0 else "MISSED"
-        print(f"{flow} app sign-in: {extra:+.2f} ms over a plain one (target +10 ms: {verdict})")
+        print(
+            f"{flow} app sign-in: {extra:+.2f} ms over a plain one (the provider's requests "
+            f"instead of the landing page: {own:+.2f} ms; target +10 ms: {verdict})"
+        )
 
 
 if __name__ == "__main__":
