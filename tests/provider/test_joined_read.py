@@ -1,5 +1,5 @@
-"""The validator's fixed reads of a grant and of an access token (issue 17) build what the
-ORM's `select_related(...).first()` builds: every field, the related rows, None where a key
+"""The validator's fixed reads of an app, a grant and an access token (issue 17) build what
+the ORM's `select_related(...).first()` builds: every field, the related rows, None where a key
 is empty, nothing for an unknown key."""
 
 from __future__ import annotations
@@ -74,5 +74,10 @@ def test_the_fixed_reads_build_what_the_orm_builds(
             assert values(client) == values(expected_token.user.client)
         assert not token._state.adding
 
+    with django_assert_num_queries(1):
+        read = validator._APPLICATION.first([app.client_id])
+    assert read is not None and values(read) == values(application)
+
+    assert validator._APPLICATION.first(["no-such-app"]) is None
     assert validator._GRANT.first(["no-such-code"]) is None
     assert validator._ACCESS_TOKEN.first(["c" * 64]) is None
