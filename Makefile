@@ -103,6 +103,7 @@ bench: $(STAMP)
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench.coverage --users 10000
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench.imports --rows 5000
 	DATABASE_URL=$(BENCH_DATABASE_URL) CACHE_URL=$(BENCH_CACHE_URL) $(BIN)/python -m bench.cpu --agents 60
+	DATABASE_URL=$(BENCH_DATABASE_URL) CACHE_URL=$(BENCH_CACHE_URL) $(BIN)/python -m bench.cpu_app --agents 30
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench.storm --workers $(BENCH_WORKERS) $(STORM_ARGS)
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench.storm --nodes 2 --workers 1 --reuse-data --time-limit 240
 

@@ -25,9 +25,10 @@ from urllib.parse import urlencode, urlsplit
 
 from django.db import transaction
 from django.utils import timezone
-from jwcrypto import jwk, jwt
+from jwcrypto import jwt
 from oauth2_provider.models import Application
 from oauth2_provider.settings import oauth2_settings
+from oauth2_provider.utils import jwk_from_pem
 
 from deskgate.accounts import audit
 from deskgate.accounts.models import AuditAction, User
@@ -103,7 +104,8 @@ def app_signed_out(application: Application, user: User, sid: str) -> None:
 
 def logout_token(delivery: LogoutDelivery) -> str:
     """The signed logout token (Back-Channel Logout 1.0, section 2.4) for one app."""
-    key = jwk.JWK.from_pem(oauth2_settings.OIDC_RSA_PRIVATE_KEY.encode())
+    # Parsed once per process (DOT's cache, the one its ID tokens are signed with).
+    key = jwk_from_pem(oauth2_settings.OIDC_RSA_PRIVATE_KEY)
     now = int(time.time())
     claims = {
         "iss": oauth2_settings.OIDC_ISS_ENDPOINT,

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import Application
 
@@ -37,6 +37,31 @@ class AppInput:
 class Registered:
     application: Application
     client_secret: str | None  # shown once; stored hashed
+
+
+def _open_to_sql() -> str:
+    through = AppProfile.clients.through._meta
+    table = through.db_table
+    profile = through.get_field("appprofile").column
+    client = through.get_field("client").column
+    # Open: no client listed (an app without a profile lists none either), or this one.
+    return (
+        f"SELECT NOT EXISTS(SELECT 1 FROM {table} WHERE {profile} = %s)"  # noqa: S608  # our tables
+        f" OR EXISTS(SELECT 1 FROM {table} WHERE {profile} = %s AND {client} = %s)"
+    )
+
+
+_OPEN_TO = _open_to_sql()
+
+
+def open_to(application: Application, client_id: int) -> bool:
+    """Whether the users of this client may sign in to the app (AppProfile.open_to), as one
+    fixed statement: the authorization endpoint asks it on every request (issue 17). The
+    profile's key is its app's."""
+    with connection.cursor() as cursor:
+        cursor.execute(_OPEN_TO, [application.pk, application.pk, client_id])
+        (open_,) = cursor.fetchone()
+    return bool(open_)
 
 
 def issuer() -> str:

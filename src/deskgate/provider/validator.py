@@ -13,11 +13,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar, cast
 
+from django.db import connections, models, router
+from django.db.models import signals
 from django.utils import timezone
-from oauth2_provider.models import Grant, RefreshToken
+from oauth2_provider import cimd
+from oauth2_provider.models import AccessToken, Application, Grant, RefreshToken
 from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauthlib.oauth2.rfc6749 import errors
 
 from deskgate.provider import claims, revoke
 from deskgate.provider.models import Authorization
@@ -29,6 +35,24 @@ def code_hash(code: str) -> str:
 
 class DeskgateValidator(OAuth2Validator):
     oidc_claim_scope = None  # claims.released filters by scope
+
+    # --- the app, read by a fixed statement ------------------------------------------------
+
+    def _load_application(self, client_id: str, request: Any) -> Application | None:
+        """DOT's, with the app read by one fixed statement: every authorization and token
+        request reads it, and the ORM's compile of it cost more than the read. What DOT
+        does with an app it reads (a CIMD app's refresh, `is_usable`) it does here too,
+        through its own code; an id the statement cannot take, or no such app, is DOT's
+        to answer (CIMD, a NUL byte)."""
+        if not request.client and isinstance(client_id, str) and "\x00" not in client_id:
+            found = _APPLICATION.first([client_id])
+            if found is not None:
+                found = cimd.refresh_if_stale(found, request=request)
+                if not found.is_usable(request):
+                    return None
+                request.client = found  # DOT's own check takes it from here
+        loaded: Application | None = super()._load_application(client_id, request)
+        return loaded
 
     # --- claims ---------------------------------------------------------------------------
 
@@ -85,7 +109,8 @@ class DeskgateValidator(OAuth2Validator):
         cached = getattr(request, "_deskgate_grant", None)
         if cached is not None and cached.code == code:
             return cached
-        grant = Grant.objects.filter(code=code).select_related("user").first()
+        # The user's client too: the ID token's claims name it (claims.user_claims).
+        grant = _GRANT.first([code])
         request._deskgate_grant = grant
         return grant
 
@@ -103,6 +128,25 @@ class DeskgateValidator(OAuth2Validator):
         if grant is None or grant.application_id != client.pk:
             return False
         return grant.redirect_uri_allowed(redirect_uri)
+
+    def invalidate_authorization_code(
+        self, client_id: str, code: str, request: Any, *args: Any, **kwargs: Any
+    ) -> None:
+        """DOT's: the code's grant deleted, InvalidGrantError if it was gone; as one fixed
+        DELETE: nothing refers to a grant or listens for its deletion, so the ORM's
+        deletion would collect nothing and send nothing."""
+        if (
+            Grant._meta.related_objects
+            or signals.pre_delete.has_listeners(Grant)
+            or signals.post_delete.has_listeners(Grant)
+        ):
+            super().invalidate_authorization_code(client_id, code, request, *args, **kwargs)
+            return
+        with connections[router.db_for_write(Grant)].cursor() as cursor:
+            cursor.execute(_DELETE_GRANT, [code, request.client.pk])
+            deleted = cursor.rowcount
+        if not deleted:
+            raise errors.InvalidGrantError(request=request)
 
     def get_code_challenge(self, code: str, request: Any) -> str | None:
         grant = self._grant(code, request)
@@ -127,17 +171,14 @@ class DeskgateValidator(OAuth2Validator):
     def validate_code(
         self, client_id: str, code: str, client: Any, request: Any, *args: Any, **kwargs: Any
     ) -> bool:
-        authorization = Authorization.objects.filter(
-            code_hash=code_hash(code), application=client
-        ).first()
+        authorization = _claim(code_hash(code), client)
         if authorization is None:
-            return False
-        claimed = Authorization.objects.filter(
-            pk=authorization.pk, exchanged_at=None, ended_at=None
-        ).update(exchanged_at=timezone.now())
-        if not claimed:
-            fresh = Authorization.objects.filter(pk=authorization.pk).first()
-            if fresh is not None and fresh.exchanged_at is None:
+            authorization = Authorization.objects.filter(
+                code_hash=code_hash(code), application=client
+            ).first()
+            if authorization is None:
+                return False
+            if authorization.exchanged_at is None:
                 return False  # the session signed out before the app exchanged its code
             revoke.replayed_code(authorization)
             return False
@@ -155,13 +196,100 @@ class DeskgateValidator(OAuth2Validator):
         request.deskgate_authorization = authorization
         return True
 
+    def _check_and_set_request_resource(self, request: Any) -> None:
+        """DOT's RFC 8707 handling, with the grant `validate_code` read (DOT reads it
+        again for its `resource`). Deskgate's apps ask for no resource indicators; a code
+        that carries some is narrowed and checked exactly as DOT does."""
+        if request.grant_type != "authorization_code":
+            super()._check_and_set_request_resource(request)
+            return
+        request.grant_type = "deskgate:grant-read"  # DOT's normalisation and URI checks only
+        try:
+            super()._check_and_set_request_resource(request)
+        finally:
+            request.grant_type = "authorization_code"
+        grant = self._grant(request.code, request)
+        granted = (
+            (grant.resource or [])
+            if grant is not None and grant.application_id == request.client.pk
+            else []
+        )
+        if request.resource and granted:
+            for resource in request.resource:
+                if resource not in granted:
+                    raise errors.CustomOAuth2Error(
+                        error="invalid_target",
+                        description=(
+                            f"The requested resource '{resource}' is not allowed. "
+                            "Token request cannot escalate resource permissions beyond the "
+                            "original authorization grant"
+                        ),
+                        request=request,
+                    )
+        elif granted:
+            self._validate_resource_uris(request, granted)
+            request.resource = granted
+
+    # --- the ID token this request signed, kept for its access token ----------------------
+
+    def finalize_id_token(self, id_token: Any, token: Any, token_handler: Any, request: Any) -> str:
+        serialized: str = super().finalize_id_token(id_token, token, token_handler, request)
+        request.deskgate_id_token = (serialized, request.id_token)
+        return serialized
+
+    def _create_access_token(
+        self, expires: Any, request: Any, token: Any, source_refresh_token: Any = None
+    ) -> AccessToken:
+        """DOT's, except that the ID token signed and saved in this very request is taken
+        as it is: DOT verifies the token's signature and reads its row back to link it.
+        Any other ID token string goes through DOT's way."""
+        issued = getattr(request, "deskgate_id_token", None)
+        if issued is None or not token.get("id_token") or token["id_token"] != issued[0]:
+            return super()._create_access_token(expires, request, token, source_refresh_token)
+        access_token = AccessToken(
+            user=request.user,
+            scope=token["scope"],
+            expires=expires,
+            id_token=issued[1],
+            application=request.client,
+            source_refresh_token=source_refresh_token,
+            resource=getattr(request, "resource", []),  # RFC 8707
+        )
+        self._set_token_value(access_token, token["access_token"])
+        access_token.save()
+        return access_token
+
+    # --- UserInfo -------------------------------------------------------------------------
+
+    def _load_access_token(self, token: str) -> AccessToken | None:
+        """DOT's read (the token with its app and user), with the user's client (the
+        `deskgate` scope's claim names it)."""
+        checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
+        return _ACCESS_TOKEN.first([checksum])
+
     def _create_refresh_token(
         self, request: Any, refresh_token_code: str, access_token: Any, previous_refresh_token: Any
     ) -> RefreshToken:
-        token: RefreshToken = super()._create_refresh_token(
+        authorization: Authorization | None = getattr(request, "deskgate_authorization", None)
+        if (
+            previous_refresh_token is None
+            and authorization is not None
+            and authorization.token_family is not None
+        ):
+            # DOT's, in the family the code's claim named (one UPDATE less a token).
+            token = RefreshToken(
+                user=request.user,
+                application=request.client,
+                access_token=access_token,
+                token_family=authorization.token_family,
+                resource=getattr(request, "resource", []),  # RFC 8707
+            )
+            self._set_token_value(token, refresh_token_code)
+            token.save()
+            return token
+        token = super()._create_refresh_token(
             request, refresh_token_code, access_token, previous_refresh_token
         )
-        authorization: Authorization | None = getattr(request, "deskgate_authorization", None)
         if authorization is not None and authorization.token_family is None:
             Authorization.objects.filter(pk=authorization.pk).update(
                 token_family=token.token_family
@@ -188,3 +316,139 @@ class DeskgateValidator(OAuth2Validator):
                 token_family=instance.token_family
             ).first()
         return True
+
+
+def _claim_sql() -> str:
+    meta = Authorization._meta
+    columns = ", ".join(str(f.column) for f in meta.concrete_fields)
+    return (
+        f"UPDATE {meta.db_table} SET exchanged_at = %s, token_family = COALESCE(token_family, %s)"  # noqa: S608  # our table
+        " WHERE code_hash = %s AND application_id = %s AND exchanged_at IS NULL"
+        f" AND ended_at IS NULL RETURNING {columns}"
+    )
+
+
+_CLAIM = _claim_sql()
+
+
+def _claim(hashed: str, client: Any) -> Authorization | None:
+    """Claim the code's authorization for this exchange, once: one conditional UPDATE that
+    answers the row it claimed (None: no such code of this app, or claimed or ended
+    already). It names the family of the tokens the exchange issues, so that a replay or
+    a sign-out finds them (revoke.families) from the moment of the claim."""
+    family = uuid.uuid4()
+    connection = connections[Authorization.objects.db]
+    if not connection.features.can_return_columns_from_insert:
+        found = Authorization.objects.filter(code_hash=hashed, application=client).first()
+        if found is None:
+            return None
+        claimed = Authorization.objects.filter(
+            pk=found.pk, exchanged_at=None, ended_at=None
+        ).update(exchanged_at=timezone.now(), token_family=found.token_family or family)
+        if not claimed:
+            return None
+        found.refresh_from_db()
+        return found
+    meta = Authorization._meta
+    now = meta.get_field("exchanged_at").get_db_prep_value(timezone.now(), connection)
+    named = meta.get_field("token_family").get_db_prep_value(family, connection)
+    rows = Authorization.objects.raw(_CLAIM, [now, named, hashed, client.pk])
+    return next(iter(rows), None)
+
+
+Row = TypeVar("Row", bound=models.Model)
+
+
+class JoinedRead(Generic[Row]):
+    """One row and the rows its foreign keys lead to, as `select_related(...).first()`
+    builds them (model instances, the related ones cached on their parents, None where a
+    key is empty), from one fixed statement: the ORM compiled the grant's and the access
+    token's three- and four-table reads anew on every request, which took longer than the
+    database took to answer them (issue 17).
+
+    `edges` are (index of the parent model, its foreign key's name), the root being 0;
+    `where` is about the root's columns, aliased t0.
+    """
+
+    def __init__(self, root: type[Row], edges: Sequence[tuple[int, str]], where: str) -> None:
+        self.root = root
+        chain: list[type[models.Model]] = [root]
+        self.links: list[tuple[int, models.ForeignKey[Any, Any]]] = []
+        joins = []
+        for parent, name in edges:
+            field = chain[parent]._meta.get_field(name)
+            target = getattr(field, "related_model", None)
+            if not isinstance(field, models.ForeignKey) or not (
+                isinstance(target, type) and issubclass(target, models.Model)
+            ):
+                raise TypeError(f"{name} is not a foreign key of {chain[parent].__name__}")
+            alias = f"t{len(chain)}"
+            joins.append(
+                f' LEFT JOIN "{target._meta.db_table}" {alias}'
+                f' ON {alias}."{target._meta.pk.column}" = t{parent}."{field.column}"'
+            )
+            self.links.append((parent, field))
+            chain.append(target)
+        self.models = chain
+        columns = ", ".join(
+            f't{i}."{f.column}"' for i, m in enumerate(chain) for f in m._meta.concrete_fields
+        )
+        self.sql = f'SELECT {columns} FROM "{root._meta.db_table}" t0{"".join(joins)} WHERE {where}'  # noqa: S608  # our names
+        self._converters: dict[str, list[tuple[Any, list[Callable[..., Any]]]]] = {}
+
+    def _converters_for(self, connection: Any) -> list[tuple[Any, list[Callable[..., Any]]]]:
+        """Per column, what the ORM's compiler would apply to the value the driver gives."""
+        found = self._converters.get(connection.alias)
+        if found is None:
+            found = []
+            for i, model in enumerate(self.models):
+                for field in model._meta.concrete_fields:
+                    column = field.get_col(f"t{i}")
+                    found.append(
+                        (
+                            column,
+                            connection.ops.get_db_converters(column)
+                            + column.get_db_converters(connection),
+                        )
+                    )
+            self._converters[connection.alias] = found
+        return found
+
+    def first(self, params: Sequence[Any]) -> Row | None:
+        db = router.db_for_read(self.root)
+        connection = connections[db]
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, list(params))
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        converters = self._converters_for(connection)
+        values = list(row)
+        for at, (column, functions) in enumerate(converters):
+            for convert in functions:
+                values[at] = convert(values[at], column, connection)
+        built: list[models.Model | None] = []
+        start = 0
+        for model in self.models:
+            fields = model._meta.concrete_fields
+            part = values[start : start + len(fields)]
+            start += len(fields)
+            pk_at = fields.index(model._meta.pk)
+            built.append(
+                None
+                if part[pk_at] is None
+                else model.from_db(db, [f.attname for f in fields], part)
+            )
+        for (parent, field), child in zip(self.links, built[1:], strict=True):
+            owner = built[parent]
+            if owner is not None and (child is not None or getattr(owner, field.attname) is None):
+                field.set_cached_value(owner, child)
+        return cast(Row | None, built[0])
+
+
+_DELETE_GRANT = f'DELETE FROM "{Grant._meta.db_table}" WHERE "code" = %s AND "application_id" = %s'  # noqa: S608  # our table
+_APPLICATION: JoinedRead[Application] = JoinedRead(Application, [], 't0."client_id" = %s')
+_GRANT: JoinedRead[Grant] = JoinedRead(Grant, [(0, "user"), (1, "client")], 't0."code" = %s')
+_ACCESS_TOKEN: JoinedRead[AccessToken] = JoinedRead(
+    AccessToken, [(0, "application"), (0, "user"), (2, "client")], 't0."token_checksum" = %s'
+)
