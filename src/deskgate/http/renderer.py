@@ -12,12 +12,12 @@ before. tests/web/test_form_renderer.py compares the two on the project's forms.
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Any
 
 import django.forms
 from django.forms.renderers import DjangoTemplates
-from django.utils.html import conditional_escape, escape
 from django.utils.safestring import SafeData
 
 _DJANGO_TEMPLATES = Path(django.forms.__file__).resolve().parent / "templates"
@@ -63,14 +63,16 @@ INPUTS = frozenset(
 
 
 def _text(value: Any) -> str:
-    """`{{ value }}` of a string in an autoescaping template."""
-    return conditional_escape(value if isinstance(value, str) else str(value))
+    """`{{ value }}` of a string in an autoescaping template (Django's `conditional_escape`
+    without its lazy-string wrapper: the same characters escaped)."""
+    text = value if isinstance(value, str) else str(value)
+    return text if isinstance(text, SafeData) else html.escape(text)
 
 
 def _formatted(value: Any) -> str:
     """`{{ value|stringformat:'s' }}`: safe text stays as it is, the rest is escaped."""
     text = str(value) if isinstance(value, tuple) else "%s" % (value,)  # noqa: UP031  # as the filter
-    return text if isinstance(value, SafeData) else escape(text)
+    return text if isinstance(value, SafeData) else html.escape(text)
 
 
 def _attrs(attrs: dict[str, Any] | None) -> str:
