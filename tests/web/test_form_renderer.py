@@ -156,3 +156,10 @@ def test_djangos_own_templates_are_written_out() -> None:
     for name in ("text", "password", "email", "number", "hidden", "checkbox", "date"):
         assert renderer._is_djangos(f"django/forms/widgets/{name}.html"), name
     assert renderer._is_djangos("django/forms/label.html")
+
+
+def test_a_missing_field_draws_the_empty_block_as_before() -> None:
+    engine = engines["django"]
+    old = engine.from_string(OLD_FIELD).render({"form": signin_forms.PasswordForm()})
+    partial = engine.from_string('{% include "http/_field.html" with field=form.nothing %}')
+    assert partial.render({"form": signin_forms.PasswordForm()}) == old

@@ -16,7 +16,9 @@ register = template.Library()
 
 
 @register.simple_tag
-def field(bound: BoundField) -> SafeString:
+def field(bound: BoundField | str) -> SafeString:
+    if not isinstance(bound, BoundField):  # no such field: an empty block, as the partial drew
+        return mark_safe('<div class="field">\n  \n  \n  \n  \n</div>')
     errors = bound.errors
     help_text = bound.help_text
     auto_id = conditional_escape(bound.auto_id)
