@@ -76,6 +76,9 @@ TEMPLATES = [
     },
 ]
 
+# Django's form renderer, with labels and plain inputs written out in Python (same HTML).
+FORM_RENDERER = "deskgate.http.renderer.FormRenderer"
+
 _db = CONFIG.database
 DATABASES: dict[str, dict[str, object]]
 if _db.engine == "sqlite":

@@ -215,8 +215,17 @@ def code_step(request: HttpRequest) -> HttpResponse:
     mode = _mode(request, has_app, has_passkey, may_send)
     action = request.POST.get("action") if request.method == "POST" else None
     form = CodeForm(request.POST if action == "verify" else None)
-    app_form = AppCodeForm(request.POST if action == "verify_app" else None)
-    recovery_form = RecoveryCodeForm(request.POST if action == "verify_recovery" else None)
+    # The app's and the recovery code's forms only where the page shows or checks them.
+    app_form = (
+        AppCodeForm(request.POST if action == "verify_app" else None)
+        if mode == "app" or action == "verify_app"
+        else None
+    )
+    recovery_form = (
+        RecoveryCodeForm(request.POST if action == "verify_recovery" else None)
+        if mode == "recovery" or action == "verify_recovery"
+        else None
+    )
     if action == "resend" and may_send:
         answer = challenge.issue(pending.pk, by=by, user=user)
         if not _reload(pending):
@@ -228,7 +237,11 @@ def code_step(request: HttpRequest) -> HttpResponse:
         return _verify_passkey(request, pending)
     factor_form = app_form if action == "verify_app" else recovery_form
     recovery_ok = action == "verify_recovery" and has_strong
-    if (recovery_ok or (action == "verify_app" and has_app)) and factor_form.is_valid():
+    if (
+        (recovery_ok or (action == "verify_app" and has_app))
+        and factor_form is not None
+        and factor_form.is_valid()
+    ):
         recovery = action == "verify_recovery"
         if recovery:
             answer = factors.use_recovery_code(
