@@ -246,10 +246,10 @@ def code_step(request: HttpRequest) -> HttpResponse:
         field = "recovery_code" if recovery else "app_code"
         factor_form.add_error(field, factor_message(answer, recovery=recovery))
     if request.method == "POST" and form.is_valid():
-        answer = challenge.verify(pending.pk, form.cleaned_data["code"], by=by, user=user)
-        if answer.reason == Check.OK:
-            if not _reload(pending):
-                return _gone(request)
+        answer = challenge.verify(
+            pending.pk, form.cleaned_data["code"], by=by, user=user, fresh=pending
+        )
+        if answer.reason == Check.OK:  # `pending` holds the row as the check left it
             response = redirect(pipeline.advance(request, pending))
             if form.cleaned_data.get("remember") and _offer_remember(pending):
                 devices.remember(response, request, user)
