@@ -70,6 +70,14 @@ class Shape:
     ) -> tuple[Model | None, ...] | None:
         """The first row as instances, one per model (None for a LEFT JOIN's missing row);
         None when there is no row."""
+        found = self.one_and_rest(sql, params, using=using)
+        return None if found is None else found[0]
+
+    def one_and_rest(
+        self, sql: str, params: Sequence[Any], *, using: str = "default"
+    ) -> tuple[tuple[Model | None, ...], tuple[Any, ...]] | None:
+        """As `one`, and the values of the select list's columns after the models' (as the
+        driver gives them: an EXISTS is 0 or 1 on SQLite)."""
         connection = connections[using]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -92,7 +100,7 @@ class Shape:
                 instances.append(None)
                 continue
             instances.append(model.from_db(using, self._names[i], values))
-        return tuple(instances)
+        return tuple(instances), tuple(row[start:])
 
 
 def attach(instance: Model, name: str, related: Model | None) -> None:

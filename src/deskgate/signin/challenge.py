@@ -261,7 +261,9 @@ def verify(
         return Answer(Check.MALFORMED)
     conf = app_settings.CODE
     now = timezone.now()
-    with transaction.atomic():
+    # Within the caller's transaction (`pipeline.check_code`) no savepoint: nothing here
+    # is undone while the rest stays, an error ends the whole transaction.
+    with transaction.atomic(savepoint=False):
         both = _locked_state(pending_id, user)
         if both is None:  # finished or voided by a parallel request
             return Answer(Check.NO_CODE)
