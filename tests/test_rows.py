@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Model
+from django.utils.functional import SimpleLazyObject
 
 from deskgate import rows
 from deskgate.accounts.models import Client, User
@@ -80,5 +81,8 @@ def test_an_insert_and_an_update_write_what_the_orm_writes(user_factory) -> None
     record.amr = ["pwd"]
     assert rows.update(record, ["amr"]) == 1
     assert UserSession.objects.get(pk="k" * 32).amr == ["pwd"]
+    # request.user is a lazy object: its model is the user's, not the proxy's type.
+    lazy = cast(UserSession, SimpleLazyObject(lambda: record))
+    assert rows.update(lazy, ["amr"]) == 1
     record.session_key = "gone"
     assert rows.update(record, ["amr"]) == 0

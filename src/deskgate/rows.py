@@ -131,7 +131,7 @@ def _column(field: Field[Any, Any]) -> str:
 def insert(instance: Model, *, using: str = "default") -> None:
     """INSERT the instance as a new row; an automatic primary key is read back (RETURNING:
     PostgreSQL, SQLite 3.35 and later) onto it."""
-    model = type(instance)
+    model = instance._meta.model  # a lazy request.user too
     connection = connections[using]
     key = (model, connection.vendor)
     found = _INSERTS.get(key)
@@ -164,7 +164,7 @@ def insert(instance: Model, *, using: str = "default") -> None:
 def update(instance: Model, fields: Sequence[str], *, using: str = "default") -> int:
     """UPDATE these fields (by name) of the instance's row to its values; answer how many
     rows changed (0: the row is gone)."""
-    model = type(instance)
+    model = instance._meta.model  # a lazy request.user too
     connection = connections[using]
     key = (model, tuple(fields), connection.vendor)
     found = _UPDATES.get(key)
