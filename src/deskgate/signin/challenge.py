@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -217,13 +217,13 @@ def _locked_with_guard(pending_id: int, user: User) -> tuple[PendingSignIn, Sign
     found = _ATTEMPT_AND_GUARD.one(_LOCKED_WITH_GUARD + lock, [pending_id, user.pk])
     if found is None:
         return None
-    pending, guard = found
-    assert isinstance(pending, PendingSignIn) and isinstance(guard, SignInGuard)  # noqa: S101
+    pending, guard = cast(tuple[PendingSignIn, SignInGuard], found)
     pending.user = user
     return pending, guard
 
 
 def _locked_state(pending_id: int, user: User | None) -> tuple[PendingSignIn, SignInGuard] | None:
+    """The attempt and its user's guard row, locked (in one statement when it can)."""
     both = _locked_with_guard(pending_id, user) if user is not None else None
     if both is not None:
         return both
