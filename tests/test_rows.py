@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Model
+from django.utils.functional import SimpleLazyObject
 
 from deskgate import rows
 from deskgate.accounts.models import Client, User
@@ -52,3 +53,36 @@ def test_the_session_user_comes_with_their_client_in_one_statement(
     inactive = user_factory("agent", active=False)
     assert DeskgateBackend().get_user(inactive.pk) is None
     assert DeskgateBackend().get_user("junk") is None
+
+
+def test_an_insert_and_an_update_write_what_the_orm_writes(user_factory) -> None:
+    from django.utils import timezone
+
+    from deskgate.accounts.models import AuditAction, AuditEvent, UserSession
+
+    user = user_factory("agent")
+    event = AuditEvent(
+        client=user.client,
+        at=timezone.now(),
+        action=AuditAction.SIGNIN_SUCCESS,
+        subject=user,
+        subject_label=user.label,
+        ip="2001:db8::1",
+        summary="signed in",
+        detail={"via": "web", "n": 1},
+    )
+    rows.insert(event)
+    assert event.pk is not None and not event._state.adding
+    assert _fields(AuditEvent.objects.get(pk=event.pk)) == _fields(event)
+    record = UserSession(session_key="k" * 32, user=user, amr=["pwd", "mfa"])
+    rows.insert(record)  # a chosen primary key; created_at is auto_now_add
+    stored = UserSession.objects.get(pk="k" * 32)
+    assert record.created_at is not None and _fields(stored) == _fields(record)
+    record.amr = ["pwd"]
+    assert rows.update(record, ["amr"]) == 1
+    assert UserSession.objects.get(pk="k" * 32).amr == ["pwd"]
+    # request.user is a lazy object: its model is the user's, not the proxy's type.
+    lazy = cast(UserSession, SimpleLazyObject(lambda: record))
+    assert rows.update(lazy, ["amr"]) == 1
+    record.session_key = "gone"
+    assert rows.update(record, ["amr"]) == 0

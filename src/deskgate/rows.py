@@ -70,6 +70,14 @@ class Shape:
     ) -> tuple[Model | None, ...] | None:
         """The first row as instances, one per model (None for a LEFT JOIN's missing row);
         None when there is no row."""
+        found = self.one_and_rest(sql, params, using=using)
+        return None if found is None else found[0]
+
+    def one_and_rest(
+        self, sql: str, params: Sequence[Any], *, using: str = "default"
+    ) -> tuple[tuple[Model | None, ...], tuple[Any, ...]] | None:
+        """As `one`, and the values of the select list's columns after the models' (as the
+        driver gives them: an EXISTS is 0 or 1 on SQLite)."""
         connection = connections[using]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -92,10 +100,85 @@ class Shape:
                 instances.append(None)
                 continue
             instances.append(model.from_db(using, self._names[i], values))
-        return tuple(instances)
+        return tuple(instances), tuple(row[start:])
 
 
 def attach(instance: Model, name: str, related: Model | None) -> None:
     """Set a relation read in the same row (as `select_related` does): reading
     `instance.<name>` then asks the database nothing."""
     instance._state.fields_cache[name] = related
+
+
+# -- writes: one row in one statement, without the ORM's compiler ----------------------------
+#
+# `Model.save()` compiles its INSERT or UPDATE on every call, and on the sign-in's path that
+# cost more CPU than the database took to run the statement (issue 17). These write the same
+# values: each field's `pre_save` (auto_now, auto_now_add) and `get_db_prep_save` (the
+# database's form of a datetime, JSON, an address), as the ORM's compiler does. No signals
+# are sent (no model written through them has a receiver).
+
+_INSERTS: dict[
+    tuple[type[Model], str], tuple[str, list[Field[Any, Any]], Field[Any, Any] | None]
+] = {}
+_UPDATES: dict[tuple[type[Model], tuple[str, ...], str], tuple[str, list[Field[Any, Any]]]] = {}
+
+
+def _column(field: Field[Any, Any]) -> str:
+    return str(field.column)  # a concrete field's: never None
+
+
+def insert(instance: Model, *, using: str = "default") -> None:
+    """INSERT the instance as a new row; an automatic primary key is read back (RETURNING:
+    PostgreSQL, SQLite 3.35 and later) onto it."""
+    model = instance._meta.model  # a lazy request.user too
+    connection = connections[using]
+    key = (model, connection.vendor)
+    found = _INSERTS.get(key)
+    if found is None:
+        meta = model._meta
+        auto: Field[Any, Any] | None = meta.auto_field
+        fields = [f for f in meta.concrete_fields if f is not auto]
+        quote = connection.ops.quote_name
+        sql = (
+            f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(_column(f)) for f in fields)})"  # noqa: S608  # our names
+            f" VALUES ({', '.join(['%s'] * len(fields))})"
+        )
+        if auto is not None:
+            sql += f" RETURNING {quote(_column(auto))}"
+        found = (sql, fields, auto)
+        _INSERTS[key] = found
+    sql, fields, auto = found
+    if auto is not None and getattr(instance, auto.attname) is not None:
+        instance.save(force_insert=True, using=using)  # a chosen key: the ORM's way
+        return
+    params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if auto is not None:
+            setattr(instance, auto.attname, cursor.fetchone()[0])
+    instance._state.adding = False
+    instance._state.db = using
+
+
+def update(instance: Model, fields: Sequence[str], *, using: str = "default") -> int:
+    """UPDATE these fields (by name) of the instance's row to its values; answer how many
+    rows changed (0: the row is gone)."""
+    model = instance._meta.model  # a lazy request.user too
+    connection = connections[using]
+    key = (model, tuple(fields), connection.vendor)
+    found = _UPDATES.get(key)
+    if found is None:
+        meta = model._meta
+        chosen: list[Field[Any, Any]] = [meta.get_field(name) for name in fields]  # type: ignore[misc]  # concrete fields
+        quote = connection.ops.quote_name
+        sets = ", ".join(f"{quote(_column(f))} = %s" for f in chosen)
+        sql = f"UPDATE {quote(meta.db_table)} SET {sets} WHERE {quote(_column(meta.pk))} = %s"  # noqa: S608  # our names
+        found = (sql, chosen)
+        _UPDATES[key] = found
+    sql, chosen = found
+    params = [f.get_db_prep_save(f.pre_save(instance, False), connection) for f in chosen]
+    pk = instance._meta.pk
+    params.append(pk.get_db_prep_save(pk.pre_save(instance, False), connection))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.rowcount)

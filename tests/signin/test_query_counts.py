@@ -27,7 +27,15 @@ from tests.mailbox import last_code
 # transaction, so its SAVEPOINT and RELEASE here (BEGIN and COMMIT in production) buy one
 # commit instead of six. The password step has one more when it opens a new window of the
 # attempt budget.
-PASSWORD_STEP, CODE_PAGE, CODE_STEP = 23, 3, 18
+# Then 2 and 13 (1 and 12 with Redis): the code page reads the attempt, its user and
+# client and the user's strong factors in one statement; the code step reads the attempt
+# and the guard row in one locked statement, and the check and the closing writes are one
+# transaction (one SAVEPOINT and RELEASE here, one commit), with no second read of the
+# attempt. Its 12: the attempt (with the strong factors), the locked attempt and guard, the
+# code spent, the claim, the old session's row, last_login, the session's record, the Email
+# proven (the first sign-in only), the audit event, the new session's row, and the
+# savepoint's two.
+PASSWORD_STEP, CODE_PAGE, CODE_STEP = 23, 2, 13
 
 
 @pytest.fixture(params=["db", "cached_db on redis"])

@@ -13,13 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext, ngettext
 
+from deskgate import rows
 from deskgate.accounts import alerts, audit, languages, notify
 from deskgate.accounts.models import AuditAction, MfaMethod, User
 from deskgate.delivery import caps, channels
@@ -194,24 +195,80 @@ def issue(pending_id: int, *, by: audit.Actor, user: User | None = None) -> Answ
     return Answer(Issue.SENT)
 
 
-def verify(pending_id: int, submitted: str, *, by: audit.Actor, user: User | None = None) -> Answer:
+# The code check reads the attempt and the user's guard row in one statement, both locked
+# for its transaction (issue 17: two ORM reads cost more to compile than to run). The join
+# locks them in the order of the FROM list, the attempt first, as `locked_pending` and then
+# `locked_for` do: parallel checks and sends queue in one order.
+_ATTEMPT_AND_GUARD = rows.Shape((PendingSignIn, "p"), (SignInGuard, "g"))
+_LOCKED_WITH_GUARD = (
+    f"SELECT {_ATTEMPT_AND_GUARD.columns()} FROM {PendingSignIn._meta.db_table} p"  # noqa: S608  # our tables
+    f" JOIN {SignInGuard._meta.db_table} g ON g.user_id = p.user_id"
+    " WHERE p.id = %s AND p.user_id = %s"
+)
+
+
+def _locked_with_guard(pending_id: int, user: User) -> tuple[PendingSignIn, SignInGuard] | None:
+    """The attempt (of `user`) and the user's guard row, locked for this transaction; None
+    when the attempt is gone or the guard row does not exist yet (the caller reads them
+    one by one then: `locked_for` creates the row)."""
+    # Without FOR UPDATE where the database has none (SQLite: a write transaction locks
+    # the database).
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    found = _ATTEMPT_AND_GUARD.one(_LOCKED_WITH_GUARD + lock, [pending_id, user.pk])
+    if found is None:
+        return None
+    pending, guard = cast(tuple[PendingSignIn, SignInGuard], found)
+    pending.user = user
+    return pending, guard
+
+
+def _locked_state(pending_id: int, user: User | None) -> tuple[PendingSignIn, SignInGuard] | None:
+    """The attempt and its user's guard row, locked (in one statement when it can)."""
+    both = _locked_with_guard(pending_id, user) if user is not None else None
+    if both is not None:
+        return both
+    pending = locked_pending(pending_id, user)
+    if pending is None:
+        return None
+    return pending, SignInGuard.objects.locked_for(pending.user)
+
+
+def _save(row: PendingSignIn | SignInGuard, fields: list[str]) -> None:
+    """The changed fields of a locked row in one fixed UPDATE; nothing when none changed."""
+    if fields:
+        rows.update(row, fields)
+
+
+def verify(
+    pending_id: int,
+    submitted: str,
+    *,
+    by: audit.Actor,
+    user: User | None = None,
+    fresh: PendingSignIn | None = None,
+) -> Answer:
     """Check a submitted code for this sign-in; count the failure or mark the step passed.
 
     The code is read as `codes.normalise` reads it: `977 743` is the code `977743`, and
     input that is not a code answers MALFORMED without counting a try. A wrong code counts
     against the code (`max_attempts`) and against the user's code lock (`lock_after`).
+    `user`: the attempt's user, when the caller read it (see `locked_pending`). `fresh`:
+    the caller's copy of the attempt, given the row's state as this check leaves it when
+    the code is accepted (the caller need not read the row again).
     """
     code = codes.normalise(submitted)
     if code is None:
         return Answer(Check.MALFORMED)
     conf = app_settings.CODE
     now = timezone.now()
-    with transaction.atomic():
-        pending = locked_pending(pending_id, user)
-        if pending is None:  # finished or voided by a parallel request
+    # Within the caller's transaction (`pipeline.check_code`) no savepoint: nothing here
+    # is undone while the rest stays, an error ends the whole transaction.
+    with transaction.atomic(savepoint=False):
+        both = _locked_state(pending_id, user)
+        if both is None:  # finished or voided by a parallel request
             return Answer(Check.NO_CODE)
+        pending, guard = both
         user = pending.user
-        guard = SignInGuard.objects.locked_for(user)
         lock = guard.code_lock
         if lock.locked(now):
             # The same answer whether the code is right or wrong: no oracle while locked.
@@ -220,15 +277,18 @@ def verify(pending_id: int, submitted: str, *, by: audit.Actor, user: User | Non
         accepted, reason = challenge.check(code, now, conf)
         if accepted:
             pending.code_passed = True
-            pending.save(update_fields=["code_passed", *pending.keep(challenge)])
+            _save(pending, ["code_passed", *pending.keep(challenge)])
             if lock.clear():
-                guard.save(update_fields=guard.keep_code_lock(lock))
+                _save(guard, guard.keep_code_lock(lock))
+            if fresh is not None:
+                for field in PendingSignIn._meta.concrete_fields:
+                    setattr(fresh, field.attname, getattr(pending, field.attname))
             return Answer(Check.OK)
         if reason != Check.WRONG:
             return Answer(reason)
-        pending.save(update_fields=pending.keep(challenge))
+        _save(pending, pending.keep(challenge))
         locked_now = lock.fail(now, conf.lock)
-        guard.save(update_fields=guard.keep_code_lock(lock))
+        _save(guard, guard.keep_code_lock(lock))
         audit.record(
             AuditAction.SIGNIN_CODE_FAILED,
             client=user.client,

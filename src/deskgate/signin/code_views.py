@@ -194,10 +194,11 @@ def _offer_remember(pending: PendingSignIn) -> bool:
 
 @never_cache
 def code_step(request: HttpRequest) -> HttpResponse:
-    pending = pipeline.current(request)
-    if pending is None:
+    found = pipeline.current_with_factors(request)
+    if found is None:
         messages.info(request, gettext("Your sign-in expired or was not started. Sign in again."))
         return redirect("signin:password")
+    pending, has_app, has_passkey = found
     if pipeline.next_stage(pending) != pipeline.Stage.CODE:
         return redirect(pipeline.advance(request, pending))
     user = pending.user
@@ -209,7 +210,6 @@ def code_step(request: HttpRequest) -> HttpResponse:
     if isinstance(first, dict):  # the first send did not go out: say why
         level, text = issue_message(Answer.from_dict(first), pending, resend=False)
         getattr(messages, level)(request, text)
-    has_app, has_passkey = factors.strong_factors(user)
     has_strong = has_app or has_passkey
     may_send = user.mfa_applies  # an Email or SMS code is the user's method (R1, R2)
     mode = _mode(request, has_app, has_passkey, may_send)
@@ -259,11 +259,9 @@ def code_step(request: HttpRequest) -> HttpResponse:
         field = "recovery_code" if recovery else "app_code"
         factor_form.add_error(field, factor_message(answer, recovery=recovery))
     if request.method == "POST" and form.is_valid():
-        answer = challenge.verify(pending.pk, form.cleaned_data["code"], by=by, user=user)
-        if answer.reason == Check.OK:
-            if not _reload(pending):
-                return _gone(request)
-            response = redirect(pipeline.advance(request, pending))
+        answer, url = pipeline.check_code(request, pending, form.cleaned_data["code"], by=by)
+        if url is not None:
+            response = redirect(url)
             if form.cleaned_data.get("remember") and _offer_remember(pending):
                 devices.remember(response, request, user)
             return response

@@ -14,6 +14,7 @@ from django.core import signing
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone, translation
 
+from deskgate import rows
 from deskgate.accounts import audit
 from deskgate.accounts.models import AuditAction, User
 from deskgate.http.actors import client_ip
@@ -36,13 +37,16 @@ def offered(user: User) -> bool:
 def remember(response: HttpResponse, request: HttpRequest, user: User) -> None:
     token = secrets.token_urlsafe(32)
     now = timezone.now()
-    RememberedDevice.objects.create(
-        user=user,
-        token_hash=token_hash(token),
-        label=request.META.get("HTTP_USER_AGENT", "")[:200],
-        ip=client_ip(request),
-        created_at=now,
-        expires_at=now + timedelta(days=_days()),
+    # One fixed INSERT, without the ORM's compiler (issue 17): on the code step's path.
+    rows.insert(
+        RememberedDevice(
+            user=user,
+            token_hash=token_hash(token),
+            label=request.META.get("HTTP_USER_AGENT", "")[:200],
+            ip=client_ip(request),
+            created_at=now,
+            expires_at=now + timedelta(days=_days()),
+        )
     )
     response.set_signed_cookie(
         COOKIE,

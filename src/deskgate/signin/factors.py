@@ -70,13 +70,20 @@ def has_strong_factor(user: User) -> bool:
     return any(strong_factors(user))
 
 
-def _strong_factors_sql() -> str:
+def strong_factor_columns(user_id: str) -> str:
+    """(has an app, has a passkey) as two select-list columns for the user whose id is the
+    SQL expression `user_id` (a parameter, or a column of the caller's statement: the code
+    page reads them with its attempt, `pipeline.current_with_factors`)."""
     app, key = AuthenticatorApp._meta, Passkey._meta
     return (
-        f"SELECT EXISTS(SELECT 1 FROM {app.db_table} WHERE {app.get_field('user').column} = %s"  # noqa: S608  # our tables
+        f"EXISTS(SELECT 1 FROM {app.db_table} WHERE {app.get_field('user').column} = {user_id}"  # noqa: S608  # our tables
         " AND confirmed_at IS NOT NULL),"
-        f" EXISTS(SELECT 1 FROM {key.db_table} WHERE {key.get_field('user').column} = %s)"
+        f" EXISTS(SELECT 1 FROM {key.db_table} WHERE {key.get_field('user').column} = {user_id})"
     )
+
+
+def _strong_factors_sql() -> str:
+    return f"SELECT {strong_factor_columns('%s')}"
 
 
 _STRONG_FACTORS = _strong_factors_sql()

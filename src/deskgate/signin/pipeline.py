@@ -10,18 +10,20 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 from enum import StrEnum
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from django.contrib.auth import login
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from deskgate import rows
 from deskgate.accounts import actions, audit, rules, sessions
-from deskgate.accounts.models import AuditAction, MfaMethod, User
+from deskgate.accounts.models import AuditAction, Client, MfaMethod, User
 from deskgate.http.actors import actor_for, client_ip
 from deskgate.http.middleware import FORM_LEADS_TO_KEY
 from deskgate.signin import challenge, devices, factors, policy
@@ -52,14 +54,23 @@ STAGE_URLS = {
 }
 
 
-def _delete(rows: QuerySet[PendingSignIn]) -> int:
+def _delete(found: QuerySet[PendingSignIn]) -> int:
     """Delete these pending sign-ins in one statement; answer how many there were.
 
     `QuerySet.delete()` wraps even a lone DELETE in BEGIN and COMMIT, for the cascades and
     signals its collector may have to run: a pending sign-in has neither (no row refers
     to one, no signal listens), and its DELETE is atomic by itself.
     """
-    return int(rows._raw_delete(rows.db))
+    return int(found._raw_delete(found.db))
+
+
+def _delete_one(column: str, value: int | str) -> int:
+    """Delete the pending sign-in with this `id` or `token` in one fixed statement (without
+    the ORM's compiler: issue 17); answer whether there was one."""
+    table = PendingSignIn._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE {column} = %s", [value])  # noqa: S608  # our names
+        return int(cursor.rowcount)
 
 
 def create_pending(
@@ -253,24 +264,58 @@ def begin_passwordless(request: HttpRequest, user: User, *, key_amr: str) -> Pen
     return pending
 
 
-def current(request: HttpRequest) -> PendingSignIn | None:
-    """The sign-in in progress in this browser, if it has not expired."""
+# Every step after the password reads its attempt with the user and their client: one fixed
+# statement (issue 17: the ORM's select_related of the three took most of the code page's CPU).
+_ATTEMPT = rows.Shape((PendingSignIn, "p"), (User, "u"), (Client, "c"))
+_FROM_ATTEMPT = (
+    f" FROM {PendingSignIn._meta.db_table} p"
+    f" JOIN {User._meta.db_table} u ON u.id = p.user_id"
+    f" JOIN {Client._meta.db_table} c ON c.id = u.client_id WHERE p.token = %s"
+)
+_CURRENT = f"SELECT {_ATTEMPT.columns()}{_FROM_ATTEMPT}"  # noqa: S608  # our tables
+# The code page asks the user's strong factors on every request: in the same statement.
+_CURRENT_WITH_FACTORS = (
+    f"SELECT {_ATTEMPT.columns()}, {factors.strong_factor_columns('p.user_id')}{_FROM_ATTEMPT}"  # noqa: S608  # our tables
+)
+
+
+def _current(request: HttpRequest, sql: str) -> tuple[PendingSignIn, tuple[Any, ...]] | None:
     token = request.session.get(SESSION_KEY)
     if not isinstance(token, str):
         return None
-    pending = (
-        PendingSignIn.objects.select_related("user", "user__client").filter(token=token).first()
-    )
-    if pending is None or pending.expires_at <= timezone.now() or not pending.user.is_active:
+    found = _ATTEMPT.one_and_rest(sql, [token])
+    if found is None:
         abandon(request)
         return None
-    return pending
+    pending, user, client = cast(tuple[PendingSignIn, User, Client], found[0])
+    rows.attach(user, "client", client)
+    rows.attach(pending, "user", user)
+    if pending.expires_at <= timezone.now() or not user.is_active:
+        abandon(request)
+        return None
+    return pending, found[1]
+
+
+def current(request: HttpRequest) -> PendingSignIn | None:
+    """The sign-in in progress in this browser, if it has not expired."""
+    found = _current(request, _CURRENT)
+    return None if found is None else found[0]
+
+
+def current_with_factors(request: HttpRequest) -> tuple[PendingSignIn, bool, bool] | None:
+    """`current`, and whether its user has an authenticator app and a passkey (as
+    `factors.strong_factors` answers), read in the same statement."""
+    found = _current(request, _CURRENT_WITH_FACTORS)
+    if found is None:
+        return None
+    pending, (app, key) = found
+    return pending, bool(app), bool(key)
 
 
 def abandon(request: HttpRequest) -> None:
     token = request.session.pop(SESSION_KEY, None)
     if isinstance(token, str):
-        _delete(PendingSignIn.objects.filter(token=token))
+        _delete_one("token", token)
 
 
 def proved(pending: PendingSignIn) -> bool:
@@ -310,7 +355,7 @@ def stage_url(stage: Stage) -> str:
 
 def claim(pending: PendingSignIn) -> bool:
     """Claim a passed attempt by deleting it: of parallel requests, exactly one gets True."""
-    return _delete(PendingSignIn.objects.filter(pk=pending.pk)) > 0
+    return _delete_one("id", pending.pk) > 0
 
 
 def finish(
@@ -329,8 +374,10 @@ def finish(
     passed attempt, exactly one deletes the row and gets a session.
     """
     # One transaction: the claim, the old session's row, last_login, the session's record
-    # and the audit event are one commit (one WAL flush) instead of one each.
-    with transaction.atomic():
+    # and the audit event are one commit (one WAL flush) instead of one each; within the
+    # caller's (the code step's, `check_code`) no savepoint: nothing here is undone while
+    # the rest stays, an error ends the whole transaction.
+    with transaction.atomic(savepoint=False):
         if pending is not None and not claim(pending):
             request.session.pop(SESSION_KEY, None)
             return False
@@ -356,6 +403,20 @@ def finish(
             method=via,
         )
     return True
+
+
+def check_code(
+    request: HttpRequest, pending: PendingSignIn, submitted: str, *, by: audit.Actor
+) -> tuple[challenge.Answer, str | None]:
+    """Check a code typed on the code page and, when it is right, move the sign-in on (to
+    its session, when no stage is left): the check and the sign-in's closing writes are
+    one transaction, one commit. Answer the check's answer, and the URL to go to when the
+    code was right."""
+    with transaction.atomic():
+        answer = challenge.verify(pending.pk, submitted, by=by, user=pending.user, fresh=pending)
+        if answer.reason != challenge.Check.OK:
+            return answer, None
+        return answer, advance(request, pending)
 
 
 def advance(request: HttpRequest, pending: PendingSignIn) -> str:

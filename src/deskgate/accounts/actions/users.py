@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 
+from deskgate import rows
 from deskgate.accounts import audit, contact, hooks, notify, permissions, rules, sessions
 from deskgate.accounts.actions import privacy
 from deskgate.accounts.actions._common import RACED, lock_client
@@ -422,8 +423,8 @@ def note_email_proven(user: User, address: str) -> None:
     company's SSO provider vouched for it): apps may see their Email as verified while it
     stays their Email."""
     if address and user.email_proven != address:
-        User.objects.filter(pk=user.pk).update(email_proven=address)
         user.email_proven = address
+        rows.update(user, ["email_proven"])  # one fixed UPDATE: on every first sign-in
 
 
 def end_sessions(user: User) -> int:
