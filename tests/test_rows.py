@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import Model
 
 from deskgate import rows
-from deskgate.accounts.models import Client, User
+from deskgate.accounts.models import AuditEvent, Client, User
 from deskgate.signin.backends import DeskgateBackend
 from deskgate.sso.models import ProviderConfig
 
@@ -52,3 +52,31 @@ def test_the_session_user_comes_with_their_client_in_one_statement(
     inactive = user_factory("agent", active=False)
     assert DeskgateBackend().get_user(inactive.pk) is None
     assert DeskgateBackend().get_user("junk") is None
+
+
+def test_an_insert_saves_what_save_saves(user_factory, django_assert_num_queries) -> None:
+    user = user_factory("agent")
+
+    def event() -> AuditEvent:
+        return AuditEvent(
+            client=user.client,
+            at=user.created_at,
+            action="signin.failure",
+            actor=user,
+            actor_label=user.label,
+            subject=user,
+            subject_label=user.label,
+            ip="2001:db8::1",
+            summary="a summary",
+            detail={"via": "web", "n": 1},
+        )
+
+    saved = event()
+    saved.save()
+    with django_assert_num_queries(1):
+        inserted = rows.insert(event())
+    assert inserted.pk is not None and inserted.pk != saved.pk
+    assert not inserted._state.adding and inserted._state.db == "default"
+    fields = _fields(AuditEvent.objects.get(pk=inserted.pk))
+    expected = _fields(AuditEvent.objects.get(pk=saved.pk))
+    assert fields == {**expected, "id": inserted.pk}

@@ -107,3 +107,30 @@ def test_a_two_step_sign_in_stays_within_its_query_budget(
     if session_engine != "db":
         # Pages of a session under way read it from Redis, not from the database.
         assert _session_reads(code_page) == _session_reads(home) == 0
+
+
+def _kinds(statements: CaptureQueriesContext) -> list[str]:
+    """What each statement does: a read, a write (an UPDATE of a guard row and the UPSERT of
+    an unknown name's bucket are both one), SAVEPOINT or RELEASE."""
+    first = [q["sql"].split(None, 1)[0].upper() for q in statements.captured_queries]
+    return ["WRITE" if word in {"INSERT", "UPDATE"} else word for word in first]
+
+
+def test_an_unknown_name_runs_the_statements_a_known_name_with_a_wrong_password_runs(
+    user_factory, clock
+) -> None:
+    """The same database work whatever the name (tests/security/test_05 times it): the read
+    of the user, a row locked and written (their guard row, or an unknown name's bucket),
+    the refusal's audit event, in one transaction."""
+    user = user_factory("agent", "email")
+    http = HttpClient()
+    http.post("/signin/", {"username": user.username, "password": "wrong"})  # its guard row
+    http.post("/signin/", {"username": "nobody-here", "password": "wrong"})  # its bucket's
+    with CaptureQueriesContext(connection) as known:
+        http.post("/signin/", {"username": user.username, "password": "wrong"})
+    with CaptureQueriesContext(connection) as unknown:
+        http.post("/signin/", {"username": "nobody-here", "password": "wrong"})
+    assert _kinds(known) == _kinds(unknown), (
+        [q["sql"] for q in known.captured_queries],
+        [q["sql"] for q in unknown.captured_queries],
+    )
