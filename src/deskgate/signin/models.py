@@ -114,6 +114,9 @@ def _locked_row(manager: models.Manager[Row], **key: object) -> Row:
     return _created_locked(manager, **key)
 
 
+_CREATE_SQL: dict[str, str] = {}  # by table: the same on PostgreSQL and SQLite
+
+
 def _created_locked(manager: models.Manager[Row], **key: object) -> Row:
     """Create the row with this key (its other columns at their defaults), locked for the
     caller's transaction as a row it inserted is; the one a parallel request created a
@@ -127,11 +130,14 @@ def _created_locked(manager: models.Manager[Row], **key: object) -> Row:
     meta = row._meta
     db = connections[manager.db]
     fields = list(meta.concrete_fields)
-    sql = (
-        f"INSERT INTO {meta.db_table} ({', '.join(db.ops.quote_name(f.attname) for f in fields)})"  # noqa: S608  # our names
-        f" VALUES ({', '.join(['%s'] * len(fields))})"
-        f" ON CONFLICT ({db.ops.quote_name(meta.pk.attname)}) DO NOTHING"
-    )
+    sql = _CREATE_SQL.get(meta.db_table)
+    if sql is None:
+        columns = ", ".join(db.ops.quote_name(f.attname) for f in fields)
+        sql = _CREATE_SQL[meta.db_table] = (
+            f"INSERT INTO {meta.db_table} ({columns})"  # noqa: S608  # our names
+            f" VALUES ({', '.join(['%s'] * len(fields))})"
+            f" ON CONFLICT ({db.ops.quote_name(meta.pk.attname)}) DO NOTHING"
+        )
     values = [f.get_db_prep_save(getattr(row, f.attname), db) for f in fields]
     with db.cursor() as cursor:
         cursor.execute(sql, values)
