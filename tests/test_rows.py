@@ -8,7 +8,7 @@ from django.db.models import Model
 from django.utils.functional import SimpleLazyObject
 
 from deskgate import rows
-from deskgate.accounts.models import Client, User
+from deskgate.accounts.models import AuditEvent, Client, User
 from deskgate.signin.backends import DeskgateBackend
 from deskgate.sso.models import ProviderConfig
 
@@ -86,3 +86,31 @@ def test_an_insert_and_an_update_write_what_the_orm_writes(user_factory) -> None
     assert rows.update(lazy, ["amr"]) == 1
     record.session_key = "gone"
     assert rows.update(record, ["amr"]) == 0
+
+
+def test_an_insert_saves_what_save_saves(user_factory, django_assert_num_queries) -> None:
+    user = user_factory("agent")
+
+    def event() -> AuditEvent:
+        return AuditEvent(
+            client=user.client,
+            at=user.created_at,
+            action="signin.failure",
+            actor=user,
+            actor_label=user.label,
+            subject=user,
+            subject_label=user.label,
+            ip="2001:db8::1",
+            summary="a summary",
+            detail={"via": "web", "n": 1},
+        )
+
+    saved = event()
+    saved.save()
+    with django_assert_num_queries(1):
+        inserted = rows.insert(event())
+    assert inserted.pk is not None and inserted.pk != saved.pk
+    assert not inserted._state.adding and inserted._state.db == "default"
+    fields = _fields(AuditEvent.objects.get(pk=inserted.pk))
+    expected = _fields(AuditEvent.objects.get(pk=saved.pk))
+    assert fields == {**expected, "id": inserted.pk}

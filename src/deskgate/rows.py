@@ -15,13 +15,14 @@ put into it, only into its parameters.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 from django.db.models.expressions import Col
 
+M = TypeVar("M", bound=Model)
 Converter = Callable[[Any, Any, BaseDatabaseWrapper], Any]
 
 
@@ -39,6 +40,7 @@ class Shape:
             for (model, _), names in zip(parts, self._names, strict=True)
         ]
         self._converters: dict[str, list[list[tuple[Col, list[Converter]]]]] = {}
+        self.width = sum(len(fields) for fields in self._fields)  # columns in `columns()`
 
     def columns(self) -> str:
         """`alias."column", ...` for every model's concrete fields, in the order `one` reads."""
@@ -84,6 +86,12 @@ class Shape:
             row = cursor.fetchone()
         if row is None:
             return None
+        return self.build(row, using=using), tuple(row[self.width :])
+
+    def build(self, row: Sequence[Any], *, using: str = "default") -> tuple[Model | None, ...]:
+        """The instances of a row the caller fetched (as `one` builds them). Columns after
+        the shape's (a statement's own extra values) are left to the caller."""
+        connection = connections[using]
         instances: list[Model | None] = []
         start = 0
         shape = self._converters_for(connection)
@@ -100,7 +108,7 @@ class Shape:
                 instances.append(None)
                 continue
             instances.append(model.from_db(using, self._names[i], values))
-        return tuple(instances), tuple(row[start:])
+        return tuple(instances)
 
 
 def attach(instance: Model, name: str, related: Model | None) -> None:
@@ -127,9 +135,9 @@ def _column(field: Field[Any, Any]) -> str:
     return str(field.column)  # a concrete field's: never None
 
 
-def insert(instance: Model, *, using: str = "default") -> None:
+def insert(instance: M, *, using: str = "default") -> M:
     """INSERT the instance as a new row; an automatic primary key is read back (RETURNING:
-    PostgreSQL, SQLite 3.35 and later) onto it."""
+    PostgreSQL, SQLite 3.35 and later) onto it. Answers the instance, saved."""
     model = instance._meta.model  # a lazy request.user too
     connection = connections[using]
     key = (model, connection.vendor)
@@ -150,7 +158,7 @@ def insert(instance: Model, *, using: str = "default") -> None:
     sql, fields, auto = found
     if auto is not None and getattr(instance, auto.attname) is not None:
         instance.save(force_insert=True, using=using)  # a chosen key: the ORM's way
-        return
+        return instance
     params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -158,6 +166,7 @@ def insert(instance: Model, *, using: str = "default") -> None:
             setattr(instance, auto.attname, cursor.fetchone()[0])
     instance._state.adding = False
     instance._state.db = using
+    return instance
 
 
 def update(instance: Model, fields: Sequence[str], *, using: str = "default") -> int:

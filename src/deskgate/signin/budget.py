@@ -2,10 +2,11 @@
 password is hashed, so that a flood of guesses cannot spend the server's CPU.
 
 Each scope (the address; its /24 for IPv4, its /56 for IPv6) is a counter row per window,
-taken with one conditional UPSERT as in `caps.py`: parallel requests on any number of
-processes cannot exceed it. A sign-in whose password is right gives its attempt back, so
-the budget is one of failed (and in-flight) attempts: a whole office behind one address
-signing in at shift start does not spend it; a few typos do not either.
+taken with a conditional UPSERT as in `caps.py` (both scopes in one statement): parallel
+requests on any number of processes cannot exceed it. A sign-in whose password is right
+gives its attempt back, so the budget is one of failed (and in-flight) attempts: a whole
+office behind one address signing in at shift start does not spend it; a few typos do not
+either.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from django.db import connection
-from django.db.models import F
 from django.utils import timezone
 
 from deskgate.accounts import audit
@@ -48,13 +48,39 @@ class Taken:
 
 
 _TABLE = AttemptCounter._meta.db_table
+# Both counters in one statement (issue 17), the network's row first: it is counted only
+# while the address's budget is not spent (as when the address's was taken first and
+# refused alone), and the subquery reads the address's row as it was before this
+# statement (PostgreSQL: the statement's snapshot; SQLite: the network's row is written
+# first). Each row's own cap is checked on its latest version, under its row lock.
 _UPSERT = f"""
 INSERT INTO {_TABLE} (scope, "window", count, given_back, refusal_recorded)
-VALUES (%s, %s, 1, 0, %s)
+VALUES (%s, %s, 1, 0, FALSE), (%s, %s, 1, 0, FALSE)
 ON CONFLICT (scope, "window") DO UPDATE SET count = {_TABLE}.count + 1
-WHERE {_TABLE}.count - {_TABLE}.given_back < %s
-RETURNING count
+WHERE CASE WHEN {_TABLE}.scope = %s
+    THEN {_TABLE}.count - {_TABLE}.given_back < %s
+    ELSE {_TABLE}.count - {_TABLE}.given_back < %s AND NOT EXISTS (
+        SELECT 1 FROM {_TABLE} spent WHERE spent.scope = %s AND spent."window" = %s
+        AND spent.count - spent.given_back >= %s)
+    END
+RETURNING scope, count
 """  # noqa: S608  # the table name is ours; the values are parameters
+# Giving back locks the rows in the order taking does (the network's first), so that the
+# two never wait for each other in a circle: an UPDATE with `IN` locks them in the order
+# it finds them, which a deadlock with a parallel take showed. The rows exist (they were
+# counted); were they pruned meanwhile (a new window began), the stale row this leaves
+# has nothing to give back to and goes with the next pruning.
+_GIVE_BACK = {
+    n: f'INSERT INTO {_TABLE} (scope, "window", count, given_back, refusal_recorded) VALUES '  # noqa: S608  # our table
+    + ", ".join(["(%s, %s, 0, 1, FALSE)"] * n)
+    + f' ON CONFLICT (scope, "window") DO UPDATE SET given_back = {_TABLE}.given_back + 1'
+    for n in (1, 2)
+}
+_PRUNE = f'DELETE FROM {_TABLE} WHERE "window" < %s AND scope IN (%s, %s)'  # noqa: S608  # our table
+_NOTE_REFUSAL = (
+    f"UPDATE {_TABLE} SET refusal_recorded = TRUE"  # noqa: S608  # our table
+    ' WHERE scope = %s AND "window" = %s AND NOT refusal_recorded'
+)
 
 
 def scopes(ip: str | None) -> list[tuple[Scope, str]]:
@@ -81,24 +107,36 @@ def window_of(now: datetime) -> datetime:
     return datetime.fromtimestamp(start, tz=UTC)
 
 
-def _take(key: str, window: datetime, cap: int) -> int | None:
-    """Count one against the key's window unless it is at the cap: one statement.
+def _take(
+    keys: list[tuple[Scope, str]], window: datetime, caps: dict[Scope, int]
+) -> dict[str, int]:
+    """Count one against each key's window unless it is at its cap: one statement.
 
     INSERT ... ON CONFLICT DO UPDATE ... WHERE is atomic on PostgreSQL and SQLite (3.35+).
-    Answers the window's count of attempts so far (1: this one opened the window), or
-    None when the budget is spent.
+    Answers the window's count of attempts so far (1: this one opened the window) of each
+    key it counted; a key at its cap (or the network's, behind a spent address) is not in
+    it.
     """
+    (_, address), (_, network) = keys
     stamp = connection.ops.adapt_datetimefield_value(window)
+    params = [network, stamp, address, stamp, address, caps[Scope.ADDRESS]]
+    params += [caps[Scope.NETWORK], address, stamp, caps[Scope.ADDRESS]]
     with connection.cursor() as cursor:
-        cursor.execute(_UPSERT, [key, stamp, False, cap])
-        row = cursor.fetchone()
-    return None if row is None else int(row[0])
+        cursor.execute(_UPSERT, params)
+        return {str(scope): int(count) for scope, count in cursor.fetchall()}
+
+
+def _keys_of(keys: Sequence[str]) -> tuple[str, str]:
+    """Two keys for the statements' `IN (%s, %s)` (one repeated when there is one)."""
+    return (keys[0], keys[-1])
 
 
 def _give_back(keys: Sequence[str], window: datetime) -> None:
-    AttemptCounter.objects.filter(scope__in=keys, window=window).update(
-        given_back=F("given_back") + 1
-    )
+    """Give one back to these keys (in `scopes` order: the address's, the network's)."""
+    stamp = connection.ops.adapt_datetimefield_value(window)
+    params = [value for key in reversed(keys) for value in (key, stamp)]
+    with connection.cursor() as cursor:
+        cursor.execute(_GIVE_BACK[len(keys)], params)
 
 
 def take(ip: str | None, *, by: audit.Actor) -> Taken:
@@ -111,27 +149,23 @@ def take(ip: str | None, *, by: audit.Actor) -> Taken:
     caps = {Scope.ADDRESS: conf.ip, Scope.NETWORK: conf.network}
     window = window_of(timezone.now())
     keys = scopes(ip)
-    counted: list[str] = []
-    opened: list[str] = []
-    refused: tuple[Scope, str] | None = None
-    for scope, key in keys:
-        taken = _take(key, window, caps[scope])
-        if taken is None:
-            refused = (scope, key)
-            break
-        counted.append(key)
-        if taken == 1:
-            opened.append(key)
+    taken = _take(keys, window, caps)
+    counted = [key for _, key in keys if key in taken]
+    opened = [key for key in counted if taken[key] == 1]
+    refused = next(((scope, key) for scope, key in keys if key not in taken), None)
     if opened:  # the first attempt of a new window: these scopes' older rows are spent
-        AttemptCounter.objects.filter(scope__in=opened, window__lt=window).delete()
+        stamp = connection.ops.adapt_datetimefield_value(window)
+        with connection.cursor() as cursor:
+            cursor.execute(_PRUNE, [stamp, *_keys_of(opened)])
     if refused is None:
         return Taken(window, tuple(counted))
-    if counted:  # a refused attempt counts nowhere: the address's count is given back
+    if counted:  # a refused attempt counts nowhere: what was counted is given back
         _give_back(counted, window)
     scope, key = refused
-    if AttemptCounter.objects.filter(scope=key, window=window, refusal_recorded=False).update(
-        refusal_recorded=True
-    ):
+    with connection.cursor() as cursor:
+        cursor.execute(_NOTE_REFUSAL, [key, connection.ops.adapt_datetimefield_value(window)])
+        first_refusal = cursor.rowcount > 0
+    if first_refusal:
         _record_pause(scope, key, window, caps[scope], by)
     return Taken(window, (), refused_by=scope)
 

@@ -28,6 +28,7 @@ from deskgate.signin import codes
 from deskgate.signin.app_settings import app_settings
 from deskgate.signin.codes import Check as Check  # re-exported: the reason an Answer carries
 from deskgate.signin.models import PendingSignIn, SignInGuard
+from deskgate.signin.throttle import Lock
 
 
 class Issue(StrEnum):
@@ -107,19 +108,72 @@ def locked_pending(pending_id: int, user: User | None = None) -> PendingSignIn |
     return pending
 
 
+# Issuing a code reads the attempt and the user's guard row, both locked (the attempt
+# first, as `verify` locks them), in one fixed statement (issue 17); the attempt's user is
+# the caller's. No row: the attempt is gone, or the user has no guard row yet (a sign-in
+# through SSO): then one at a time, as `verify` reads them.
+_ISSUING = rows.Shape((PendingSignIn, "p"), (SignInGuard, "g"))
+_ISSUING_SQL = (
+    f"SELECT {_ISSUING.columns()} FROM {PendingSignIn._meta.db_table} p"  # noqa: S608  # our tables
+    f" JOIN {SignInGuard._meta.db_table} g ON g.user_id = p.user_id"
+    " WHERE p.id = %s AND p.user_id = %s"
+)
+_ISSUING_BY_VENDOR = {True: _ISSUING_SQL + " FOR UPDATE OF p, g", False: _ISSUING_SQL}
+_CODE_COLUMNS = (
+    "code_hash",
+    "previous_code_hash",
+    "code_issued_at",
+    "code_expires_at",
+    "code_attempts",
+    "codes_sent",
+    "code_channel",
+    "code_destination",
+)
+_SAVE_CODE = (
+    f"UPDATE {PendingSignIn._meta.db_table} SET "  # noqa: S608  # our table and columns
+    + ", ".join(f"{column} = %s" for column in _CODE_COLUMNS)
+    + " WHERE id = %s"
+)
+
+
+def _locked_for_issue(pending_id: int, user: User | None) -> tuple[PendingSignIn, Lock] | None:
+    """The attempt and its user's code lock, both rows locked for this transaction; None
+    once the attempt is gone."""
+    if user is not None:
+        sql = _ISSUING_BY_VENDOR[connection.features.has_select_for_update]
+        found = _ISSUING.one(sql, [pending_id, user.pk])
+        if found is not None:
+            pending, guard = cast(tuple[PendingSignIn, SignInGuard], found)
+            pending.user = user
+            return pending, guard.code_lock
+    alone = locked_pending(pending_id, user)
+    if alone is None:
+        return None
+    return alone, SignInGuard.objects.locked_for(alone.user).code_lock
+
+
+def _save_code(pending: PendingSignIn) -> None:
+    """Write the attempt's code columns (its row is locked): one fixed UPDATE."""
+    ops = connection.ops
+    values = [getattr(pending, column) for column in _CODE_COLUMNS]
+    values = [ops.adapt_datetimefield_value(v) if isinstance(v, datetime) else v for v in values]
+    with connection.cursor() as cursor:
+        cursor.execute(_SAVE_CODE, [*values, pending.pk])
+
+
 def issue(pending_id: int, *, by: audit.Actor, user: User | None = None) -> Answer:
     """Send a new code for this sign-in, voiding the previous one, within every limit.
     `user`: the attempt's user, when the caller read it (see `locked_pending`)."""
     conf = app_settings.CODE
     now = timezone.now()
     with transaction.atomic():
-        pending = locked_pending(pending_id, user)
-        if pending is None:  # finished or voided by a parallel request
+        found = _locked_for_issue(pending_id, user)
+        if found is None:  # finished or voided by a parallel request
             return Answer(Issue.NOT_NEEDED)
+        pending, lock = found
         user = pending.user
         if pending.code_passed:
             return Answer(Issue.NOT_NEEDED)
-        lock = SignInGuard.objects.locked_for(user).code_lock
         if lock.locked(now):
             return Answer(Issue.LOCKED, locked_until=lock.until)
         challenge = pending.challenge()
@@ -153,10 +207,10 @@ def issue(pending_id: int, *, by: audit.Actor, user: User | None = None) -> Answ
             alerts.send_capped(user, permit.value, now=now)
             return Answer(Issue.CAPPED, capped_scope=permit.value)
         code = challenge.issue(now, conf)  # voids the previous code
-        changed = pending.keep(challenge)
+        pending.keep(challenge)
         pending.code_channel = user.mfa_method
         pending.code_destination = user.masked_mfa_destination()
-        pending.save(update_fields=[*changed, "code_channel", "code_destination"])
+        _save_code(pending)
         channel = user.mfa_method
     # Deliver outside the transaction: a slow server must not hold the locks.
     subject, text = _message(user, code)

@@ -8,20 +8,32 @@ cannot exceed it); while locked, even the right password gets the same answer.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import cast
 
 from django.contrib.auth.hashers import make_password
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
+from django.db.models import Model
 from django.db.models.functions import Lower
 from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from deskgate import rows
 from deskgate.accounts import alerts, audit, contact, rules
-from deskgate.accounts.models import AuditAction, User
-from deskgate.signin import budget
+from deskgate.accounts.models import AuditAction, Client, User
+from deskgate.signin import budget, factors, pipeline
 from deskgate.signin.app_settings import app_settings
-from deskgate.signin.models import SignInGuard, UnknownNameGuard
+from deskgate.signin.models import (
+    AuthenticatorApp,
+    Passkey,
+    PendingSignIn,
+    SignInGuard,
+    UnknownNameGuard,
+)
+from deskgate.signin.throttle import Lock
+
+# The client's SSO settings (deskgate.sso, a layer above: reached through the relation).
+SSO_CONFIG: type[Model] = Client._meta.get_field("sso").related_model
 
 
 class PasswordOutcome(StrEnum):
@@ -41,16 +53,13 @@ def sign_in_with_password(
 
     First the address's and network's budget of attempts (`budget.take`, before the hash:
     a flood of guesses costs the server no CPU once it is spent); then the check; every
-    refusal is audited. A right password gives its attempt back. The caller shows one
-    message for every outcome but OK.
+    refusal is audited. A right password gives its attempt back (in the check's
+    transaction: one commit). The caller shows one message for every outcome but OK.
     """
     taken = budget.take(by.ip, by=by)
     if not taken.allowed:
         return None, PasswordOutcome.PAUSED
-    user, outcome = _check(username, password, by=by, record_refusal=True)
-    if outcome == PasswordOutcome.OK:
-        budget.give_back(taken)
-    return user, outcome
+    return _check(username, password, by=by, record_refusal=True, taken=taken)
 
 
 def check_credentials(
@@ -61,25 +70,98 @@ def check_credentials(
     return _check(username, password, by=by, record_refusal=False)
 
 
+# The user with their client, its SSO settings and their guard row, locked, in one fixed
+# statement (issue 17: the ORM's select_related of these wide models cost more CPU to
+# compile than the database took to answer, and the guard row was a second statement).
+# The guard row is locked in a subquery, so the user, client and SSO rows are not: sign-ins
+# of one client never queue behind each other or an admin's edit. A user who never signed
+# in has no guard row yet (the LEFT JOIN's missing row): it is created then.
+# The last columns: whether the user has expired pending sign-ins (`pipeline.create_pending`
+# deletes them only then), and their strong factors (the code step's first question).
+_SIGNING_IN = rows.Shape((User, "u"), (Client, "c"), (SSO_CONFIG, "s"), (SignInGuard, "g"))
+_GUARD_TABLE = SignInGuard._meta.db_table
+_PENDING_TABLE = PendingSignIn._meta.db_table
+_SIGNING_IN_SQL = (
+    f"SELECT {_SIGNING_IN.columns()}, EXISTS(SELECT 1 FROM {_PENDING_TABLE} p"  # noqa: S608  # our tables
+    " WHERE p.user_id = u.id AND p.expires_at < %s),"
+    f" EXISTS(SELECT 1 FROM {AuthenticatorApp._meta.db_table} a"
+    " WHERE a.user_id = u.id AND a.confirmed_at IS NOT NULL),"
+    f" EXISTS(SELECT 1 FROM {Passkey._meta.db_table} k WHERE k.user_id = u.id)"
+    f" FROM {User._meta.db_table} u JOIN {Client._meta.db_table} c ON c.id = u.client_id"
+    f" LEFT JOIN {SSO_CONFIG._meta.db_table} s ON s.client_id = c.id"
+    " LEFT JOIN {guard} ON {on} WHERE lower(u.username) = %s"
+)
+_LOCKED_GUARD = f"LATERAL (SELECT * FROM {_GUARD_TABLE} WHERE user_id = u.id FOR UPDATE) g"  # noqa: S608  # our table
+_SIGNING_IN_BY_VENDOR = {
+    True: _SIGNING_IN_SQL.format(guard=_LOCKED_GUARD, on="TRUE"),
+    False: _SIGNING_IN_SQL.format(guard=f"{_GUARD_TABLE} g", on="g.user_id = u.id"),
+}
+# An unknown name's row (see UnknownNameGuard): locked and its count written in one
+# statement, before the hash, as a known name's guard row is locked by the read above and
+# written after a wrong password: the same statements either way.
+_UNKNOWN_TABLE = UnknownNameGuard._meta.db_table
+_UNKNOWN_NAME = (
+    f"INSERT INTO {_UNKNOWN_TABLE} (bucket, password_failures) VALUES (%s, 1)"  # noqa: S608  # our table
+    " ON CONFLICT (bucket) DO UPDATE"
+    f" SET password_failures = {_UNKNOWN_TABLE}.password_failures + 1"
+)
+_PASSWORD_LOCK = (
+    f"UPDATE {_GUARD_TABLE} SET password_failures = %s, password_lock_count = %s,"  # noqa: S608  # our table
+    " password_locked_until = %s WHERE user_id = %s"
+)
+
+
+def _signing_in(name: str) -> tuple[User, SignInGuard | None] | None:
+    """The user of this name with their client and SSO settings, and their guard row
+    locked for this transaction (None when they have none yet); None for no such user."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    sql = _SIGNING_IN_BY_VENDOR[connection.features.has_select_for_update]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [now, name.lower()])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    user, client, sso, guard = cast(
+        tuple[User, Client, Model | None, SignInGuard | None], _SIGNING_IN.build(row)
+    )
+    rows.attach(client, "sso", sso)
+    rows.attach(user, "client", client)
+    expired, app, key = row[_SIGNING_IN.width :]
+    if not expired:
+        pipeline.note_no_expired_sign_ins(user)
+    factors.note_strong_factors(user, bool(app), bool(key))
+    return user, guard
+
+
 def _check(
-    username: str, password: str, *, by: audit.Actor | None, record_refusal: bool
+    username: str,
+    password: str,
+    *,
+    by: audit.Actor | None,
+    record_refusal: bool,
+    taken: budget.Taken | None = None,
 ) -> tuple[User | None, PasswordOutcome]:
     """The password is hashed in every case, and an unknown user name does the same
-    database work as a known one (a guard row looked up and written, the refusal audited,
-    in one transaction), so that the time an answer takes does not tell which user names
-    exist."""
+    database work as a known one (a guard row locked and written, the refusal audited, in
+    one transaction), so that the time an answer takes does not tell which user names
+    exist. A right password gives back `taken`, the attempt taken from the budget."""
     name = username.strip()
-    # lower(username) = lower(name): the unique lower(username) index serves it (iexact is
-    # UPPER() on PostgreSQL, which no index serves: a scan of every user at every sign-in).
-    user = (
-        User.objects.select_related("client", "client__sso")
-        .filter(Exact(Lower("username"), name.lower()))
-        .first()
-    )
     with transaction.atomic():
-        outcome = _unknown_name(name, password) if user is None else _known(user, password, by)
+        # lower(username) = lower(name): the unique lower(username) index serves it (iexact
+        # is UPPER() on PostgreSQL, which no index serves: a scan of every user).
+        found = _signing_in(name)
+        if found is None:
+            user = None
+            outcome = _unknown_name(name, password)
+        else:
+            user, guard = found
+            if guard is None:  # their first sign-in: the row is made (and locked) now
+                guard = SignInGuard.objects.created_for(user)
+            outcome = _known(user, guard, password, by)
         if record_refusal and by is not None and outcome != PasswordOutcome.OK:
             _record_refusal(user, outcome, by)
+        if outcome == PasswordOutcome.OK and taken is not None:
+            budget.give_back(taken)
     return user, outcome
 
 
@@ -94,17 +176,26 @@ def _bucket(name: str) -> int:
 def _unknown_name(name: str, password: str) -> PasswordOutcome:
     # The work a known name with a wrong password does: a row locked, the hash, a failure
     # count written (see UnknownNameGuard).
-    guard = UnknownNameGuard.objects.locked_for(_bucket(name))
+    with connection.cursor() as cursor:
+        cursor.execute(_UNKNOWN_NAME, [_bucket(name)])
     make_password(password)
-    UnknownNameGuard.objects.filter(bucket=guard.bucket).update(
-        password_failures=F("password_failures") + 1
-    )
     return PasswordOutcome.UNKNOWN_USER
 
 
-def _known(user: User, password: str, by: audit.Actor | None) -> PasswordOutcome:
-    """Call inside a transaction: the guard row stays locked until it ends."""
-    guard = SignInGuard.objects.locked_for(user)  # parallel guesses for one account queue here
+def _keep_password_lock(guard: SignInGuard, lock: Lock) -> None:
+    """Write the password step's lock to the (locked) guard row, if it changed."""
+    if not guard.keep_password_lock(lock):
+        return
+    until = connection.ops.adapt_datetimefield_value(lock.until)
+    with connection.cursor() as cursor:
+        cursor.execute(_PASSWORD_LOCK, [lock.failures, lock.count, until, guard.pk])
+
+
+def _known(
+    user: User, guard: SignInGuard, password: str, by: audit.Actor | None
+) -> PasswordOutcome:
+    """Call inside a transaction: the guard row (`guard`, read locked) stays locked until
+    it ends, so parallel guesses for one account queue."""
     lock = guard.password_lock
     now = timezone.now()
     if lock.locked(now):
@@ -112,7 +203,7 @@ def _known(user: User, password: str, by: audit.Actor | None) -> PasswordOutcome
         return PasswordOutcome.LOCKED
     if not user.check_password(password):
         locked = lock.fail(now, app_settings.PASSWORD_LOCK)
-        guard.save(update_fields=guard.keep_password_lock(lock))
+        _keep_password_lock(guard, lock)
         if locked and by is not None:
             audit.record(
                 AuditAction.USER_PASSWORD_LOCKED,
@@ -125,7 +216,7 @@ def _known(user: User, password: str, by: audit.Actor | None) -> PasswordOutcome
             alerts.user_locked(user, now=now)
         return PasswordOutcome.WRONG_PASSWORD
     if lock.clear():  # a right password starts the count over
-        guard.save(update_fields=guard.keep_password_lock(lock))
+        _keep_password_lock(guard, lock)
     if not user.is_active:
         return PasswordOutcome.INACTIVE
     if rules.sso_mandatory(user.client):

@@ -89,11 +89,25 @@ def _strong_factors_sql() -> str:
 _STRONG_FACTORS = _strong_factors_sql()
 
 
+# (has an app, has a passkey) read with the user by the password step's statement
+# (`credentials`): the next `strong_factors` of that instance, once, asks nothing.
+_READ_WITH_USER = "_deskgate_strong_factors"
+
+
+def note_strong_factors(user: User, app: bool, key: bool) -> None:
+    """The user's strong factors as a statement of this request read them with the user."""
+    setattr(user, _READ_WITH_USER, (app, key))
+
+
 def strong_factors(user: User) -> tuple[bool, bool]:
     """(has an app, has a passkey), in one query: the code step asks both on every request.
 
     A fixed statement: the ORM's form of it (two `Exists` annotations) cost more to compile
-    each time than the database took to answer it (issue 17)."""
+    each time than the database took to answer it (issue 17). None when the password step
+    read them with the user a moment ago (`note_strong_factors`)."""
+    known: tuple[bool, bool] | None = user.__dict__.pop(_READ_WITH_USER, None)
+    if known is not None:
+        return known
     with connection.cursor() as cursor:
         cursor.execute(_STRONG_FACTORS, [user.pk, user.pk])
         app, key = cursor.fetchone()
