@@ -1,25 +1,27 @@
-"""Fixed statements for the sign-in's hottest reads: rows into model instances without the
-ORM's query compiler (issue 17).
+"""Fixed statements for the hot path: rows into model instances, and one-row writes,
+without the ORM's query compiler (issue 17).
 
 The ORM compiles a query on every call. For a `select_related` of two or three wide models
 (a user with their client) compiling cost several times the CPU the database took to answer,
-and the sign-in asks such questions on every request. A `Shape` names the models of a
+and a sign-in asks such questions on every request. A `Shape` names the models of a
 statement's select list once; `columns()` writes their columns for the statement; `one()`
 runs it and builds the instances with each field's own database converters, so the values
-are what the ORM gives (aware datetimes, JSON, booleans and decimals on SQLite).
+are what the ORM gives (aware datetimes, JSON, booleans and decimals on SQLite). `Joined`
+writes the statement of a `select_related(...).first()` from foreign keys. `insert` and
+`update` write one row as `save()` would.
 
-The statement is written once, at import, from the models' metadata: no user input is ever
-put into it, only into its parameters.
+Statements are written once, from the models' metadata: no user input is ever put into
+them, only into their parameters.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
-from django.db import connections
+from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Field, Model
+from django.db.models import Field, ForeignKey, Model
 from django.db.models.expressions import Col
 
 M = TypeVar("M", bound=Model)
@@ -109,6 +111,51 @@ class Shape:
                 continue
             instances.append(model.from_db(using, self._names[i], values))
         return tuple(instances)
+
+
+class Joined(Generic[M]):
+    """One row and the rows its foreign keys lead to, as `select_related(...).first()`
+    builds them (model instances, the related ones cached on their parents, None where a
+    key is empty), from one fixed statement.
+
+    `edges` are (index of the parent model, its foreign key's name), the root being 0;
+    `where` is about the root's columns, aliased t0.
+    """
+
+    def __init__(self, root: type[M], edges: Sequence[tuple[int, str]], where: str) -> None:
+        self.root = root
+        chain: list[type[Model]] = [root]
+        self.links: list[tuple[int, ForeignKey[Any, Any]]] = []
+        joins = []
+        for parent, name in edges:
+            field = chain[parent]._meta.get_field(name)
+            target = getattr(field, "related_model", None)
+            if not isinstance(field, ForeignKey) or not (
+                isinstance(target, type) and issubclass(target, Model)
+            ):
+                raise TypeError(f"{name} is not a foreign key of {chain[parent].__name__}")
+            alias = f"t{len(chain)}"
+            joins.append(
+                f' LEFT JOIN "{target._meta.db_table}" {alias}'
+                f' ON {alias}."{target._meta.pk.column}" = t{parent}."{field.column}"'
+            )
+            self.links.append((parent, field))
+            chain.append(target)
+        self.shape = Shape(*((model, f"t{i}") for i, model in enumerate(chain)))
+        self.sql = (
+            f'SELECT {self.shape.columns()} FROM "{root._meta.db_table}" t0'  # noqa: S608  # our names
+            f"{''.join(joins)} WHERE {where}"
+        )
+
+    def first(self, params: Sequence[Any]) -> M | None:
+        found = self.shape.one(self.sql, list(params), using=router.db_for_read(self.root))
+        if found is None:
+            return None
+        for (parent, field), child in zip(self.links, found[1:], strict=True):
+            owner = found[parent]
+            if owner is not None and (child is not None or getattr(owner, field.attname) is None):
+                field.set_cached_value(owner, child)
+        return cast(M, found[0])
 
 
 def attach(instance: Model, name: str, related: Model | None) -> None:

@@ -14,10 +14,9 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar, cast
+from typing import Any
 
-from django.db import connections, models, router
+from django.db import connections, router
 from django.db.models import signals
 from django.utils import timezone
 from oauth2_provider import cimd
@@ -25,6 +24,7 @@ from oauth2_provider.models import AccessToken, Application, Grant, RefreshToken
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors
 
+from deskgate import rows
 from deskgate.provider import claims, revoke
 from deskgate.provider.models import Authorization
 
@@ -356,99 +356,9 @@ def _claim(hashed: str, client: Any) -> Authorization | None:
     return next(iter(rows), None)
 
 
-Row = TypeVar("Row", bound=models.Model)
-
-
-class JoinedRead(Generic[Row]):
-    """One row and the rows its foreign keys lead to, as `select_related(...).first()`
-    builds them (model instances, the related ones cached on their parents, None where a
-    key is empty), from one fixed statement: the ORM compiled the grant's and the access
-    token's three- and four-table reads anew on every request, which took longer than the
-    database took to answer them (issue 17).
-
-    `edges` are (index of the parent model, its foreign key's name), the root being 0;
-    `where` is about the root's columns, aliased t0.
-    """
-
-    def __init__(self, root: type[Row], edges: Sequence[tuple[int, str]], where: str) -> None:
-        self.root = root
-        chain: list[type[models.Model]] = [root]
-        self.links: list[tuple[int, models.ForeignKey[Any, Any]]] = []
-        joins = []
-        for parent, name in edges:
-            field = chain[parent]._meta.get_field(name)
-            target = getattr(field, "related_model", None)
-            if not isinstance(field, models.ForeignKey) or not (
-                isinstance(target, type) and issubclass(target, models.Model)
-            ):
-                raise TypeError(f"{name} is not a foreign key of {chain[parent].__name__}")
-            alias = f"t{len(chain)}"
-            joins.append(
-                f' LEFT JOIN "{target._meta.db_table}" {alias}'
-                f' ON {alias}."{target._meta.pk.column}" = t{parent}."{field.column}"'
-            )
-            self.links.append((parent, field))
-            chain.append(target)
-        self.models = chain
-        columns = ", ".join(
-            f't{i}."{f.column}"' for i, m in enumerate(chain) for f in m._meta.concrete_fields
-        )
-        self.sql = f'SELECT {columns} FROM "{root._meta.db_table}" t0{"".join(joins)} WHERE {where}'  # noqa: S608  # our names
-        self._converters: dict[str, list[tuple[Any, list[Callable[..., Any]]]]] = {}
-
-    def _converters_for(self, connection: Any) -> list[tuple[Any, list[Callable[..., Any]]]]:
-        """Per column, what the ORM's compiler would apply to the value the driver gives."""
-        found = self._converters.get(connection.alias)
-        if found is None:
-            found = []
-            for i, model in enumerate(self.models):
-                for field in model._meta.concrete_fields:
-                    column = field.get_col(f"t{i}")
-                    found.append(
-                        (
-                            column,
-                            connection.ops.get_db_converters(column)
-                            + column.get_db_converters(connection),
-                        )
-                    )
-            self._converters[connection.alias] = found
-        return found
-
-    def first(self, params: Sequence[Any]) -> Row | None:
-        db = router.db_for_read(self.root)
-        connection = connections[db]
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, list(params))
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        converters = self._converters_for(connection)
-        values = list(row)
-        for at, (column, functions) in enumerate(converters):
-            for convert in functions:
-                values[at] = convert(values[at], column, connection)
-        built: list[models.Model | None] = []
-        start = 0
-        for model in self.models:
-            fields = model._meta.concrete_fields
-            part = values[start : start + len(fields)]
-            start += len(fields)
-            pk_at = fields.index(model._meta.pk)
-            built.append(
-                None
-                if part[pk_at] is None
-                else model.from_db(db, [f.attname for f in fields], part)
-            )
-        for (parent, field), child in zip(self.links, built[1:], strict=True):
-            owner = built[parent]
-            if owner is not None and (child is not None or getattr(owner, field.attname) is None):
-                field.set_cached_value(owner, child)
-        return cast(Row | None, built[0])
-
-
 _DELETE_GRANT = f'DELETE FROM "{Grant._meta.db_table}" WHERE "code" = %s AND "application_id" = %s'  # noqa: S608  # our table
-_APPLICATION: JoinedRead[Application] = JoinedRead(Application, [], 't0."client_id" = %s')
-_GRANT: JoinedRead[Grant] = JoinedRead(Grant, [(0, "user"), (1, "client")], 't0."code" = %s')
-_ACCESS_TOKEN: JoinedRead[AccessToken] = JoinedRead(
+_APPLICATION: rows.Joined[Application] = rows.Joined(Application, [], 't0."client_id" = %s')
+_GRANT: rows.Joined[Grant] = rows.Joined(Grant, [(0, "user"), (1, "client")], 't0."code" = %s')
+_ACCESS_TOKEN: rows.Joined[AccessToken] = rows.Joined(
     AccessToken, [(0, "application"), (0, "user"), (2, "client")], 't0."token_checksum" = %s'
 )
