@@ -121,12 +121,18 @@ def app_sign_in(
     page = step("GET /signin/", 200, lambda: browser.get("/signin/"))
     token = cpu.CSRF.search(page.content.decode()).group(1)  # type: ignore[union-attr]
     form = {"csrfmiddlewaretoken": token, "username": username, "password": cpu.PASSWORD}
-    step("POST /signin/", 302, lambda: browser.post("/signin/", form))
+    signin = urlencode(form)
+    step("POST /signin/", 302, lambda: browser.post("/signin/", signin, content_type=cpu.FORM))
     page = step("GET /signin/code/", 200, lambda: browser.get("/signin/code/"))
     token = cpu.CSRF.search(page.content.decode()).group(1)  # type: ignore[union-attr]
     code = cpu.CODE.search(str(mail.outbox[-1].body)).group(1)  # type: ignore[union-attr]
     form = {"csrfmiddlewaretoken": token, "action": "verify", "code": code}
-    answer = step("POST /signin/code/", 302, lambda: browser.post("/signin/code/", form))
+    verify = urlencode(form)
+    answer = step(
+        "POST /signin/code/",
+        302,
+        lambda: browser.post("/signin/code/", verify, content_type=cpu.FORM),
+    )
     back = answer["Location"]
     if not back.startswith("/o/authorize/"):
         raise SystemExit(f"POST /signin/code/: to {back}, not back to the authorization")
