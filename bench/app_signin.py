@@ -67,7 +67,7 @@ def register(name: str, *, confidential: bool) -> App:
     return App(name, registered.application.client_id, registered.client_secret)
 
 
-def _authorize_path(app: App, state: str, nonce: str, verifier: str) -> str:
+def authorize_path(app: App, state: str, nonce: str, verifier: str) -> str:
     query = {
         "response_type": "code",
         "client_id": app.client_id,
@@ -114,7 +114,7 @@ def app_sign_in(
     browser, server = Browser(), Browser()
     state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
     verifier = secrets.token_urlsafe(48)
-    authorize = _authorize_path(app, state, nonce, verifier)
+    authorize = authorize_path(app, state, nonce, verifier)
     boxes.drain(agent.destination)
     parts: dict[str, float] = {}
     t0 = time.perf_counter()

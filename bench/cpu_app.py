@@ -70,28 +70,17 @@ def app_sign_in(
 ) -> dict[str, tuple[float, int]]:
     """One sign-in to `app` (bench.app_signin.App); per step (CPU seconds beyond the hash,
     statements)."""
-    from authlib.oauth2.rfc7636 import create_s256_code_challenge
     from django.core import mail
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from bench.app_signin import REDIRECT_URI, SCOPE
+    from bench.app_signin import REDIRECT_URI, authorize_path
 
     browser, server = cpu.browser(), app_server()
     figures: dict[str, tuple[float, int]] = {}
     state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
     verifier = secrets.token_urlsafe(48)
-    query = {
-        "response_type": "code",
-        "client_id": app.client_id,
-        "redirect_uri": REDIRECT_URI,
-        "scope": SCOPE,
-        "state": state,
-        "nonce": nonce,
-        "code_challenge": create_s256_code_challenge(verifier),
-        "code_challenge_method": "S256",
-    }
-    authorize = f"/o/authorize/?{urlencode(query)}"
+    authorize = authorize_path(app, state, nonce, verifier)
 
     def step(label: str, status: int, send: Callable[[], Any]) -> Any:
         hashed = clock.spent
