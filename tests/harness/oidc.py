@@ -143,8 +143,9 @@ class OidcProvider:
         port: int = 0,
         conform_id_token_claims: bool = True,
         # Node starts in well under a second when idle, but on a 2-core CI machine with
-        # Chromium and PostgreSQL busy one start once took more than 20 s.
-        startup_timeout: float = 60,
+        # Chromium and PostgreSQL busy one start once took more than 20 s, and once (its
+        # disk slow with a checkpoint) more than 60.
+        startup_timeout: float = 120,
         stop_timeout: float = 5,
         oidc_dir: Path = OIDC_DIR,
     ) -> None:
