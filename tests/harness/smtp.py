@@ -8,6 +8,13 @@
     assert "123456" in mail.body
     server.stop()
 
+For the client's connection handling: `connections` counts the connections clients made
+(since start or clear()), `drop_connections()` closes every open one from the server's side,
+`drop_at_next_mail = True` makes the server hang up on the next MAIL FROM without an
+answer, `drop_after_next_data = True` hang up once it has the next message's data (kept,
+but never acknowledged), and `refuse_data = True` answer every message's data with a 554;
+`data_attempts` counts the messages whose data arrived, refused or not.
+
 `SlowSmtpServer` accepts TCP connections and never says a word (not even the 220 greeting),
 so a client without a timeout hangs forever: use it to test timeouts.
 """
@@ -29,7 +36,7 @@ from typing import Any
 from urllib.parse import quote
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 from tests.harness.net import LOOPBACK, free_port
 
@@ -82,6 +89,38 @@ def _predicate(match: str | Callable[[ReceivedEmail], bool] | None) -> Callable[
     return match
 
 
+class _Session(SMTP):
+    """aiosmtpd's protocol, reporting each connection to the server that counts them."""
+
+    def __init__(self, owner: SmtpServer, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._owner = owner
+
+    def connection_made(self, transport: Any) -> None:
+        first = self.transport is None  # STARTTLS calls this again on the same connection
+        super().connection_made(transport)
+        if first:
+            self._owner._opened(self)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self._owner._closed(self)
+        super().connection_lost(error)
+
+
+class _Controller(Controller):
+    def __init__(self, owner: SmtpServer, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._owner = owner
+
+    def factory(self) -> SMTP:
+        return _Session(self._owner, self.handler, **self.SMTP_kwargs)
+
+
+def _hang_up(server: Any) -> None:
+    if server.transport is not None:
+        server.transport.close()
+
+
 class _Handler:
     """aiosmtpd handler: the hooks are called in the controller's thread."""
 
@@ -95,6 +134,10 @@ class _Handler:
         # requirement is enforced here instead, with the answer a real server gives.
         if self._server.auth_required and not session.authenticated:
             return "530 5.7.0 Authentication required"
+        if self._server.drop_at_next_mail:
+            self._server.drop_at_next_mail = False
+            _hang_up(server)
+            return "421 4.4.2 Closing connection"  # never reaches the client
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
@@ -106,7 +149,14 @@ class _Handler:
         data = envelope.original_content or envelope.content
         if isinstance(data, str):
             data = data.encode("utf-8")
+        with self._server._changed:
+            self._server.data_attempts += 1
+        if self._server.refuse_data:
+            return "554 5.6.0 Message refused"
         self._server._add(_parse(envelope.mail_from, list(envelope.rcpt_tos), data, login))
+        if self._server.drop_after_next_data:
+            self._server.drop_after_next_data = False
+            _hang_up(server)
         return "250 Message accepted for delivery"
 
 
@@ -127,8 +177,14 @@ class SmtpServer:
         self.password = password
         self.port = 0
         self.auth_failures = 0
+        self.connections = 0
+        self.data_attempts = 0
+        self.drop_at_next_mail = False
+        self.drop_after_next_data = False
+        self.refuse_data = False
         self._messages: list[ReceivedEmail] = []
         self._changed = threading.Condition()
+        self._open: set[_Session] = set()
         self._controller: Controller | None = None
 
     @property
@@ -154,13 +210,16 @@ class SmtpServer:
         last_error: Exception | None = None
         for _ in range(5):  # a free port can be taken by someone else before we bind it
             port = free_port()
-            controller = Controller(_Handler(self), hostname=self.host, port=port, **kwargs)
+            handler = _Handler(self)
+            controller = _Controller(self, handler, hostname=self.host, port=port, **kwargs)
             try:
                 controller.start()
             except Exception as error:  # aiosmtpd raises several kinds; retry on another port
                 last_error = error
                 continue
             self._controller, self.port = controller, port
+            with self._changed:
+                self.connections = 0  # start() made one itself, to see the server answer
             return self
         raise RuntimeError(f"could not start the SMTP server on {self.host}: {last_error}")
 
@@ -186,7 +245,35 @@ class SmtpServer:
     def clear(self) -> None:
         with self._changed:
             self._messages.clear()
-            self.auth_failures = 0
+            self.auth_failures = self.connections = self.data_attempts = 0
+            self.drop_at_next_mail = self.drop_after_next_data = self.refuse_data = False
+
+    def drop_connections(self, timeout: float = 5) -> None:
+        """Hang up every open client connection, as a server does to idle clients."""
+        controller = self._controller
+        assert controller is not None, "the server is not running"
+        with self._changed:
+            sessions = list(self._open)
+        for session in sessions:
+            controller.loop.call_soon_threadsafe(_hang_up, session)
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while self._open & set(sessions):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError("the connections did not close")
+                self._changed.wait(remaining)
+
+    def _opened(self, session: _Session) -> None:
+        with self._changed:
+            self.connections += 1
+            self._open.add(session)
+            self._changed.notify_all()
+
+    def _closed(self, session: _Session) -> None:
+        with self._changed:
+            self._open.discard(session)
+            self._changed.notify_all()
 
     def wait_for(
         self, match: str | Callable[[ReceivedEmail], bool] | None = None, timeout: float = 5

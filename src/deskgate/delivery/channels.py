@@ -4,7 +4,8 @@
 interface first; SMPP or a provider's API can follow). Every transport has a timeout and
 raises `DeliveryError` when the message was not accepted. Every send takes a `Permit` from
 `deskgate.delivery.caps.admit`: the send caps and the SMS country allow-list hold for every
-message, whoever sends it.
+message, whoever sends it. Each thread keeps its connection to the mail server and to the
+gateway open between messages (`deskgate.delivery.connections`): a code costs no handshake.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import urllib.parse
 import urllib.request
 from typing import Protocol
 
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage
 
 from deskgate.conf import KannelConfig
+from deskgate.delivery import connections
 from deskgate.delivery.app_settings import app_settings
 from deskgate.delivery.caps import Permit
 from deskgate.delivery.models import OutboxMessage
@@ -62,12 +64,14 @@ class KannelGateway:
                 "coding": "2" if any(ord(ch) > 127 for ch in text) else "0",
             }
         )
-        scheme = "https" if c.use_https else "http"
-        url = f"{scheme}://{c.host}:{c.port}/cgi-bin/sendsms?{query}"
+        path = f"/cgi-bin/sendsms?{query}"
         try:
-            with urllib.request.urlopen(url, timeout=self.timeout) as response:  # noqa: S310  # scheme fixed above
-                status = response.status
-                body = response.read(500).decode("utf-8", "replace")
+            if _proxied("https" if c.use_https else "http", c.host):
+                status, body = self._send_by_proxy(path)
+            else:  # the usual case: this thread's keep-alive connection to smsbox
+                status, body = connections.http_get(
+                    c.host, c.port, path, https=c.use_https, timeout=self.timeout
+                )
         except urllib.error.HTTPError as exc:
             # The URL carries the password and the text: never log it.
             raise DeliveryError(f"the SMS gateway refused the message (HTTP {exc.code})") from None
@@ -80,7 +84,19 @@ class KannelGateway:
         # Kannel answers 202 "0: Accepted for delivery" (or 200 "Sent.") when it takes it.
         if status not in (200, 202):
             raise DeliveryError(f"the SMS gateway refused the message (HTTP {status})")
-        log.info("sms accepted by gateway: %s", body.strip()[:80])
+        log.info("sms accepted by gateway: %s", body.decode("utf-8", "replace").strip()[:80])
+
+    def _send_by_proxy(self, path: str) -> tuple[int, bytes]:
+        """Through the environment's HTTP proxy (urllib's), a new connection each time."""
+        c = self.config
+        url = f"{'https' if c.use_https else 'http'}://{c.host}:{c.port}{path}"
+        with urllib.request.urlopen(url, timeout=self.timeout) as response:  # noqa: S310  # scheme fixed above
+            return response.status, response.read(500)
+
+
+def _proxied(scheme: str, host: str) -> bool:
+    """Whether urllib would reach the host through a proxy from the environment."""
+    return scheme in urllib.request.getproxies() and not urllib.request.proxy_bypass(host)
 
 
 def sms_gateway() -> SmsGateway:
@@ -101,7 +117,7 @@ def send_email(permit: Permit, subject: str, text: str) -> None:
     """Send one email to the permit's address, or raise DeliveryError."""
     to = _check(permit, "email")
     try:
-        EmailMessage(subject, text, None, [to]).send(fail_silently=False)
+        connections.send_messages([EmailMessage(subject, text, None, [to])])
     except Exception as exc:  # smtplib, socket and TLS errors all mean "not sent"
         raise DeliveryError(
             f"the mail server did not accept the message ({type(exc).__name__})"
@@ -109,14 +125,13 @@ def send_email(permit: Permit, subject: str, text: str) -> None:
 
 
 def send_emails(messages: list[tuple[Permit, str, str]]) -> None:
-    """Send (permit, subject, text) messages over one connection to the mail server."""
+    """Send (permit, subject, text) messages over this thread's connection to the mail server."""
     built = [
         EmailMessage(subject, text, None, [_check(permit, "email")])
         for permit, subject, text in messages
     ]
     try:
-        with get_connection(fail_silently=False) as connection:
-            connection.send_messages(built)
+        connections.send_messages(built)
     except Exception as exc:  # smtplib, socket and TLS errors all mean "not sent"
         reason = type(exc).__name__
         raise DeliveryError(f"the mail server did not accept the messages ({reason})") from None
