@@ -49,3 +49,12 @@ def test_an_unknown_name_fails_as_url_does() -> None:
 
     with pytest.raises(NoReverseMatch):
         _both("{% route 'no_such_page' %}", "")
+
+
+def test_a_name_from_a_variable_is_looked_up_on_each_render() -> None:
+    engine = engines["django"]
+    ours = engine.from_string("{% load deskgate_links %}{% route name %}|{% asset path %}")
+    djangos = engine.from_string("{% load static %}{% url name %}|{% static path %}")
+    for name, path in [("home", "deskgate/a b&c.js"), ("sso:choose", "deskgate/deskgate.css")]:
+        context = {"name": name, "path": path}
+        assert ours.render(context) == djangos.render(context)
