@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.template import engines
 from django.test import RequestFactory, override_settings
@@ -58,3 +60,12 @@ def test_a_name_from_a_variable_is_looked_up_on_each_render() -> None:
     for name, path in [("home", "deskgate/a b&c.js"), ("sso:choose", "deskgate/deskgate.css")]:
         context = {"name": name, "path": path}
         assert ours.render(context) == djangos.render(context)
+
+
+def test_a_quoted_argument_is_answered_from_what_the_node_keeps() -> None:
+    engine = engines["django"]
+    ours: Any = engine.from_string("{% load deskgate_links %}{% route 'home' %}{% asset 'a.css' %}")
+    first = ours.render({})
+    nodes = [node for node in ours.template.nodelist if hasattr(node, "kept")]
+    assert len(nodes) == 2 and all(node.literal and len(node.kept) == 1 for node in nodes)
+    assert ours.render({}) == first

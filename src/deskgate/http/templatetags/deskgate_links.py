@@ -26,6 +26,9 @@ from django.utils.html import conditional_escape
 
 register = template.Library()
 _NOT_SET = object()
+# Where a render keeps its key (in its render context, which its parent layout shares).
+_ASSET_KEY = "deskgate_links.asset"
+_ROUTE_KEY = "deskgate_links.route"
 
 
 class _Generation:
@@ -66,15 +69,9 @@ class _LinkNode(template.Node):
     argument is a quoted string."""
 
     def __init__(self, argument: template.base.FilterExpression) -> None:
-        var = argument.var
-        literal = (
-            not argument.filters
-            and isinstance(var, template.Variable)
-            and var.lookups is None
-            and isinstance(var.literal, str)
-        )
+        literal = not argument.is_var and not argument.filters and isinstance(argument.var, str)
         self.argument = argument
-        self.literal: str | None = str(var.literal) if literal else None
+        self.literal: str | None = argument.var if literal else None
         self.kept: dict[tuple[Any, ...], str] = {}
         self.generation = _Generation.value
 
@@ -106,7 +103,12 @@ class _LinkNode(template.Node):
 
 class _AssetNode(_LinkNode):
     def key(self, context: template.Context) -> tuple[Any, ...]:
-        return (get_script_prefix(),)
+        # Once per render (the render context is the page's, its parent layout's included):
+        # the script prefix does not change while a page is drawn.
+        key = context.render_context.get(_ASSET_KEY)
+        if key is None:
+            key = context.render_context[_ASSET_KEY] = (get_script_prefix(),)
+        return key
 
     def answer(self, context: template.Context, key: tuple[Any, ...], argument: str) -> str:
         return _asset(key[0], argument)
@@ -114,7 +116,15 @@ class _AssetNode(_LinkNode):
 
 class _RouteNode(_LinkNode):
     def key(self, context: template.Context) -> tuple[Any, ...]:
-        return (get_urlconf(), settings.ROOT_URLCONF, get_script_prefix(), _current_app(context))
+        key = context.render_context.get(_ROUTE_KEY)  # once per render, as the asset's
+        if key is None:
+            key = context.render_context[_ROUTE_KEY] = (
+                get_urlconf(),
+                settings.ROOT_URLCONF,
+                get_script_prefix(),
+                _current_app(context),
+            )
+        return key
 
     def answer(self, context: template.Context, key: tuple[Any, ...], argument: str) -> str:
         return _route(*key, argument)
