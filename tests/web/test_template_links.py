@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.template import engines
 from django.test import RequestFactory, override_settings
@@ -49,3 +51,21 @@ def test_an_unknown_name_fails_as_url_does() -> None:
 
     with pytest.raises(NoReverseMatch):
         _both("{% route 'no_such_page' %}", "")
+
+
+def test_a_name_from_a_variable_is_looked_up_on_each_render() -> None:
+    engine = engines["django"]
+    ours = engine.from_string("{% load deskgate_links %}{% route name %}|{% asset path %}")
+    djangos = engine.from_string("{% load static %}{% url name %}|{% static path %}")
+    for name, path in [("home", "deskgate/a b&c.js"), ("sso:choose", "deskgate/deskgate.css")]:
+        context = {"name": name, "path": path}
+        assert ours.render(context) == djangos.render(context)
+
+
+def test_a_quoted_argument_is_answered_from_what_the_node_keeps() -> None:
+    engine = engines["django"]
+    ours: Any = engine.from_string("{% load deskgate_links %}{% route 'home' %}{% asset 'a.css' %}")
+    first = ours.render({})
+    nodes = [node for node in ours.template.nodelist if hasattr(node, "kept")]
+    assert len(nodes) == 2 and all(node.literal and len(node.kept) == 1 for node in nodes)
+    assert ours.render({}) == first
