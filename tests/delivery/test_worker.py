@@ -36,6 +36,9 @@ def test_outside_a_request_a_kick_drains_at_once_on_its_own_thread() -> None:
     assert drain.threads == {"test-worker"}
 
 
+# Django's own receivers of the request signals close stale database connections: after any
+# database test has connected, they touch the database, so this test may use it.
+@pytest.mark.django_db
 def test_inside_a_request_the_drain_waits_for_the_response() -> None:
     drain = Drain()
     worker = BackgroundWorker("test-worker", drain)
