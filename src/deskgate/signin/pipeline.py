@@ -410,13 +410,14 @@ def finish(
             abandon(request)
         again = request.user.is_authenticated and request.user.pk == user.pk
         old_key = request.session.session_key or ""
+        if facts.email_proven:
+            # Written with last_login by login()'s receiver: one UPDATE of the user.
+            actions.note_email_proven(user, user.email, with_sign_in=True)
         login(request, user, backend=BACKEND)  # rotates the session key
         if again:
             sessions.reauthenticated(request, user, old_key=old_key, facts=facts)
         else:
             sessions.open(request, user, ip=client_ip(request), facts=facts)
-        if facts.email_proven:
-            actions.note_email_proven(user, user.email)
         audit.record(
             AuditAction.SIGNIN_SUCCESS,
             client=user.client,
