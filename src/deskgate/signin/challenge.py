@@ -10,6 +10,7 @@ row); the user's code lock is a `throttle.Lock` kept in the SignInGuard row.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -196,24 +197,63 @@ def issue(pending_id: int, *, by: audit.Actor, user: User | None = None) -> Answ
     return deliver(issued)
 
 
-def issue_first(pending: PendingSignIn, lock: Lock, *, by: audit.Actor) -> Answer | Issued:
+def issue_first(
+    pending: PendingSignIn,
+    lock: Lock,
+    *,
+    by: audit.Actor,
+    insert: Callable[[PendingSignIn], object],
+) -> Answer | Issued:
     """The first code of an attempt that the caller's transaction creates, within every
-    limit: the code goes into the attempt's fields, and the caller inserts the row with it
-    in this transaction (issue 17: no INSERT, locked read and UPDATE of one new row) and
-    `deliver`s it after the commit. `lock`: the user's code lock, from their guard row as
-    this transaction read it locked (the password step's read). A new attempt has passed
-    nothing and has no code to wait for: only the lock and the caps may refuse."""
+    limit; `insert` inserts the attempt's row (always, once). `deliver` the code after the
+    commit. `lock`: the user's code lock, from their guard row as this transaction read it
+    locked (the password step's read). A new attempt has passed nothing and has no code to
+    wait for: only the lock and the caps may refuse.
+
+    The row is inserted with the code in it (issue 17: not inserted, read locked and
+    updated in a second transaction), before the caps are counted: their rows (the
+    platform's is every sign-in's) stay locked until the commit, so they are taken last.
+    A refusal voids the code in the row again before anything commits."""
     now = timezone.now()
     if lock.locked(now):
+        insert(pending)
         return Answer(Issue.LOCKED, locked_until=lock.until)
-    return _admitted_code(pending, by=by, now=now)
+    user = pending.user
+    challenge = pending.challenge()
+    code = challenge.issue(now, app_settings.CODE)
+    pending.keep(challenge)
+    pending.code_channel = user.mfa_method
+    pending.code_destination = user.masked_mfa_destination()
+    insert(pending)
+    permit = _admit(user, by=by, now=now)
+    if isinstance(permit, Answer):
+        # The row as a new attempt's is without a code (as the code page expects).
+        pending.code_hash = pending.code_channel = pending.code_destination = ""
+        pending.code_issued_at = pending.code_expires_at = None
+        pending.codes_sent = 0
+        _save_code(pending)
+        return permit
+    return Issued(pending, code, permit, by)
 
 
 def _admitted_code(pending: PendingSignIn, *, by: audit.Actor, now: datetime) -> Answer | Issued:
-    """Count the code against the caps (and the SMS countries: a refusal counts nothing and
-    is audited), then a new code on the attempt (not saved), voiding the previous one.
-    Call inside the transaction that saves the attempt."""
+    """Count the code against the caps, then a new code on the attempt (not saved),
+    voiding the previous one. Call inside the transaction that saves the attempt."""
+    permit = _admit(pending.user, by=by, now=now)
+    if isinstance(permit, Answer):
+        return permit
     user = pending.user
+    challenge = pending.challenge()
+    code = challenge.issue(now, app_settings.CODE)  # voids the previous code
+    pending.keep(challenge)
+    pending.code_channel = user.mfa_method
+    pending.code_destination = user.masked_mfa_destination()
+    return Issued(pending, code, permit, by)
+
+
+def _admit(user: User, *, by: audit.Actor, now: datetime) -> caps.Permit | Answer:
+    """A code to `user` counted against the caps (and the SMS countries), or the refusal's
+    answer: a refusal counts nothing and is audited."""
     permit = caps.admit(notify.recipient_of(user), user.mfa_method, user.mfa_destination(), now=now)
     if permit == caps.Refusal.COUNTRY:
         # The number was saved before the client restricted the countries.
@@ -237,12 +277,7 @@ def _admitted_code(pending: PendingSignIn, *, by: audit.Actor, now: datetime) ->
         )
         alerts.send_capped(user, permit.value, now=now)
         return Answer(Issue.CAPPED, capped_scope=permit.value)
-    challenge = pending.challenge()
-    code = challenge.issue(now, app_settings.CODE)  # voids the previous code
-    pending.keep(challenge)
-    pending.code_channel = user.mfa_method
-    pending.code_destination = user.masked_mfa_destination()
-    return Issued(pending, code, permit, by)
+    return permit
 
 
 def deliver(issued: Issued) -> Answer:

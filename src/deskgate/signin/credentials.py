@@ -178,12 +178,15 @@ def _check(
             outcome = _known(user, guard, password, by)
         if record_refusal and by is not None and outcome != PasswordOutcome.OK:
             _record_refusal(user, outcome, by)
-        if outcome == PasswordOutcome.OK and taken is not None:
-            budget.give_back(taken)
+        right = outcome == PasswordOutcome.OK
         if only is not None and user is not None and user.pk != only.pk:
             outcome = PasswordOutcome.WRONG_PASSWORD  # someone else's name: not here
         if outcome == PasswordOutcome.OK and then is not None and guard is not None:
             then(cast(User, user), guard.code_lock)
+        # Last before the commit: the address's and network's rows, which every password
+        # step of an office takes, stay locked for the shortest time.
+        if right and taken is not None:
+            budget.give_back(taken)
     return user, outcome
 
 

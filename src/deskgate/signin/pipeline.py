@@ -554,12 +554,15 @@ class PasswordPassed:
             self._url = landing(request)
             return
         if stage == Stage.CODE and not has_strong:
-            found = challenge.issue_first(pending, code_lock, by=actor_for(request, user))
+            found = challenge.issue_first(
+                pending, code_lock, by=actor_for(request, user), insert=insert_row
+            )
             if isinstance(found, challenge.Answer):  # refused: the code page says why
                 request.session[FIRST_SEND_KEY] = found.as_dict()
             else:
                 self._code = found
-        insert_row(pending)
+        else:
+            insert_row(pending)
         if request.session.session_key is not None:
             sessions.cycle(request)  # a new key for the new privilege; none yet: new anyway
         request.session[SESSION_KEY] = pending.token
