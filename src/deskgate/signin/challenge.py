@@ -189,12 +189,13 @@ def issue(pending_id: int, *, by: audit.Actor, user: User | None = None) -> Answ
         wait = pending.challenge().resend_wait(now, app_settings.CODE)
         if wait:
             return Answer(Issue.COOLDOWN, wait_seconds=wait)
-        issued = _admitted_code(pending, by=by, now=now)
-        if isinstance(issued, Answer):
-            return issued
+        permit = _admit(pending.user, by=by, now=now)
+        if isinstance(permit, Answer):
+            return permit
+        code = _new_code(pending, now)
         _save_code(pending)
     # Deliver outside the transaction: a slow server must not hold the locks.
-    return deliver(issued)
+    return deliver(Issued(pending, code, permit, by))
 
 
 def issue_first(
@@ -218,14 +219,9 @@ def issue_first(
     if lock.locked(now):
         insert(pending)
         return Answer(Issue.LOCKED, locked_until=lock.until)
-    user = pending.user
-    challenge = pending.challenge()
-    code = challenge.issue(now, app_settings.CODE)
-    pending.keep(challenge)
-    pending.code_channel = user.mfa_method
-    pending.code_destination = user.masked_mfa_destination()
+    code = _new_code(pending, now)
     insert(pending)
-    permit = _admit(user, by=by, now=now)
+    permit = _admit(pending.user, by=by, now=now)
     if isinstance(permit, Answer):
         # The row as a new attempt's is without a code (as the code page expects).
         pending.code_hash = pending.code_channel = pending.code_destination = ""
@@ -236,19 +232,15 @@ def issue_first(
     return Issued(pending, code, permit, by)
 
 
-def _admitted_code(pending: PendingSignIn, *, by: audit.Actor, now: datetime) -> Answer | Issued:
-    """Count the code against the caps, then a new code on the attempt (not saved),
-    voiding the previous one. Call inside the transaction that saves the attempt."""
-    permit = _admit(pending.user, by=by, now=now)
-    if isinstance(permit, Answer):
-        return permit
+def _new_code(pending: PendingSignIn, now: datetime) -> str:
+    """A new code on the attempt (not saved), voiding the previous one; answer the code."""
     user = pending.user
     challenge = pending.challenge()
-    code = challenge.issue(now, app_settings.CODE)  # voids the previous code
+    code = challenge.issue(now, app_settings.CODE)
     pending.keep(challenge)
     pending.code_channel = user.mfa_method
     pending.code_destination = user.masked_mfa_destination()
-    return Issued(pending, code, permit, by)
+    return code
 
 
 def _admit(user: User, *, by: audit.Actor, now: datetime) -> caps.Permit | Answer:
