@@ -251,3 +251,32 @@ def test_a_failed_send_voids_the_code_and_allows_a_retry(user_factory, pending_f
 
     event = AuditEvent.objects.filter(action="code.send_failed", subject=user).get()
     assert user.work_phone not in str(event.detail) and user.work_phone not in event.summary
+
+
+def test_a_first_code_the_caps_refuse_leaves_the_new_attempt_without_a_code(
+    user_factory, settings
+) -> None:
+    """The password step inserts its attempt with the first code in it, then counts the
+    caps (issue 17): a refusal voids the code again in the same transaction, so the attempt
+    is as one that never had a code (nothing to type, nothing to wait for), and no send
+    counter moved for it."""
+    from django.test import Client as HttpClient
+
+    from deskgate.accounts.models import AuditEvent
+    from deskgate.delivery.models import SendCounter
+    from tests.conftest import PASSWORD
+
+    settings.DESKGATE_SEND_CAPS = {"user": 1, "client": 100, "platform": 100}
+    user = user_factory("agent", "email")
+    for _ in range(2):  # the hour's one code, then the refused one
+        http = HttpClient()
+        response = http.post("/signin/", {"username": user.username, "password": PASSWORD})
+        assert response["Location"] == "/signin/code/"
+    assert codes_sent_to(user) == 1
+    assert AuditEvent.objects.filter(action="code.capped", subject=user).count() == 1
+    refused = PendingSignIn.objects.filter(user=user).order_by("-pk").first()
+    assert refused is not None
+    assert (refused.code_hash, refused.codes_sent, refused.code_channel) == ("", 0, "")
+    assert refused.code_issued_at is None and refused.code_expires_at is None
+    assert challenge.resend_wait(refused) == 0
+    assert dict(SendCounter.objects.values_list("scope", "count"))[f"user:{user.pk}"] == 1

@@ -116,14 +116,26 @@ def open(request: HttpRequest, user: User, *, ip: str | None, facts: AuthFacts) 
     )
 
 
+# Fields of a user that the next `note_sign_in` of that instance writes with last_login.
+_WITH_SIGN_IN = "_deskgate_saved_with_sign_in"
+
+
+def save_with_sign_in(user: User, field: str) -> None:
+    """Have `field` of this user (set on the instance) written by the UPDATE of last_login
+    that the sign-in about to happen (`login()`, in the caller's transaction) makes, not
+    by one of its own (issue 17)."""
+    user.__dict__.setdefault(_WITH_SIGN_IN, []).append(field)
+
+
 def note_sign_in(
     sender: type[User], request: HttpRequest | None, user: User, **kwargs: object
 ) -> None:
-    """`last_login` of a user who just signed in, in one fixed UPDATE: Django's own receiver
-    of `user_logged_in` (`update_last_login`), which this one replaces, saves the user
-    through the ORM's compiler (issue 17)."""
+    """`last_login` of a user who just signed in, in one fixed UPDATE (with the fields
+    `save_with_sign_in` named): Django's own receiver of `user_logged_in`
+    (`update_last_login`), which this one replaces, saves the user through the ORM's
+    compiler (issue 17)."""
     user.last_login = timezone.now()
-    rows.update(user, ["last_login"])
+    rows.update(user, ["last_login", *user.__dict__.pop(_WITH_SIGN_IN, ())])
 
 
 def current(request: HttpRequest) -> UserSession | None:

@@ -10,7 +10,8 @@ row); the user's code lock is a `throttle.Lock` kept in the SignInGuard row.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, cast
@@ -161,67 +162,131 @@ def _save_code(pending: PendingSignIn) -> None:
         cursor.execute(_SAVE_CODE, [*values, pending.pk])
 
 
+@dataclass(frozen=True)
+class Issued:
+    """A code issued to an attempt and admitted by the caps, in a transaction; `deliver`
+    sends it once that transaction has committed."""
+
+    pending: PendingSignIn
+    code: str = field(repr=False)  # never logged
+    permit: caps.Permit = field(repr=False)
+    by: audit.Actor = field(repr=False)
+
+
 def issue(pending_id: int, *, by: audit.Actor, user: User | None = None) -> Answer:
     """Send a new code for this sign-in, voiding the previous one, within every limit.
     `user`: the attempt's user, when the caller read it (see `locked_pending`)."""
-    conf = app_settings.CODE
     now = timezone.now()
     with transaction.atomic():
         found = _locked_for_issue(pending_id, user)
         if found is None:  # finished or voided by a parallel request
             return Answer(Issue.NOT_NEEDED)
         pending, lock = found
-        user = pending.user
         if pending.code_passed:
             return Answer(Issue.NOT_NEEDED)
         if lock.locked(now):
             return Answer(Issue.LOCKED, locked_until=lock.until)
-        challenge = pending.challenge()
-        wait = challenge.resend_wait(now, conf)
+        wait = pending.challenge().resend_wait(now, app_settings.CODE)
         if wait:
             return Answer(Issue.COOLDOWN, wait_seconds=wait)
-        # The caps and the SMS countries, as for every message (a refusal counts nothing).
-        permit = caps.admit(
-            notify.recipient_of(user), user.mfa_method, user.mfa_destination(), now=now
-        )
-        if permit == caps.Refusal.COUNTRY:
-            # The number was saved before the client restricted the countries.
-            audit.record(
-                AuditAction.CODE_REFUSED_COUNTRY,
-                client=user.client,
-                by=by,
-                subject=user,
-                summary=f"No SMS code for {user.label}: the number's country is not allowed",
-                destination=user.masked_mfa_destination(),
-            )
-            return Answer(Issue.COUNTRY)
-        if isinstance(permit, caps.Refusal):
-            audit.record(
-                AuditAction.CODE_CAPPED,
-                client=user.client,
-                by=by,
-                subject=user,
-                summary=f"Code for {user.label} not sent: hourly limit ({permit}) reached",
-                scope=permit.value,
-            )
-            alerts.send_capped(user, permit.value, now=now)
-            return Answer(Issue.CAPPED, capped_scope=permit.value)
-        code = challenge.issue(now, conf)  # voids the previous code
-        pending.keep(challenge)
-        pending.code_channel = user.mfa_method
-        pending.code_destination = user.masked_mfa_destination()
+        permit = _admit(pending.user, by=by, now=now)
+        if isinstance(permit, Answer):
+            return permit
+        code = _new_code(pending, now)
         _save_code(pending)
-        channel = user.mfa_method
     # Deliver outside the transaction: a slow server must not hold the locks.
-    subject, text = _message(user, code)
+    return deliver(Issued(pending, code, permit, by))
+
+
+def issue_first(
+    pending: PendingSignIn,
+    lock: Lock,
+    *,
+    by: audit.Actor,
+    insert: Callable[[PendingSignIn], object],
+) -> Answer | Issued:
+    """The first code of an attempt that the caller's transaction creates, within every
+    limit; `insert` inserts the attempt's row (always, once). `deliver` the code after the
+    commit. `lock`: the user's code lock, from their guard row as this transaction read it
+    locked (the password step's read). A new attempt has passed nothing and has no code to
+    wait for: only the lock and the caps may refuse.
+
+    The row is inserted with the code in it (issue 17: not inserted, read locked and
+    updated in a second transaction), before the caps are counted: their rows (the
+    platform's is every sign-in's) stay locked until the commit, so they are taken last.
+    A refusal voids the code in the row again before anything commits."""
+    now = timezone.now()
+    if lock.locked(now):
+        insert(pending)
+        return Answer(Issue.LOCKED, locked_until=lock.until)
+    code = _new_code(pending, now)
+    insert(pending)
+    permit = _admit(pending.user, by=by, now=now)
+    if isinstance(permit, Answer):
+        # The row as a new attempt's is without a code (as the code page expects).
+        pending.code_hash = pending.code_channel = pending.code_destination = ""
+        pending.code_issued_at = pending.code_expires_at = None
+        pending.codes_sent = 0
+        _save_code(pending)
+        return permit
+    return Issued(pending, code, permit, by)
+
+
+def _new_code(pending: PendingSignIn, now: datetime) -> str:
+    """A new code on the attempt (not saved), voiding the previous one; answer the code."""
+    user = pending.user
+    challenge = pending.challenge()
+    code = challenge.issue(now, app_settings.CODE)
+    pending.keep(challenge)
+    pending.code_channel = user.mfa_method
+    pending.code_destination = user.masked_mfa_destination()
+    return code
+
+
+def _admit(user: User, *, by: audit.Actor, now: datetime) -> caps.Permit | Answer:
+    """A code to `user` counted against the caps (and the SMS countries), or the refusal's
+    answer: a refusal counts nothing and is audited."""
+    permit = caps.admit(notify.recipient_of(user), user.mfa_method, user.mfa_destination(), now=now)
+    if permit == caps.Refusal.COUNTRY:
+        # The number was saved before the client restricted the countries.
+        audit.record(
+            AuditAction.CODE_REFUSED_COUNTRY,
+            client=user.client,
+            by=by,
+            subject=user,
+            summary=f"No SMS code for {user.label}: the number's country is not allowed",
+            destination=user.masked_mfa_destination(),
+        )
+        return Answer(Issue.COUNTRY)
+    if isinstance(permit, caps.Refusal):
+        audit.record(
+            AuditAction.CODE_CAPPED,
+            client=user.client,
+            by=by,
+            subject=user,
+            summary=f"Code for {user.label} not sent: hourly limit ({permit}) reached",
+            scope=permit.value,
+        )
+        alerts.send_capped(user, permit.value, now=now)
+        return Answer(Issue.CAPPED, capped_scope=permit.value)
+    return permit
+
+
+def deliver(issued: Issued) -> Answer:
+    """Send a code `issue` or `issue_first` admitted, after its transaction committed (a
+    slow server must not hold the locks, and no code goes out that was rolled back)."""
+    pending, by = issued.pending, issued.by
+    user = pending.user
+    channel = pending.code_channel
+    subject, text = _message(user, issued.code)
     try:
         if channel == MfaMethod.SMS:
-            channels.send_sms(permit, codes.for_sms(text, code))
+            channels.send_sms(issued.permit, codes.for_sms(text, issued.code))
         else:
-            channels.send_email(permit, subject, text)
+            channels.send_email(issued.permit, subject, text)
     except channels.DeliveryError as exc:
         # Not sent: the code is void and the user may try again at once.
-        PendingSignIn.objects.filter(pk=pending_id, code_hash=pending.code_hash).update(
+        PendingSignIn.objects.filter(pk=pending.pk, code_hash=pending.code_hash).update(
             code_hash="", code_issued_at=None, code_expires_at=None
         )
         audit.record(
@@ -300,6 +365,7 @@ def verify(
     by: audit.Actor,
     user: User | None = None,
     fresh: PendingSignIn | None = None,
+    save_pass: bool = True,
 ) -> Answer:
     """Check a submitted code for this sign-in; count the failure or mark the step passed.
 
@@ -308,8 +374,13 @@ def verify(
     against the code (`max_attempts`) and against the user's code lock (`lock_after`).
     `user`: the attempt's user, when the caller read it (see `locked_pending`). `fresh`:
     the caller's copy of the attempt, given the row's state as this check leaves it when
-    the code is accepted (the caller need not read the row again).
+    the code is accepted (the caller need not read the row again). `save_pass=False`
+    (with `fresh`): an accepted code's pass and spent code are not written to the row; the
+    caller, in this transaction, either deletes the row (the sign-in is done: `pipeline`'s
+    claim) or writes them with `save_passed` (issue 17: no UPDATE of a row about to go).
     """
+    if not save_pass and fresh is None:
+        raise ValueError("save_pass=False leaves the pass to the caller: give `fresh`")
     code = codes.normalise(submitted)
     if code is None:
         return Answer(Check.MALFORMED)
@@ -331,7 +402,9 @@ def verify(
         accepted, reason = challenge.check(code, now, conf)
         if accepted:
             pending.code_passed = True
-            _save(pending, ["code_passed", *pending.keep(challenge)])
+            spent = pending.keep(challenge)
+            if save_pass:
+                _save(pending, ["code_passed", *spent])
             if lock.clear():
                 _save(guard, guard.keep_code_lock(lock))
             if fresh is not None:
@@ -364,6 +437,24 @@ def verify(
             alerts.user_locked(user, now=now)
             return Answer(Check.LOCKED, locked_until=lock.until)
         return Answer(Check.WRONG, tries_left=challenge.tries_left(conf))
+
+
+# What an accepted code changes on the attempt: the pass and the code's state (spent).
+_PASS_FIELDS = [
+    "code_passed",
+    "code_hash",
+    "previous_code_hash",
+    "code_issued_at",
+    "code_expires_at",
+    "code_attempts",
+    "codes_sent",
+]
+
+
+def save_passed(pending: PendingSignIn) -> None:
+    """Write the pass and the spent code of an attempt `verify(..., save_pass=False)`
+    accepted, whose row its transaction keeps (and holds locked): one UPDATE."""
+    rows.update(pending, _PASS_FIELDS)
 
 
 def lock_state(user: User) -> SignInGuard | None:

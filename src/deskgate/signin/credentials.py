@@ -7,6 +7,7 @@ cannot exceed it); while locked, even the right password gets the same answer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from typing import cast
 
@@ -46,20 +47,33 @@ class PasswordOutcome(StrEnum):
     PAUSED = "paused"  # the address's (or network's) budget of attempts is spent
 
 
+# What a right password leads to, in the check's transaction: given the user and their
+# code lock (`SignInGuard.code_lock`, read with their guard row, locked).
+Then = Callable[[User, Lock], None]
+
+
 def sign_in_with_password(
-    username: str, password: str, *, by: audit.Actor
+    username: str,
+    password: str,
+    *,
+    by: audit.Actor,
+    only: User | None = None,
+    then: Then | None = None,
 ) -> tuple[User | None, PasswordOutcome]:
-    """The sign-in page's password step, for someone not signed in.
+    """The sign-in page's password step, for someone not signed in (or, with `only`, the
+    signed-in user asked to sign in again: another user's name is refused as a wrong
+    password, unaudited).
 
     First the address's and network's budget of attempts (`budget.take`, before the hash:
     a flood of guesses costs the server no CPU once it is spent); then the check; every
-    refusal is audited. A right password gives its attempt back (in the check's
-    transaction: one commit). The caller shows one message for every outcome but OK.
+    refusal is audited. A right password gives its attempt back and runs `then` (the
+    pipeline's next stage), both in the check's transaction: one commit. The caller shows
+    one message for every outcome but OK.
     """
     taken = budget.take(by.ip, by=by)
     if not taken.allowed:
         return None, PasswordOutcome.PAUSED
-    return _check(username, password, by=by, record_refusal=True, taken=taken)
+    return _check(username, password, by=by, record_refusal=True, taken=taken, only=only, then=then)
 
 
 def check_credentials(
@@ -140,16 +154,20 @@ def _check(
     by: audit.Actor | None,
     record_refusal: bool,
     taken: budget.Taken | None = None,
+    only: User | None = None,
+    then: Then | None = None,
 ) -> tuple[User | None, PasswordOutcome]:
     """The password is hashed in every case, and an unknown user name does the same
     database work as a known one (a guard row locked and written, the refusal audited, in
     one transaction), so that the time an answer takes does not tell which user names
-    exist. A right password gives back `taken`, the attempt taken from the budget."""
+    exist. A right password gives back `taken`, the attempt taken from the budget, and
+    then runs `then` (for `only`'s name alone, when given)."""
     name = username.strip()
     with transaction.atomic():
         # lower(username) = lower(name): the unique lower(username) index serves it (iexact
         # is UPPER() on PostgreSQL, which no index serves: a scan of every user).
         found = _signing_in(name)
+        guard = None
         if found is None:
             user = None
             outcome = _unknown_name(name, password)
@@ -160,7 +178,14 @@ def _check(
             outcome = _known(user, guard, password, by)
         if record_refusal and by is not None and outcome != PasswordOutcome.OK:
             _record_refusal(user, outcome, by)
-        if outcome == PasswordOutcome.OK and taken is not None:
+        right = outcome == PasswordOutcome.OK
+        if only is not None and user is not None and user.pk != only.pk:
+            outcome = PasswordOutcome.WRONG_PASSWORD  # someone else's name: not here
+        if outcome == PasswordOutcome.OK and then is not None and guard is not None:
+            then(cast(User, user), guard.code_lock)
+        # Last before the commit: the address's and network's rows, which every password
+        # step of an office takes, stay locked for the shortest time.
+        if right and taken is not None:
             budget.give_back(taken)
     return user, outcome
 

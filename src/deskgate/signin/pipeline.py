@@ -30,6 +30,7 @@ from deskgate.rows import insert as insert_row
 from deskgate.signin import challenge, devices, factors, policy
 from deskgate.signin.models import PendingSignIn, SecondFactor, SignInVia
 from deskgate.signin.policy import owes_code
+from deskgate.signin.throttle import Lock
 
 SESSION_KEY = "deskgate.pending"
 FIRST_SEND_KEY = "deskgate.first-send"
@@ -99,13 +100,30 @@ def create_pending(
     step_up: bool = False,
     via_link: bool = False,
 ) -> PendingSignIn:
+    pending = _new_pending(
+        user, via=via, ip=ip, idp_did_mfa=idp_did_mfa, step_up=step_up, via_link=via_link
+    )
+    insert_row(pending)  # one fixed statement, not the ORM's compiled INSERT (issue 17)
+    return pending
+
+
+def _new_pending(
+    user: User,
+    *,
+    via: SignInVia,
+    ip: str | None,
+    idp_did_mfa: bool = False,
+    step_up: bool = False,
+    via_link: bool = False,
+) -> PendingSignIn:
+    """A new attempt of this user, not saved yet (their expired ones deleted)."""
     now = timezone.now()
     if not user.__dict__.pop(_NO_EXPIRED, False):
         with connection.cursor() as cursor:
             cursor.execute(
                 _DELETE_EXPIRED, [user.pk, connection.ops.adapt_datetimefield_value(now)]
             )
-    pending = PendingSignIn(
+    return PendingSignIn(
         token=secrets.token_urlsafe(32),
         user=user,
         via=via,
@@ -118,8 +136,6 @@ def create_pending(
         expires_at=now + PENDING_LIFETIME,
         ip=ip,
     )
-    insert_row(pending)  # one fixed statement, not the ORM's compiled INSERT (issue 17)
-    return pending
 
 
 def _origin(uri: str) -> str:
@@ -410,13 +426,14 @@ def finish(
             abandon(request)
         again = request.user.is_authenticated and request.user.pk == user.pk
         old_key = request.session.session_key or ""
+        if facts.email_proven:
+            # Written with last_login by login()'s receiver: one UPDATE of the user.
+            actions.note_email_proven(user, user.email, with_sign_in=True)
         login(request, user, backend=BACKEND)  # rotates the session key
         if again:
             sessions.reauthenticated(request, user, old_key=old_key, facts=facts)
         else:
             sessions.open(request, user, ip=client_ip(request), facts=facts)
-        if facts.email_proven:
-            actions.note_email_proven(user, user.email)
         audit.record(
             AuditAction.SIGNIN_SUCCESS,
             client=user.client,
@@ -436,14 +453,24 @@ def check_code(
     one transaction, one commit. Answer the check's answer, and the URL to go to when the
     code was right."""
     with transaction.atomic():
-        answer = challenge.verify(pending.pk, submitted, by=by, user=pending.user, fresh=pending)
+        answer = challenge.verify(
+            pending.pk, submitted, by=by, user=pending.user, fresh=pending, save_pass=False
+        )
         if answer.reason != challenge.Check.OK:
             return answer, None
-        return answer, advance(request, pending)
+        stage = next_stage(pending)
+        if stage != Stage.DONE:
+            # The attempt goes on to another stage: its row keeps the pass. When done,
+            # `finish` claims (deletes) the row in this transaction: nothing is written to
+            # it first, the spent code goes with it (issue 17).
+            challenge.save_passed(pending)
+        return answer, _onward(request, pending, stage, has_strong=None)
 
 
-def advance(request: HttpRequest, pending: PendingSignIn) -> str:
-    """Move the sign-in on by one stage; answer the URL to go to."""
+def _settle_code_owed(request: HttpRequest, pending: PendingSignIn, *, save: bool) -> bool | None:
+    """While the code step may lie ahead, decide whether it is owed at all (a code not
+    owed passes it: saved on the row when `save`, else left to the caller's INSERT); answer
+    whether the user has a strong factor (None: not asked)."""
     user = pending.user
     # One query, asked only while the code step may lie ahead (it decides what it asks).
     has_strong = None
@@ -466,8 +493,22 @@ def advance(request: HttpRequest, pending: PendingSignIn) -> str:
         )
         if not owed:
             pending.code_passed = True  # nothing owed: the code step is passed
-            pending.save(update_fields=["code_passed"])
-    stage = next_stage(pending)
+            if save:
+                pending.save(update_fields=["code_passed"])
+    return has_strong
+
+
+def advance(request: HttpRequest, pending: PendingSignIn) -> str:
+    """Move the sign-in on by one stage; answer the URL to go to."""
+    has_strong = _settle_code_owed(request, pending, save=True)
+    return _onward(request, pending, next_stage(pending), has_strong=has_strong)
+
+
+def _onward(
+    request: HttpRequest, pending: PendingSignIn, stage: Stage, *, has_strong: bool | None
+) -> str:
+    """Go to `stage` (`next_stage`'s answer): send the first code, or finish; its URL."""
+    user = pending.user
     # A user with an authenticator app or a passkey is asked for it first: no Email or SMS
     # is sent (an SMS costs money) unless they ask for one on the code page.
     if stage == Stage.CODE and pending.codes_sent == 0 and not has_strong:
@@ -482,3 +523,57 @@ def advance(request: HttpRequest, pending: PendingSignIn) -> str:
             return reverse("signin:password")
         return landing(request)
     return stage_url(stage)
+
+
+class PasswordPassed:
+    """What a right password on the sign-in page leads to, run as
+    `credentials.sign_in_with_password`'s `then`, in the password check's transaction: the
+    attempt and its first code (or the session, when nothing more is owed) commit with the
+    check, one commit, and the attempt's row is inserted with its code in it (issue 17: no
+    INSERT, locked read and UPDATE of one new row, in two transactions). `onward()`, after
+    that commit, sends the code and answers where the browser goes (None: no right
+    password, nothing begun)."""
+
+    def __init__(self, request: HttpRequest) -> None:
+        self.request = request
+        self._url: str | None = None
+        self._code: challenge.Issued | None = None
+
+    def __call__(self, user: User, code_lock: Lock) -> None:
+        """The password is right (inside its transaction); `code_lock`: the user's code
+        lock as that transaction read their guard row, locked."""
+        request = self.request
+        pending = _new_pending(user, via=SignInVia.PASSWORD, ip=client_ip(request))
+        has_strong = _settle_code_owed(request, pending, save=False)
+        stage = next_stage(pending)
+        if stage == Stage.DONE:
+            # Nothing more is owed: the session now, and no attempt row to claim (it would
+            # be inserted and deleted in this transaction).
+            facts = facts_for(request, pending)
+            finish(request, user, via=SignInVia.PASSWORD, facts=facts)
+            self._url = landing(request)
+            return
+        if stage == Stage.CODE and not has_strong:
+            found = challenge.issue_first(
+                pending, code_lock, by=actor_for(request, user), insert=insert_row
+            )
+            if isinstance(found, challenge.Answer):  # refused: the code page says why
+                request.session[FIRST_SEND_KEY] = found.as_dict()
+            else:
+                self._code = found
+        else:
+            insert_row(pending)
+        if request.session.session_key is not None:
+            sessions.cycle(request)  # a new key for the new privilege; none yet: new anyway
+        request.session[SESSION_KEY] = pending.token
+        self._url = stage_url(stage)
+
+    def onward(self) -> str | None:
+        """After the commit: the first code sent (its failure shown on the code page); the
+        URL to go to."""
+        if self._code is not None:
+            answer = challenge.deliver(self._code)
+            self._code = None
+            if answer.reason != challenge.Issue.SENT:
+                self.request.session[FIRST_SEND_KEY] = answer.as_dict()
+        return self._url

@@ -62,16 +62,19 @@ def password_step(request: HttpRequest) -> HttpResponse:
             url = reverse("sso:company", kwargs={"slug": slug})
             return render(request, "signin/sso_continue.html", {"url": url})
     if request.method == "POST" and form.is_valid():
-        user, outcome = sign_in_with_password(
+        # A right password begins the sign-in in the check's own transaction (one commit);
+        # its first code is sent after that commit, by `onward()`.
+        passed = pipeline.PasswordPassed(request)
+        sign_in_with_password(
             form.cleaned_data["username"],
             form.cleaned_data["password"],
             by=actor_for(request, me),
+            only=me,  # signing in again: only their own name
+            then=passed,
         )
-        if me is not None and user is not None and user.pk != me.pk:
-            outcome = PasswordOutcome.WRONG_PASSWORD  # someone else's name: not here
-        if user is not None and outcome == PasswordOutcome.OK:
-            pending = pipeline.begin(request, user)
-            return redirect(pipeline.advance(request, pending))
+        onward = passed.onward()
+        if onward is not None:
+            return redirect(onward)
         form.add_error(None, WRONG_CREDENTIALS)
     # Anonymous: the company is not known yet, so the link shows and its page says who to
     # ask. Signing in again: the user's company is known, and without self-service reset

@@ -418,13 +418,17 @@ def revoke_devices(user: User, *, by: Actor) -> int:
     return hooks.sign_in().revoke_devices(user, by=by)
 
 
-def note_email_proven(user: User, address: str) -> None:
+def note_email_proven(user: User, address: str, *, with_sign_in: bool = False) -> None:
     """The user proved to hold `address` (a code delivered to it was typed back, or their
     company's SSO provider vouched for it): apps may see their Email as verified while it
-    stays their Email."""
+    stays their Email. `with_sign_in`: the caller signs the user in next (`login()`, in
+    this transaction): the address is written with their last_login, in one UPDATE."""
     if address and user.email_proven != address:
         user.email_proven = address
-        rows.update(user, ["email_proven"])  # one fixed UPDATE: on every first sign-in
+        if with_sign_in:
+            sessions.save_with_sign_in(user, "email_proven")
+        else:
+            rows.update(user, ["email_proven"])  # one fixed UPDATE: on every first sign-in
 
 
 def end_sessions(user: User) -> int:
