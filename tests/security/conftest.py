@@ -290,7 +290,11 @@ def comparable(response: requests.Response, *echoed: str) -> str:
     """The body with the per-response CSRF token and the attacker's own input blanked."""
     body = CSRF_INPUT.sub('name="csrfmiddlewaretoken" value=""', response.text)
     for value in echoed:
-        body = body.replace(html.escape(value), "<echoed>")
+        if value.isdigit():
+            # A whole number only: an id of 8 is not the 8 of "utf-8" or of an asset's hash.
+            body = re.sub(rf"(?<![\w.-]){value}(?![\w])", "<echoed>", body)
+        else:
+            body = body.replace(html.escape(value), "<echoed>")
     return body
 
 
