@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +16,7 @@ from django.utils import timezone
 from deskgate.accounts import actions
 from deskgate.accounts.audit import OPERATOR
 from deskgate.accounts.models import Client, User
+from deskgate.delivery import connections
 from tests.harness.fixtures import (  # noqa: F401
     dns_server,
     kannel,
@@ -74,6 +75,15 @@ def _sso_providers_on_loopback(settings: Any) -> None:
     # product refuses unless the operator allows it for development (as `make sso-demo`
     # does). The SSRF tests switch it off again to see the refusal.
     settings.DESKGATE_SSO = {**settings.DESKGATE_SSO, "allow_http_loopback": True}
+
+
+@pytest.fixture(autouse=True)
+def _no_kept_mail_connection_outlives_a_test() -> Iterator[None]:
+    # The product keeps one connection to the mail server (and to Kannel) per thread
+    # (deskgate.delivery.connections). A test's servers stop with the test: the test's
+    # connection closes with it, not later in another test's log capture.
+    yield
+    connections.close()
 
 
 @pytest.fixture
