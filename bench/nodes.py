@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import procstat
+from bench import hashclock, procstat
 from bench.browser import Browser
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +58,8 @@ class Node:
             "--graceful-timeout",
             "5",
         ]
+        if self.env.get(hashclock.ENV):
+            argv += ["--config", "python:bench.hashclock"]  # the hash's own CPU, measured
         # Its own session: stopping it (and only it) never touches the benchmark's group.
         self.proc = subprocess.Popen(  # noqa: S603  # our venv's gunicorn, fixed arguments
             argv,

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import agents as agent_data
-from bench import app_signin, load, procstat, pyspy, totp_signin
+from bench import app_signin, hashclock, load, procstat, pyspy, totp_signin
 from bench import floor as hash_floor
 from bench import passkey as passkey_bench
 from bench.agents import Agent
@@ -54,6 +54,7 @@ from bench.sinks import Mailboxes, MailSink, SmsSink
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "var" / "bench"
+HASH_CLOCK = OUT / "hashclock"  # the workers' argon2id CPU, logged by bench/hashclock.py
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/deskgate_bench"
 DEFAULT_CACHE_URL = "redis://127.0.0.1:6379/7"
 OWASP_MINIMUM = (19456, 2, 1)
@@ -97,6 +98,7 @@ class Meter:
         kannel_pids = [p.pid for p in self.kannel._procs.values()] if self.kannel else []
         return {
             "server": sum(n.cpu() for n in self.nodes),
+            "hash": hashclock.total(HASH_CLOCK),
             # The backends of the bench's own database: other test runs on the cluster
             # would count otherwise (db_all has every postgres process).
             "db": self.db.total(),
@@ -129,6 +131,7 @@ def summarize(
         return (after[key] - before[key]) * 1000 / n_ok if n_ok else None
 
     server_ms = per_unit("server")
+    hash_measured_ms = per_unit("hash") if "hash" in before else None
     hash_ms = floor.cpu_ms_per_verify * hashes_per_unit if floor else None
     throughput = n_ok / run.wall_s if run.wall_s else 0.0
     ours = sum(after[k] - before[k] for k in ("server", "db_all", "redis", "kannel", "load"))
@@ -166,6 +169,11 @@ def summarize(
         "server_cpu_ex_hash_ms": server_ms - hash_ms
         if server_ms is not None and hash_ms
         else server_ms,
+        # The verifications' own CPU as the workers measured it (bench/hashclock.py).
+        "hash_measured_ms": hash_measured_ms,
+        "server_cpu_ex_measured_hash_ms": server_ms - hash_measured_ms
+        if server_ms is not None and hash_measured_ms is not None
+        else None,
         "db_cpu_ms": per_unit("db"),
         "redis_cpu_ms": per_unit("redis"),
         "kannel_cpu_ms": per_unit("kannel"),
@@ -271,6 +279,7 @@ def server_env(cache_url: str, email_url: str, sms_url: str, base_url: str) -> d
             # sign-in, never the budget: lift it, as an operator would for one big office.
             "DESKGATE_SIGNIN_BUDGET_IP": "10000000",
             "DESKGATE_SIGNIN_BUDGET_NETWORK": "100000000",
+            hashclock.ENV: str(HASH_CLOCK),
         }
     )
     return env
@@ -548,6 +557,12 @@ def targets(bench: Bench) -> list[str]:
                 f"{v:.1f} ms ({r['scenario']}; {r['server_cpu_ms']:.1f} ms with the hash)  "
                 f"{verdict(v <= TARGET_CPU_EX_HASH_MS)}"
             )
+            if r.get("server_cpu_ex_measured_hash_ms") is not None:
+                lines.append(
+                    f"    with the hash's CPU as the workers measured it "
+                    f"({r['hash_measured_ms']:.1f} ms a sign-in, not the floor's): "
+                    f"{r['server_cpu_ex_measured_hash_ms']:.1f} ms beyond it"
+                )
             db = r["db_cpu_ms"]
             if db is not None:
                 lines.append(
@@ -781,6 +796,7 @@ def main(argv: list[str] | None = None) -> None:
     # aiosmtpd logs every SMTP command at INFO: thousands of lines, and client CPU.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
     OUT.mkdir(parents=True, exist_ok=True)
+    hashclock.fresh(HASH_CLOCK)
     total = args.agents
     crowd = agent_data.agents(total)
     warm = agent_data.agents(agent_data.WARM_UP, start=total)
