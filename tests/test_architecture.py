@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.source import parse
+
 SRC = Path(__file__).resolve().parent.parent / "src"
 PACKAGE = SRC / "deskgate"
 
@@ -110,7 +112,7 @@ def _modules() -> list[Module]:
         parts = list(path.relative_to(SRC).with_suffix("").parts)
         if parts[-1] == "__init__":
             parts.pop()
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        tree = parse(path.read_text(encoding="utf-8"), filename=str(path))
         found.append(Module(".".join(parts), path, tree))
     return found
 
@@ -303,7 +305,7 @@ def test_known_exceptions_still_happen() -> None:
     ],
 )
 def test_imports_are_found_at_any_depth(source: str, expected: list[str]) -> None:
-    module = Module("deskgate.accounts.actions", PACKAGE / "accounts/actions.py", ast.parse(source))
+    module = Module("deskgate.accounts.actions", PACKAGE / "accounts/actions.py", parse(source))
     assert [target for _, target in _imported(module)] == expected
 
 
@@ -324,5 +326,5 @@ def test_imports_are_found_at_any_depth(source: str, expected: list[str]) -> Non
     ],
 )
 def test_writes_are_recognised(source: str, writes: bool) -> None:
-    module = Module("deskgate.web.views.users", PACKAGE / "web/views/users.py", ast.parse(source))
+    module = Module("deskgate.web.views.users", PACKAGE / "web/views/users.py", parse(source))
     assert bool(list(_writes(module))) is writes

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.source import parse
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", ROOT / "SECURITY.md", *sorted((ROOT / "docs").glob("*.md"))]
 # A backticked path into the repository: `src/deskgate/conf.py`, `tests/security/`, `docs/rules.md`.
@@ -43,7 +45,7 @@ def test_the_rules_are_stated_in_the_repository() -> None:
 def test_docstrings_promise_only_doors_that_exist() -> None:
     promised = []
     for module in sorted((ROOT / "src" / "deskgate").rglob("*.py")):
-        doc = ast.get_docstring(ast.parse(module.read_text(encoding="utf-8"))) or ""
+        doc = ast.get_docstring(parse(module.read_text(encoding="utf-8"))) or ""
         promised += [
             f"{module.relative_to(ROOT)}: {door}"
             for door, package in DOORS.items()

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from deskgate.accounts.models import AuditAction, AuditEvent
+from tests.harness.source import parse
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "deskgate"
@@ -27,7 +28,7 @@ WRITERS = {"record", "build"}
 def modules(root: Path) -> Iterator[tuple[Path, ast.Module]]:
     for path in sorted(root.rglob("*.py")):
         if "migrations" not in path.parts:
-            yield path, ast.parse(path.read_text(), filename=str(path))
+            yield path, parse(path.read_text(), filename=str(path))
 
 
 def where(path: Path, node: ast.AST) -> str:

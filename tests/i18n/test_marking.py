@@ -23,6 +23,7 @@ from django.utils.functional import Promise
 import deskgate
 from deskgate.accounts import rules
 from deskgate.accounts.models import LEVEL_PLURALS, AuditAction, Level, MfaMethod
+from tests.harness.source import parse
 
 SRC = Path(deskgate.__file__).parent
 LOCALE = SRC / "locale"
@@ -140,7 +141,7 @@ MESSAGE_CALLS = {"success", "error", "info", "warning"}
 def _raw_messages(path: Path) -> list[str]:
     """messages.success(request, "...") and add_error(field, "...") with a raw string, and
     label=/help_text= given one."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = parse(path.read_text(encoding="utf-8"))
     raw = []
     for node in ast.walk(tree):
         is_text = isinstance(getattr(node, "value", None), ast.Constant | ast.JoinedStr)
