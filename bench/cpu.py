@@ -11,6 +11,7 @@ what the framework, the ORM, the templates and psycopg cost. Statements are coun
 separate pass (counting them costs CPU too). Email MFA agents; the code is read from
 Django's in-memory mail backend, so no SMTP or outbox work is measured (the storm has it).
 
+--sql prints the statements of each step (of the counted pass, 300 characters each).
 --profile N prints the N hottest functions of the measured pass (cProfile, own and
 inclusive time). Writes var/bench/cpu-<label>.json; when var/bench/cpu-before.json exists,
 prints it beside this run.
@@ -80,7 +81,9 @@ def browser() -> Any:
     return _client
 
 
-def sign_in(username: str, *, count: bool, clock: HashClock) -> dict[str, tuple[float, int]]:
+def sign_in(
+    username: str, *, count: bool, clock: HashClock, show_sql: bool = False
+) -> dict[str, tuple[float, int]]:
     """One full sign-in; per step (CPU seconds beyond the hash, statements)."""
     from django.core import mail
     from django.db import connection
@@ -101,6 +104,10 @@ def sign_in(username: str, *, count: bool, clock: HashClock) -> dict[str, tuple[
             with CaptureQueriesContext(connection) as ctx:
                 response = send(path, data)
             statements = len(ctx)
+            if show_sql:
+                print(f"-- {label}: {statements} statements")
+                for query in ctx.captured_queries:
+                    print("   ", " ".join(query["sql"].split())[:300])
         else:
             t0 = time.process_time()
             response = send(path, data)
@@ -173,6 +180,7 @@ def main() -> None:
     p.add_argument("--agents", type=int, default=60)
     p.add_argument("--profile", type=int, default=0, help="print the N hottest functions")
     p.add_argument("--label", default="after", help="name of the JSON written (after)")
+    p.add_argument("--sql", action="store_true", help="print each step's statements")
     args = p.parse_args()
     setup_django()
     import django
@@ -187,7 +195,7 @@ def main() -> None:
     # Warm-up (imports, templates, connections), then one counted pass, then the measured.
     for name in names[:3]:
         sign_in(name, count=False, clock=clock)
-    counted = sign_in(names[3], count=True, clock=clock)
+    counted = sign_in(names[3], count=True, clock=clock, show_sql=args.sql)
     profiler = cProfile.Profile(time.process_time) if args.profile else None
     per_step: dict[str, list[float]] = {s: [] for s in STEPS}
     totals: list[float] = []
