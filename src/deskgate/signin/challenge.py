@@ -366,6 +366,7 @@ def verify(
     user: User | None = None,
     fresh: PendingSignIn | None = None,
     save_pass: bool = True,
+    locked: tuple[PendingSignIn, SignInGuard] | None = None,
 ) -> Answer:
     """Check a submitted code for this sign-in; count the failure or mark the step passed.
 
@@ -378,6 +379,8 @@ def verify(
     (with `fresh`): an accepted code's pass and spent code are not written to the row; the
     caller, in this transaction, either deletes the row (the sign-in is done: `pipeline`'s
     claim) or writes them with `save_passed` (issue 17: no UPDATE of a row about to go).
+    `locked`: the attempt and its user's guard row as the caller read them locked in its
+    transaction (`pipeline.checking`): not read again, and the attempt is changed in place.
     """
     if not save_pass and fresh is None:
         raise ValueError("save_pass=False leaves the pass to the caller: give `fresh`")
@@ -389,7 +392,7 @@ def verify(
     # Within the caller's transaction (`pipeline.check_code`) no savepoint: nothing here
     # is undone while the rest stays, an error ends the whole transaction.
     with transaction.atomic(savepoint=False):
-        both = _locked_state(pending_id, user)
+        both = locked or _locked_state(pending_id, user)
         if both is None:  # finished or voided by a parallel request
             return Answer(Check.NO_CODE)
         pending, guard = both
@@ -407,7 +410,7 @@ def verify(
                 _save(pending, ["code_passed", *spent])
             if lock.clear():
                 _save(guard, guard.keep_code_lock(lock))
-            if fresh is not None:
+            if fresh is not None and fresh is not pending:
                 for field in PendingSignIn._meta.concrete_fields:
                     setattr(fresh, field.attname, getattr(pending, field.attname))
             return Answer(Check.OK)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext, ngettext
@@ -194,11 +195,20 @@ def _offer_remember(pending: PendingSignIn) -> bool:
 
 @never_cache
 def code_step(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST" and request.POST.get("action") == "verify":
+        # A code's check reads the attempt once, locked, in the check's transaction; the
+        # page (a wrong code's) is rendered after the commit (a TemplateResponse).
+        with pipeline.checking(request) as checking:
+            return _code_step(request, checking)
     found = pipeline.current_with_factors(request)
+    return _code_step(request, None if found is None else (*found, None))
+
+
+def _code_step(request: HttpRequest, found: pipeline.Checking | None) -> HttpResponse:
     if found is None:
         messages.info(request, gettext("Your sign-in expired or was not started. Sign in again."))
         return redirect("signin:password")
-    pending, has_app, has_passkey = found
+    pending, has_app, has_passkey, guard = found
     if pipeline.next_stage(pending) != pipeline.Stage.CODE:
         return redirect(pipeline.advance(request, pending))
     user = pending.user
@@ -259,7 +269,9 @@ def code_step(request: HttpRequest) -> HttpResponse:
         field = "recovery_code" if recovery else "app_code"
         factor_form.add_error(field, factor_message(answer, recovery=recovery))
     if request.method == "POST" and form.is_valid():
-        answer, url = pipeline.check_code(request, pending, form.cleaned_data["code"], by=by)
+        answer, url = pipeline.check_code(
+            request, pending, form.cleaned_data["code"], by=by, guard=guard
+        )
         if url is not None:
             response = redirect(url)
             if form.cleaned_data.get("remember") and _offer_remember(pending):
@@ -267,10 +279,11 @@ def code_step(request: HttpRequest) -> HttpResponse:
             return response
         form.add_error("code", check_message(answer))
     # A POST may have changed the code's state (a wrong try counted); a GET changed
-    # nothing since `pipeline.current` read the row.
-    if request.method == "POST" and not _reload(pending):
+    # nothing since `pipeline.current` read the row, nor did a check of the row read locked
+    # (`guard`: the check left `pending` as it left the row).
+    if request.method == "POST" and guard is None and not _reload(pending):
         return _gone(request)
-    return render(
+    return TemplateResponse(
         request,
         "signin/code.html",
         {

@@ -8,6 +8,8 @@ after the password comes from that server-side row, never from the request.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any, cast
@@ -28,7 +30,7 @@ from deskgate.http.actors import actor_for, client_ip
 from deskgate.http.middleware import FORM_LEADS_TO_KEY
 from deskgate.rows import insert as insert_row
 from deskgate.signin import challenge, devices, factors, policy
-from deskgate.signin.models import PendingSignIn, SecondFactor, SignInVia
+from deskgate.signin.models import PendingSignIn, SecondFactor, SignInGuard, SignInVia
 from deskgate.signin.policy import owes_code
 from deskgate.signin.throttle import Lock
 
@@ -306,33 +308,51 @@ def begin_passwordless(request: HttpRequest, user: User, *, key_amr: str) -> Pen
 # Every step after the password reads its attempt with the user and their client: one fixed
 # statement (issue 17: the ORM's select_related of the three took most of the code page's CPU).
 _ATTEMPT = rows.Shape((PendingSignIn, "p"), (User, "u"), (Client, "c"))
-_FROM_ATTEMPT = (
+_JOIN_ATTEMPT = (
     f" FROM {PendingSignIn._meta.db_table} p"
     f" JOIN {User._meta.db_table} u ON u.id = p.user_id"
-    f" JOIN {Client._meta.db_table} c ON c.id = u.client_id WHERE p.token = %s"
+    f" JOIN {Client._meta.db_table} c ON c.id = u.client_id"
 )
+_FROM_ATTEMPT = f"{_JOIN_ATTEMPT} WHERE p.token = %s"
 _CURRENT = f"SELECT {_ATTEMPT.columns()}{_FROM_ATTEMPT}"  # noqa: S608  # our tables
 # The code page asks the user's strong factors on every request: in the same statement.
 _CURRENT_WITH_FACTORS = (
     f"SELECT {_ATTEMPT.columns()}, {factors.strong_factor_columns('p.user_id')}{_FROM_ATTEMPT}"  # noqa: S608  # our tables
 )
+# A code's check (`checking`): the same, with the user's guard row; the attempt and the
+# guard row locked where the database locks rows (SQLite: the write transaction locks it).
+_ATTEMPT_AND_GUARD = rows.Shape(
+    (PendingSignIn, "p"), (User, "u"), (Client, "c"), (SignInGuard, "g")
+)
+_CHECKING = (
+    f"SELECT {_ATTEMPT_AND_GUARD.columns()}, {factors.strong_factor_columns('p.user_id')}"  # noqa: S608  # our tables
+    f"{_JOIN_ATTEMPT} JOIN {SignInGuard._meta.db_table} g ON g.user_id = p.user_id"
+    " WHERE p.token = %s"
+)
 
 
-def _current(request: HttpRequest, sql: str) -> tuple[PendingSignIn, tuple[Any, ...]] | None:
+def _current(
+    request: HttpRequest, sql: str, shape: rows.Shape = _ATTEMPT, *, forget: bool = True
+) -> tuple[PendingSignIn, tuple[Any, ...]] | None:
+    """The attempt of this browser's session as `sql` reads it (the shape's first three
+    models: the attempt, its user and their client), with the statement's other values
+    (the shape's further models, then the columns after them). None when there is none
+    (`forget`: the session forgets it) or it is over."""
     token = request.session.get(SESSION_KEY)
     if not isinstance(token, str):
         return None
-    found = _ATTEMPT.one_and_rest(sql, [token])
+    found = shape.one_and_rest(sql, [token])
     if found is None:
-        abandon(request)
+        if forget:
+            abandon(request)
         return None
-    pending, user, client = cast(tuple[PendingSignIn, User, Client], found[0])
+    pending, user, client = cast(tuple[PendingSignIn, User, Client], found[0][:3])
     rows.attach(user, "client", client)
     rows.attach(pending, "user", user)
     if pending.expires_at <= timezone.now() or not user.is_active:
         abandon(request)
         return None
-    return pending, found[1]
+    return pending, (*found[0][3:], *found[1])
 
 
 def current(request: HttpRequest) -> PendingSignIn | None:
@@ -349,6 +369,27 @@ def current_with_factors(request: HttpRequest) -> tuple[PendingSignIn, bool, boo
         return None
     pending, (app, key) = found
     return pending, bool(app), bool(key)
+
+
+Checking = tuple[PendingSignIn, bool, bool, SignInGuard | None]
+
+
+@contextmanager
+def checking(request: HttpRequest) -> Iterator[Checking | None]:
+    """A transaction for a code's check (`check_code`), and what the code page reads
+    (`current_with_factors`) with the user's guard row, read once in it: the attempt and
+    the guard row locked (issue 17: the code step read its attempt twice, unlocked for the
+    page, then locked for the check). The guard is None when the user has no guard row yet
+    (the check then reads and creates it)."""
+    lock = " FOR UPDATE OF p, g" if connection.features.has_select_for_update_of else ""
+    with transaction.atomic():
+        found = _current(request, _CHECKING + lock, _ATTEMPT_AND_GUARD, forget=False)
+        if found is not None:
+            pending, (guard, app, key) = found
+            yield pending, bool(app), bool(key), cast(SignInGuard, guard)
+            return
+        plain = current_with_factors(request)
+        yield None if plain is None else (*plain, None)
 
 
 def abandon(request: HttpRequest) -> None:
@@ -446,15 +487,29 @@ def finish(
 
 
 def check_code(
-    request: HttpRequest, pending: PendingSignIn, submitted: str, *, by: audit.Actor
+    request: HttpRequest,
+    pending: PendingSignIn,
+    submitted: str,
+    *,
+    by: audit.Actor,
+    guard: SignInGuard | None = None,
 ) -> tuple[challenge.Answer, str | None]:
     """Check a code typed on the code page and, when it is right, move the sign-in on (to
     its session, when no stage is left): the check and the sign-in's closing writes are
-    one transaction, one commit. Answer the check's answer, and the URL to go to when the
-    code was right."""
-    with transaction.atomic():
+    one transaction, one commit. `guard`: the user's guard row, when `checking` read it and
+    the attempt locked in this transaction (the check reads neither again, and `pending`
+    is left as the check left the row). Answer the check's answer, and the URL to go to
+    when the code was right."""
+    # Within `checking`'s transaction, the same transaction (no savepoint).
+    with transaction.atomic(savepoint=False):
         answer = challenge.verify(
-            pending.pk, submitted, by=by, user=pending.user, fresh=pending, save_pass=False
+            pending.pk,
+            submitted,
+            by=by,
+            user=pending.user,
+            fresh=pending,
+            save_pass=False,
+            locked=None if guard is None else (pending, guard),
         )
         if answer.reason != challenge.Check.OK:
             return answer, None
