@@ -36,6 +36,16 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://{LOOPBACK}:{self.port}/0"
 
+    def caches(self) -> dict[str, dict[str, str]]:
+        """Django's CACHES with this server as Deskgate's default cache (as CACHE_URL sets)."""
+        return {
+            "default": {
+                "BACKEND": "deskgate.cache.ForgivingRedisCache",
+                "LOCATION": self.url,
+                "KEY_PREFIX": "deskgate",
+            }
+        }
+
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

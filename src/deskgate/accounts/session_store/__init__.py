@@ -9,7 +9,8 @@ These write the same rows with the same keys, in one statement each:
 - a new key is not looked up first: 32 characters of 36 are 165 random bits, and the
   INSERT's primary key refuses a collision anyway (a new key is drawn then);
 - `cycle_key()` draws the new key at once (callers read it) and the request's one save
-  INSERTs it with its data; the old row is deleted at once, as before;
+  moves the old row to it with its data, one UPDATE (an INSERT when there was no row):
+  Django's deletes the old row at once and INSERTs the new one;
 - a write is one statement, its own transaction (autocommit), without Django's BEGIN and
   COMMIT (or savepoint) around it;
 - `delete()` is one DELETE.

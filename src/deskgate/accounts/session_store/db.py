@@ -13,8 +13,10 @@ from deskgate import rows
 
 
 class SessionStore(django_db.SessionStore):
-    # A key drawn by cycle_key() whose row the next save() inserts.
+    # A key drawn by cycle_key() whose row the next save() writes.
     _insert_pending = False
+    # The key whose row that save() moves to the new key (None: it inserts a row).
+    _replaces: str | None = None
 
     def _get_new_session_key(self) -> str:
         # No SELECT to see whether the key is free: 165 random bits, and the INSERT's
@@ -22,15 +24,21 @@ class SessionStore(django_db.SessionStore):
         return get_random_string(32, VALID_KEY_CHARS)
 
     def cycle_key(self) -> None:
-        """A new key now, its row written once by the request's save; the old row gone."""
+        """A new key now; the request's save moves the old row to it with the new data, in
+        one UPDATE (issue 17: a DELETE, then an INSERT). Until then the old row holds
+        only what it held (never what the request adds): a browser with the old key, a
+        fixed one say, gains nothing, and loses it at the save."""
         data = self._session  # type: ignore[attr-defined]  # Django's, not in django-stubs
         old = self.session_key
         self._session_key = self._get_new_session_key()
         self._session_cache = data
-        self._insert_pending = True
         self.modified = True
-        if old:
-            self.delete(old)
+        if old and not self._insert_pending:  # a drawn key not yet saved has no row
+            self._replaces = old
+        self._insert_pending = True
+
+    def _forget_cached(self, session_key: str) -> None:
+        """What a cache in front holds under a key whose row moved or went (none here)."""
 
     def save(self, must_create: bool = False) -> None:
         if self.session_key is None:
@@ -45,7 +53,9 @@ class SessionStore(django_db.SessionStore):
         # fails instead.
         # A fixed statement (deskgate.rows), without the ORM's compiler (issue 17).
         try:
-            if insert:
+            if insert and self._replaces and self._move(obj, using):
+                self._forget_cached(self._replaces)
+            elif insert:
                 rows.insert(obj, using=using)
             elif not rows.update(obj, ["session_data", "expire_date"], using=using):
                 raise UpdateError  # the row is gone (ended by another request)
@@ -61,18 +71,37 @@ class SessionStore(django_db.SessionStore):
                 raise UpdateError from None
             raise
         self._insert_pending = False
+        self._replaces = None
         return None
+
+    def _move(self, obj: Any, using: str) -> bool:
+        """The cycled-out row under the new key with the new data; False when it is gone."""
+        model: Any = self.model
+        connection = connections[using]
+        expire = model._meta.get_field("expire_date").get_db_prep_value(obj.expire_date, connection)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {model._meta.db_table} SET session_key = %s, session_data = %s,"  # noqa: S608  # our table
+                " expire_date = %s WHERE session_key = %s",
+                [obj.session_key, obj.session_data, expire, self._replaces],
+            )
+            return bool(cursor.rowcount)
 
     def delete(self, session_key: str | None = None) -> None:
         if session_key is None:
             if self.session_key is None:
                 return
             session_key = self.session_key
+        keys = [session_key, session_key]
+        if session_key == self.session_key and self._replaces:
+            # Cycled, not yet saved: this session's row is still under the old key.
+            keys[1], self._replaces = self._replaces, None
+            self._forget_cached(keys[1])
         model: Any = self.model
         using = router.db_for_write(model)
         # One DELETE (Django's reads the row first, then deletes it by its key).
         with connections[using].cursor() as cursor:
             cursor.execute(
-                f"DELETE FROM {model._meta.db_table} WHERE session_key = %s",  # noqa: S608  # our table
-                [session_key],
+                f"DELETE FROM {model._meta.db_table} WHERE session_key IN (%s, %s)",  # noqa: S608  # our table
+                keys,
             )

@@ -1,0 +1,98 @@
+"""The session engines' key rotation (deskgate/accounts/session_store): the old row moves to
+the new key in the request's one save (one UPDATE), and never holds what came after it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from importlib import import_module
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.conftest import need
+from tests.harness.redis import INSTALL_HINT, RedisServer, redis_missing
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(params=["db", "cached_db"])
+def store(request: pytest.FixtureRequest, settings: Any) -> Iterator[type]:
+    if request.param == "cached_db":
+        need(not redis_missing(), INSTALL_HINT)
+        with RedisServer() as server:
+            settings.CACHES = server.caches()
+            yield import_module("deskgate.accounts.session_store.cached_db").SessionStore
+        return
+    yield import_module("deskgate.accounts.session_store.db").SessionStore
+
+
+def _saved(store: type, **data: str) -> Any:
+    session = store()
+    session.update(data)
+    session.save()
+    return session
+
+
+def test_a_cycled_key_moves_the_row_in_one_update(store: type) -> None:
+    session = _saved(store, pending="before")
+    old = session.session_key
+    session.cycle_key()
+    new = session.session_key
+    assert new != old
+    session["user"] = "signed in"
+    # Until the save, the old row holds only what it held: the new data is not under it.
+    assert store(old).load() == {"pending": "before"}
+    with CaptureQueriesContext(connection) as writes:
+        session.save()
+    assert [q["sql"].split(None, 1)[0] for q in writes.captured_queries] == ["UPDATE"]
+    assert not store().exists(old)
+    assert store(old).load() == {}  # the cache forgot it too (cached_db)
+    assert store(new).load() == {"pending": "before", "user": "signed in"}
+    assert Session.objects.count() == 1
+
+
+def test_a_key_cycled_twice_before_its_save_is_one_row(store: type) -> None:
+    session = _saved(store, pending="before")
+    old = session.session_key
+    session.cycle_key()
+    session.cycle_key()
+    session.save()
+    assert list(Session.objects.values_list("session_key", flat=True)) == [session.session_key]
+    assert store(old).load() == {}
+
+
+def test_a_cycled_session_whose_row_is_gone_is_inserted(store: type) -> None:
+    session = _saved(store, pending="before")
+    old = session.session_key
+    session.cycle_key()
+    store(old).delete()  # ended meanwhile (signed out elsewhere, say)
+    session["user"] = "signed in"
+    session.save()
+    assert store(session.session_key).load() == {"pending": "before", "user": "signed in"}
+    assert Session.objects.count() == 1
+
+
+def test_flushing_a_cycled_session_leaves_no_row(store: type) -> None:
+    session = _saved(store, pending="before")
+    old = session.session_key
+    session.cycle_key()
+    session.flush()
+    assert not Session.objects.exists()
+    assert store(old).load() == {}
+
+
+def test_a_new_session_cycled_before_its_first_save_is_inserted(store: type) -> None:
+    session = store()
+    session["pending"] = "before"
+    session.cycle_key()
+    session.save()
+    assert store(session.session_key).load() == {"pending": "before"}
+    assert Session.objects.count() == 1
+
+
+def test_the_settings_use_this_store() -> None:
+    assert settings.SESSION_ENGINE.startswith("deskgate.accounts.session_store.")
