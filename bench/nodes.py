@@ -24,10 +24,13 @@ class NodeError(RuntimeError):
 class Node:
     """One server ("machine"): a gunicorn master and its workers on 127.0.0.1:port."""
 
-    def __init__(self, name: str, port: int, workers: int, env: dict[str, str], log: Path):
+    def __init__(
+        self, name: str, port: int, workers: int, env: dict[str, str], log: Path, threads: int = 4
+    ):
         self.name = name
         self.port = port
         self.workers = workers
+        self.threads = threads
         self.env = env
         self.log_path = log
         self.proc: subprocess.Popen[bytes] | None = None
@@ -50,7 +53,7 @@ class Node:
             "--worker-class",
             "gthread",
             "--threads",
-            "4",
+            str(self.threads),
             "--forwarded-allow-ips",
             "",
             "--timeout",

@@ -735,6 +735,7 @@ def stopped_on_signals() -> Iterator[None]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.storm", description=__doc__.split("\n")[0])
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers per node (2)")
+    p.add_argument("--threads", type=int, default=4, help="threads per worker (4, as make run)")
     p.add_argument("--nodes", type=int, default=1, choices=(1, 2), help="gunicorn servers (1)")
     p.add_argument("--agents", type=int, default=1000, help="agents in the storm (1000)")
     p.add_argument("--agents-c1", type=int, default=100, help="agents at concurrency 1 (100)")
@@ -868,7 +869,9 @@ def main(argv: list[str] | None = None) -> None:
         env = server_env(cache_url, mail.url, bench.kannel.url, base_a)
         for i in range(args.nodes):
             name = "AB"[i] if args.nodes > 1 else "A"
-            node = Node(name, ports[i], args.workers, env, OUT / f"gunicorn-{name}.log")
+            node = Node(
+                name, ports[i], args.workers, env, OUT / f"gunicorn-{name}.log", args.threads
+            )
             stack.callback(node.stop)
             bench.nodes.append(node.start())
         bench.warm_up(warm)
@@ -913,7 +916,9 @@ def main(argv: list[str] | None = None) -> None:
             slow_env = server_env(
                 cache_url, f"smtp://127.0.0.1:{slow.port}", bench.kannel.url, base_a
             )
-            node = Node("slow", ports[-1], args.workers, slow_env, OUT / "gunicorn-slow.log")
+            node = Node(
+                "slow", ports[-1], args.workers, slow_env, OUT / "gunicorn-slow.log", args.threads
+            )
             stack.callback(node.stop)
             bench.nodes = [node.start()]
             bench.measure(
@@ -928,7 +933,8 @@ def main(argv: list[str] | None = None) -> None:
     elapsed = time.monotonic() - began
     header = [
         f"Shift-start storm: {args.nodes} node{'s' if args.nodes > 1 else ''} x {args.workers} "
-        f"gunicorn worker{'s' if args.workers > 1 else ''} (gthread, 4 threads), PostgreSQL "
+        f"gunicorn worker{'s' if args.workers > 1 else ''} (gthread, {args.threads} threads), "
+        "PostgreSQL "
         f"{versions_found['postgresql']}, Redis {versions_found['redis']} cache, aiosmtpd SMTP + "
         "Kannel (fakesmsc) on loopback, load from this process",
         f"argon2id m={floor.memory_kib} KiB t={floor.time_cost} p={floor.parallelism}; "
