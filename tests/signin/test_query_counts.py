@@ -8,6 +8,7 @@ stays one database write either way.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from django.db import connection
 from django.test import Client as HttpClient
 from django.test.utils import CaptureQueriesContext
 
+from tests.authenticator import app_code, enrol
 from tests.conftest import PASSWORD, need
 from tests.harness.redis import INSTALL_HINT, RedisServer, redis_missing
 from tests.mailbox import last_code
@@ -146,3 +148,29 @@ def test_an_unknown_name_runs_the_statements_a_known_name_with_a_wrong_password_
         [q["sql"] for q in known.captured_queries],
         [q["sql"] for q in unknown.captured_queries],
     )
+
+
+# The code step with the authenticator app's code (issue 17, session 10), sessions in the
+# database: the session's read; one transaction (SAVEPOINT, RELEASE here) reads the
+# attempt with the guard row locked (`pipeline.checking`), reads the app, matches and
+# spends its code in one conditional UPDATE, and finishes the sign-in (the claim,
+# last_login, the session's record, the audit event); the session's row under its new key.
+# Before: 15 (the page's read, a transaction reading the attempt and the guard row again
+# and saving the pass, a read of the attempt, then the closing writes in a second
+# transaction).
+APP_CODE_STEP = 11
+
+
+def test_an_app_code_sign_in_stays_within_its_query_budget(user_factory, clock) -> None:
+    user = user_factory("agent", "email")
+    secret, _ = enrol(user)
+    clock(timedelta(seconds=30))  # the set-up spent this step's code
+    http = HttpClient()
+    http.post("/signin/", {"username": user.username, "password": PASSWORD})
+    http.get("/signin/code/")
+    with CaptureQueriesContext(connection) as code_step:
+        response = http.post(
+            "/signin/code/", {"action": "verify_app", "with": "app", "app_code": app_code(secret)}
+        )
+    assert response["Location"] == "/"
+    assert len(code_step) <= APP_CODE_STEP, [q["sql"] for q in code_step.captured_queries]

@@ -195,8 +195,9 @@ def _offer_remember(pending: PendingSignIn) -> bool:
 
 @never_cache
 def code_step(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST" and request.POST.get("action") == "verify":
-        # A code's check reads the attempt once, locked, in the check's transaction; the
+    if request.method == "POST" and request.POST.get("action") in CHECKS:
+        # A check (a code, the app's, a recovery code, a passkey) reads the attempt once,
+        # locked, in the check's transaction, which also moves a passed sign-in on; the
         # page (a wrong code's) is rendered after the commit (a TemplateResponse).
         with pipeline.checking(request) as checking:
             return _code_step(request, checking)
@@ -204,11 +205,16 @@ def code_step(request: HttpRequest) -> HttpResponse:
     return _code_step(request, None if found is None else (*found, None))
 
 
+CHECKS = frozenset({"verify", "verify_app", "verify_recovery", "verify_passkey"})
+
+
 def _code_step(request: HttpRequest, found: pipeline.Checking | None) -> HttpResponse:
     if found is None:
         messages.info(request, gettext("Your sign-in expired or was not started. Sign in again."))
         return redirect("signin:password")
     pending, has_app, has_passkey, guard = found
+    # The attempt and guard row read locked (`pipeline.checking`): the check joins that.
+    locked = None if guard is None else (pending, guard)
     if pipeline.next_stage(pending) != pipeline.Stage.CODE:
         return redirect(pipeline.advance(request, pending))
     user = pending.user
@@ -244,7 +250,7 @@ def _code_step(request: HttpRequest, found: pipeline.Checking | None) -> HttpRes
         getattr(messages, level)(request, text)
         return redirect(f"{reverse('signin:code')}?with=code" if has_strong else "signin:code")
     if action == "verify_passkey" and has_passkey:
-        return _verify_passkey(request, pending)
+        return _verify_passkey(request, pending, locked)
     factor_form = app_form if action == "verify_app" else recovery_form
     recovery_ok = action == "verify_recovery" and has_strong
     if (
@@ -255,14 +261,16 @@ def _code_step(request: HttpRequest, found: pipeline.Checking | None) -> HttpRes
         recovery = action == "verify_recovery"
         if recovery:
             answer = factors.use_recovery_code(
-                pending.pk, factor_form.cleaned_data["recovery_code"], by=by
+                pending.pk, factor_form.cleaned_data["recovery_code"], by=by, locked=locked
             )
         else:
-            answer = factors.verify_app(pending.pk, factor_form.cleaned_data["app_code"], by=by)
+            answer = factors.verify_app(
+                pending.pk, factor_form.cleaned_data["app_code"], by=by, locked=locked
+            )
         if answer.reason == FactorCheck.OK:
-            if not _reload(pending):
+            if locked is None and not _reload(pending):
                 return _gone(request)
-            response = redirect(pipeline.advance(request, pending))
+            response = redirect(_passed(request, pending, locked))
             if factor_form.cleaned_data.get("remember") and _offer_remember(pending):
                 devices.remember(response, request, user)
             return response
@@ -305,7 +313,16 @@ def _code_step(request: HttpRequest, found: pipeline.Checking | None) -> HttpRes
     )
 
 
-def _verify_passkey(request: HttpRequest, pending: PendingSignIn) -> HttpResponse:
+def _passed(request: HttpRequest, pending: PendingSignIn, locked: factors.Locked | None) -> str:
+    """Where a sign-in goes once a second factor passed."""
+    if locked is None:  # the check saved the pass in its own transaction
+        return pipeline.advance(request, pending)
+    return pipeline.factor_passed(request, pending)
+
+
+def _verify_passkey(
+    request: HttpRequest, pending: PendingSignIn, locked: factors.Locked | None
+) -> HttpResponse:
     """The browser's answer from the user's passkey or security key (passkeys.js posts it)."""
     user = pending.user
     answer = passkeys.verify_second_factor(
@@ -314,11 +331,12 @@ def _verify_passkey(request: HttpRequest, pending: PendingSignIn) -> HttpRespons
         request.POST.get("credential", ""),
         token=request.session.pop(passkey_views.SIGNIN_KEY, None),
         by=actor_for(request, user),
+        locked=locked,
     )
-    if not _reload(pending):
+    if locked is None and not _reload(pending):
         return _gone(request)
     if answer.reason == FactorCheck.OK:
-        response = redirect(pipeline.advance(request, pending))
+        response = redirect(_passed(request, pending, locked))
         if request.POST.get("remember") and _offer_remember(pending):
             devices.remember(response, request, user)
         return response

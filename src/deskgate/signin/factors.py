@@ -33,6 +33,7 @@ from deskgate.signin.challenge import Answer, locked_pending
 from deskgate.signin.models import (
     AuthenticatorApp,
     Passkey,
+    PendingSignIn,
     RecoveryCode,
     SecondFactor,
     SignInGuard,
@@ -356,20 +357,26 @@ def void_recovery_codes_if_last(user: User, now: datetime) -> None:
 # -- at sign-in --------------------------------------------------------------------------
 
 
-def verify_app(pending_id: int, typed: str, *, by: audit.Actor) -> Answer:
-    """Check a code from the user's app for this sign-in (the code step)."""
+def verify_app(
+    pending_id: int, typed: str, *, by: audit.Actor, locked: Locked | None = None
+) -> Answer:
+    """Check a code from the user's app for this sign-in (the code step; `locked`: as
+    `check_factor` takes it)."""
     code = totp.normalise_code(typed)
     if code is None:
         return Answer(FactorCheck.MALFORMED)
-    return _verify(pending_id, SecondFactor.APP, code, by=by)
+    return _verify(pending_id, SecondFactor.APP, code, by=by, locked=locked)
 
 
-def use_recovery_code(pending_id: int, typed: str, *, by: audit.Actor) -> Answer:
-    """Spend one of the user's recovery codes on this sign-in (the code step)."""
+def use_recovery_code(
+    pending_id: int, typed: str, *, by: audit.Actor, locked: Locked | None = None
+) -> Answer:
+    """Spend one of the user's recovery codes on this sign-in (the code step; `locked`: as
+    `check_factor` takes it)."""
     code = totp.normalise_recovery(typed)
     if code is None:
         return Answer(FactorCheck.MALFORMED)
-    return _verify(pending_id, SecondFactor.RECOVERY, code, by=by)
+    return _verify(pending_id, SecondFactor.RECOVERY, code, by=by, locked=locked)
 
 
 def _spend(user: User, factor: SecondFactor, code: str, now: datetime) -> FactorCheck:
@@ -396,7 +403,9 @@ def _spend(user: User, factor: SecondFactor, code: str, now: datetime) -> Factor
     return FactorCheck.OK if spent else FactorCheck.USED
 
 
-def _verify(pending_id: int, factor: SecondFactor, code: str, *, by: audit.Actor) -> Answer:
+def _verify(
+    pending_id: int, factor: SecondFactor, code: str, *, by: audit.Actor, locked: Locked | None
+) -> Answer:
     what = "authenticator app code" if factor == SecondFactor.APP else "recovery code"
     return check_factor(
         pending_id,
@@ -404,29 +413,51 @@ def _verify(pending_id: int, factor: SecondFactor, code: str, *, by: audit.Actor
         lambda user, now: _spend(user, factor, code, now),
         by=by,
         what=what,
+        locked=locked,
     )
 
 
 # What a factor's check answers: the outcome, and amr values to keep on the attempt (a
 # passkey's hwk/swk and user; nothing for the app or a recovery code).
 Spend = Callable[[User, datetime], "FactorCheck | tuple[FactorCheck, str]"]
+# The attempt and its user's guard row, read locked by the caller in its transaction.
+Locked = tuple[PendingSignIn, SignInGuard]
+# What an accepted second factor changes on the attempt.
+FACTOR_PASSED = ("code_passed", "second_factor", "key_amr")
 
 
 def check_factor(
-    pending_id: int, factor: SecondFactor, spend: Spend, *, by: audit.Actor, what: str
+    pending_id: int,
+    factor: SecondFactor,
+    spend: Spend,
+    *,
+    by: audit.Actor,
+    what: str,
+    locked: Locked | None = None,
 ) -> Answer:
     """Run one check of a second factor for this sign-in under R7's rules, with the
     attempt's and the user's guard rows locked: `spend` matches and spends it (the app's
     code, a recovery code, a passkey's assertion). A failure counts as a wrong code does:
-    5 per attempt, the lock after 10 consecutive failures of any factor."""
+    5 per attempt, the lock after 10 consecutive failures of any factor.
+
+    `locked`: the attempt and the guard row as the caller read them locked in its
+    transaction (`pipeline.checking`), the check joins it: they are not read again, the
+    attempt is changed in place, and an accepted factor's pass is left to the caller, in
+    that transaction (`pipeline.factor_passed`: no UPDATE of an attempt about to go)."""
     conf = app_settings.CODE
     now = timezone.now()
-    with transaction.atomic():
-        pending = locked_pending(pending_id)
-        if pending is None or pending.code_passed:
-            return Answer(FactorCheck.NO_FACTOR)
+    # Within the caller's transaction no savepoint: an error ends the whole transaction.
+    with transaction.atomic(savepoint=False):
+        if locked is not None:
+            pending, guard = locked
+            if pending.code_passed:
+                return Answer(FactorCheck.NO_FACTOR)
+        else:
+            found = locked_pending(pending_id)
+            if found is None or found.code_passed:
+                return Answer(FactorCheck.NO_FACTOR)
+            pending, guard = found, SignInGuard.objects.locked_for(found.user)
         user = pending.user
-        guard = SignInGuard.objects.locked_for(user)
         lock = guard.code_lock
         if lock.locked(now):
             # The same answer whether the code is right or wrong: no oracle while locked.
@@ -439,7 +470,8 @@ def check_factor(
             pending.code_passed = True
             pending.second_factor = factor
             pending.key_amr = amr
-            pending.save(update_fields=["code_passed", "second_factor", "key_amr"])
+            if locked is None:
+                pending.save(update_fields=list(FACTOR_PASSED))
             if lock.clear():
                 guard.save(update_fields=guard.keep_code_lock(lock))
             if factor == SecondFactor.RECOVERY:

@@ -342,12 +342,18 @@ def _use(passkey: Passkey, asserted: webauthn_rp.Asserted, now: datetime) -> boo
 
 
 def verify_second_factor(
-    pending_id: int, user: User, raw: str, *, token: object, by: audit.Actor
+    pending_id: int,
+    user: User,
+    raw: str,
+    *,
+    token: object,
+    by: audit.Actor,
+    locked: factors.Locked | None = None,
 ) -> Answer:
     """The code step with a passkey: the answer to the challenge this browser was given,
     by one of the pending user's keys. With or without user verification it is the second
     factor, except for an admin, whose key must verify the user (as at registration);
-    refusals count as wrong codes (R7)."""
+    refusals count as wrong codes (R7). `locked`: as `factors.check_factor` takes it."""
     # Taken first, whatever follows (a lock, a wrong key): a challenge is never used twice.
     challenge = take_challenge(token, user, PasskeyPurpose.SIGNIN)
 
@@ -381,7 +387,12 @@ def verify_second_factor(
         return FactorCheck.OK, " ".join(amr)
 
     return factors.check_factor(
-        pending_id, SecondFactor.PASSKEY, spend, by=by, what="passkey or security key"
+        pending_id,
+        SecondFactor.PASSKEY,
+        spend,
+        by=by,
+        what="passkey or security key",
+        locked=locked,
     )
 
 

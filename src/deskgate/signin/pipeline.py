@@ -522,6 +522,18 @@ def check_code(
         return answer, _onward(request, pending, stage, has_strong=None)
 
 
+def factor_passed(request: HttpRequest, pending: PendingSignIn) -> str:
+    """A second factor (the app, a recovery code, a passkey) passed on the attempt read in
+    `checking` (`factors.check_factor(locked=)`): in that transaction, move the sign-in on,
+    as `check_code` does; answer the URL to go to."""
+    stage = next_stage(pending)
+    if stage != Stage.DONE:
+        # The attempt goes on to another stage: its row keeps the pass (else `finish`
+        # claims the row in this transaction, with nothing written to it first).
+        rows.update(pending, list(factors.FACTOR_PASSED))
+    return _onward(request, pending, stage, has_strong=None)
+
+
 def _settle_code_owed(request: HttpRequest, pending: PendingSignIn, *, save: bool) -> bool | None:
     """While the code step may lie ahead, decide whether it is owed at all (a code not
     owed passes it: saved on the row when `save`, else left to the caller's INSERT); answer
