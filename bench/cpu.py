@@ -11,6 +11,7 @@ what the framework, the ORM, the templates and psycopg cost. Statements are coun
 separate pass (counting them costs CPU too). Email MFA agents; the code is read from
 Django's in-memory mail backend, so no SMTP or outbox work is measured (the storm has it).
 
+--step LABEL (with --profile) profiles that step alone, as STEPS names it.
 --sql prints the statements of each step (of the counted pass, 300 characters each).
 --profile N prints the N hottest functions of the measured pass (cProfile, own and
 inclusive time). Writes var/bench/cpu-<label>.json; when var/bench/cpu-before.json exists,
@@ -82,7 +83,12 @@ def browser() -> Any:
 
 
 def sign_in(
-    username: str, *, count: bool, clock: HashClock, show_sql: bool = False
+    username: str,
+    *,
+    count: bool,
+    clock: HashClock,
+    show_sql: bool = False,
+    profile: tuple[cProfile.Profile, str] | None = None,
 ) -> dict[str, tuple[float, int]]:
     """One full sign-in; per step (CPU seconds beyond the hash, statements)."""
     from django.core import mail
@@ -109,9 +115,14 @@ def sign_in(
                 for query in ctx.captured_queries:
                     print("   ", " ".join(query["sql"].split())[:300])
         else:
+            profiler = profile[0] if profile and profile[1] in ("", label) else None
+            if profiler:
+                profiler.enable()
             t0 = time.process_time()
             response = send(path, data)
             cpu = time.process_time() - t0 - (clock.spent - hashed)
+            if profiler:
+                profiler.disable()
             statements = 0
         if response.status_code != status:
             raise SystemExit(f"{label}: HTTP {response.status_code}, expected {status}")
@@ -181,6 +192,7 @@ def main() -> None:
     p.add_argument("--profile", type=int, default=0, help="print the N hottest functions")
     p.add_argument("--label", default="after", help="name of the JSON written (after)")
     p.add_argument("--sql", action="store_true", help="print each step's statements")
+    p.add_argument("--step", default="", help="profile this step only ('POST /signin/')")
     args = p.parse_args()
     setup_django()
     import django
@@ -202,15 +214,13 @@ def main() -> None:
     hash_before = clock.spent
     backend = postgres_backend()
     db_before = backend_cpu(backend)
-    if profiler:
-        profiler.enable()
     for name in names[4:]:
-        figures = sign_in(name, count=False, clock=clock)
+        figures = sign_in(
+            name, count=False, clock=clock, profile=(profiler, args.step) if profiler else None
+        )
         for s, (cpu, _) in figures.items():
             per_step[s].append(cpu * 1000)
         totals.append(sum(cpu for cpu, _ in figures.values()) * 1000)
-    if profiler:
-        profiler.disable()
     db_after = backend_cpu(backend)
     runs = len(totals)
     result = {
