@@ -9,11 +9,13 @@ barrier, every thread with the same browser cookies, against the live server.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 
 from deskgate.accounts.models import AuditEvent, UserSession
 from deskgate.signin.models import PendingSignIn, SignInGuard
+from tests.authenticator import app_code, enrol
 from tests.conftest import PASSWORD
 from tests.mailbox import last_code, other_code
 from tests.security.conftest import (
@@ -115,6 +117,36 @@ def test_twenty_parallel_right_codes_open_exactly_one_session(browser, user_fact
     # The losers are refused, not crashed.
     assert not [status for status in statuses if status >= 500], statuses
     # Only the tab that got the success holds a working session.
+    keys = {r.cookies.get("deskgate_session") for r in signed_in}
+    assert set(UserSession.objects.filter(user=user).values_list("session_key", flat=True)) == keys
+
+
+def test_twenty_parallel_right_app_codes_open_exactly_one_session(
+    browser, user_factory, clock
+) -> None:
+    """The authenticator app's code is checked on the attempt read once, locked, in the
+    transaction that also finishes the sign-in (issue 17, session 10): of twenty parallel
+    requests with the right code, one signs in, the others are refused, not crashed."""
+    user = user_factory("agent", "email")
+    secret, _ = enrol(user)
+    clock(timedelta(seconds=30))  # the set-up spent this step's code
+    b = browser()
+    assert b.sign_in(user.username).headers["Location"] == "/signin/code/"
+    token = b.csrf_token("/signin/code/")
+    code = app_code(secret)
+    form = {"action": "verify_app", "with": "app", "app_code": code}
+    tabs = [b.clone() for _ in range(20)]
+
+    responses = parallel(20, lambda i: tabs[i].post("/signin/code/", form, csrf=token))
+
+    statuses = Counter(r.status_code for r in responses)
+    signed_in = [r for r in responses if r.status_code == 302 and r.headers["Location"] == "/"]
+    assert len(signed_in) == 1, statuses
+    assert sessions_of(user) == 1
+    assert user_sessions_of(user) == 1
+    assert AuditEvent.objects.filter(action="signin.success", subject=user).count() == 1
+    assert not PendingSignIn.objects.filter(user=user).exists()
+    assert not [status for status in statuses if status >= 500], statuses
     keys = {r.cookies.get("deskgate_session") for r in signed_in}
     assert set(UserSession.objects.filter(user=user).values_list("session_key", flat=True)) == keys
 
