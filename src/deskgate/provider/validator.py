@@ -16,11 +16,13 @@ import json
 import uuid
 from typing import Any
 
-from django.db import connections, router
+from django.db import connections, router, transaction
 from django.db.models import signals
 from django.utils import timezone
+from jwcrypto import jwt
 from oauth2_provider import cimd
-from oauth2_provider.models import AccessToken, Application, Grant, RefreshToken
+from oauth2_provider.exceptions import FatalClientError
+from oauth2_provider.models import AccessToken, Application, Grant, IDToken, RefreshToken
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors
 
@@ -200,6 +202,8 @@ class DeskgateValidator(OAuth2Validator):
         """DOT's RFC 8707 handling, with the grant `validate_code` read (DOT reads it
         again for its `resource`). Deskgate's apps ask for no resource indicators; a code
         that carries some is narrowed and checked exactly as DOT does."""
+        if getattr(request, "_deskgate_resource_checked", False):
+            return  # save_bearer_token has checked them before its writes
         if request.grant_type != "authorization_code":
             super()._check_and_set_request_resource(request)
             return
@@ -233,9 +237,51 @@ class DeskgateValidator(OAuth2Validator):
     # --- the ID token this request signed, kept for its access token ----------------------
 
     def finalize_id_token(self, id_token: Any, token: Any, token_handler: Any, request: Any) -> str:
-        serialized: str = super().finalize_id_token(id_token, token, token_handler, request)
-        request.deskgate_id_token = (serialized, request.id_token)
+        using = router.db_for_write(IDToken)
+        if not connections[using].in_atomic_block:
+            serialized: str = super().finalize_id_token(id_token, token, token_handler, request)
+            request.deskgate_id_token = (serialized, request.id_token)
+            return serialized
+        # DOT's, but the ID token's row is saved in the token endpoint's transaction
+        # (views.Token) without a savepoint of its own (two statements less a token): only
+        # a database error can come out of that save, and it leaves the request, so the
+        # whole transaction is rolled back as it was.
+        values, expiration_time = self.get_id_token_dictionary(token, token_handler, request)
+        id_token.update(**values)
+        if "nonce" not in id_token and request.nonce:  # DOT's workaround of oauthlib's #746
+            id_token["nonce"] = request.nonce
+        header = {"typ": "JWT", "alg": request.client.algorithm}
+        if request.client.algorithm == Application.RS256_ALGORITHM:
+            header["kid"] = request.client.jwk_key.thumbprint()
+        signed = jwt.JWT(
+            header=json.dumps(header, default=str), claims=json.dumps(id_token, default=str)
+        )
+        signed.make_signed_token(request.client.jwk_key)
+        with transaction.atomic(using=using, savepoint=False):
+            saved = self._save_id_token(id_token["jti"], request, expiration_time)
+        request.access_token = saved  # as DOT's (Django REST framework reads it)
+        request.id_token = saved
+        serialized = str(signed.serialize())
+        request.deskgate_id_token = (serialized, saved)
         return serialized
+
+    def save_bearer_token(self, token: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        """DOT's, without a savepoint of its own when a code is exchanged in the token
+        endpoint's transaction (views.Token; two statements less a token). DOT's savepoint
+        undid its writes when it answered an error (the app's, a 400) after them, and the
+        code's claim was committed all the same. Its errors come from its checks before
+        any write (the scope, RFC 8707's resources): those are made here first, outside
+        the block, so they are answered exactly as before; what can fail after them is a
+        database error, which leaves the request and rolls the whole transaction back."""
+        using = router.db_for_write(AccessToken)
+        if request.grant_type != "authorization_code" or not connections[using].in_atomic_block:
+            return super().save_bearer_token(token, request, *args, **kwargs)
+        if "scope" not in token:  # DOT's first check, word for word
+            raise FatalClientError("Failed to renew access token: missing scope")
+        self._check_and_set_request_resource(request)
+        request._deskgate_resource_checked = True
+        with transaction.atomic(using=using, savepoint=False):
+            return self._save_bearer_token(token, request, *args, **kwargs)
 
     def _create_access_token(
         self, expires: Any, request: Any, token: Any, source_refresh_token: Any = None
