@@ -49,7 +49,7 @@ class DeskgateValidator(OAuth2Validator):
         through its own code; an id the statement cannot take, or no such app, is DOT's
         to answer (CIMD, a NUL byte)."""
         if not request.client and isinstance(client_id, str) and "\x00" not in client_id:
-            found = _APPLICATION.first([client_id])
+            found = _grant_application(request, client_id) or _APPLICATION.first([client_id])
             if found is not None:
                 found = cimd.refresh_if_stale(found, request=request)
                 if not found.is_usable(request):
@@ -137,6 +137,9 @@ class DeskgateValidator(OAuth2Validator):
         return rows.insert(grant, using=router.db_for_write(Grant))
 
     # --- one read of the grant per token request (DOT reads it once per question) ---------
+    # oauthlib's OpenID dispatcher asks for the code's scopes before the app is
+    # authenticated: the grant's read brings the grant's app too, and `_load_application`
+    # takes it when it is the app the request names (else it reads that one).
 
     def _grant(self, code: str, request: Any) -> Grant | None:
         cached = getattr(request, "_deskgate_grant", None)
@@ -448,7 +451,22 @@ def _claim(hashed: str, client: Any) -> Authorization | None:
 
 _DELETE_GRANT = f'DELETE FROM "{Grant._meta.db_table}" WHERE "code" = %s AND "application_id" = %s'  # noqa: S608  # our table
 _APPLICATION: rows.Joined[Application] = rows.Joined(Application, [], 't0."client_id" = %s')
-_GRANT: rows.Joined[Grant] = rows.Joined(Grant, [(0, "user"), (1, "client")], 't0."code" = %s')
+_GRANT: rows.Joined[Grant] = rows.Joined(
+    Grant, [(0, "user"), (1, "client"), (0, "application")], 't0."code" = %s'
+)
+
 _ACCESS_TOKEN: rows.Joined[AccessToken] = rows.Joined(
     AccessToken, [(0, "application"), (0, "user"), (2, "client")], 't0."token_checksum" = %s'
 )
+
+
+def _grant_application(request: Any, client_id: str) -> Application | None:
+    """The app of the grant this request has read, when it is the one named `client_id`
+    (the same row `_APPLICATION` would read, in the same request)."""
+    grant: Grant | None = getattr(request, "_deskgate_grant", None)
+    if grant is None:
+        return None
+    application: Application | None = grant.application
+    if application is None or application.client_id != client_id:
+        return None
+    return application
