@@ -2,7 +2,7 @@
 provider, in-process, beside the plain two-step sign-in (issue 17).
 
 Usage: DATABASE_URL=postgres://... [CACHE_URL=redis://...] .venv/bin/python -m bench.cpu_app
-       [--agents 30] [--profile N] [--label NAME]
+       [--agents 30] [--profile N] [--label NAME] [--sql]
 
 As bench/cpu.py (its sign-in, its clock, its argon2id taken out), for the requests of
 bench/app_signin.py: the browser's `GET /o/authorize/` while signed out (302 to the sign-in),
@@ -66,7 +66,7 @@ def app_server() -> Any:
 
 
 def app_sign_in(
-    username: str, app: Any, *, count: bool, clock: cpu.HashClock
+    username: str, app: Any, *, count: bool, clock: cpu.HashClock, show_sql: bool = False
 ) -> dict[str, tuple[float, int]]:
     """One sign-in to `app` (bench.app_signin.App); per step (CPU seconds beyond the hash,
     statements)."""
@@ -88,6 +88,10 @@ def app_sign_in(
             with CaptureQueriesContext(connection) as ctx:
                 response = send()
             statements, spent = len(ctx), 0.0
+            if show_sql:
+                print(f"-- {label}: {statements} statements")
+                for query in ctx.captured_queries:
+                    print("   ", " ".join(query["sql"].split())[:300])
         else:
             profiler = STEP_PROFILERS.get(label)
             t0 = time.process_time()
@@ -174,6 +178,9 @@ def main() -> None:
         help="profile only this request of the app sign-ins (a label as printed; repeatable)",
     )
     p.add_argument("--label", default="after", help="name of the JSON written (after)")
+    p.add_argument(
+        "--sql", action="store_true", help="print each step's statements (of the counted pass)"
+    )
     args = p.parse_args()
     setup_django()
     import django
@@ -193,9 +200,12 @@ def main() -> None:
     }
 
     def run(flow: str, *, count: bool) -> dict[str, tuple[float, int]]:
+        show_sql = count and args.sql
+        if show_sql:
+            print(f"\n== {flow} sign-in")
         if flow == "plain":
-            return cpu.sign_in(next(names), count=count, clock=clock)
-        return app_sign_in(next(names), apps[flow], count=count, clock=clock)
+            return cpu.sign_in(next(names), count=count, clock=clock, show_sql=show_sql)
+        return app_sign_in(next(names), apps[flow], count=count, clock=clock, show_sql=show_sql)
 
     # Warm-up (imports, templates, connections, the signing key), then one counted pass
     # of each flow, then the measured ones, the flows taking turns.

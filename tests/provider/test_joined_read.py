@@ -49,10 +49,12 @@ def test_the_fixed_reads_build_what_the_orm_builds(
     with django_assert_num_queries(1):
         grant = validator._GRANT.first(["the-code"])
         assert grant is not None and grant.user.client.name  # no further query
-    expected = Grant.objects.select_related("user__client").get(code="the-code")
+        assert grant.application.client_id == app.client_id
+    expected = Grant.objects.select_related("user__client", "application").get(code="the-code")
     assert values(grant) == values(expected)
     assert values(grant.user) == values(expected.user)
     assert values(grant.user.client) == values(expected.user.client)
+    assert values(grant.application) == values(expected.application)
 
     for checksum in ("a" * 64, "b" * 64):
         with django_assert_num_queries(1):

@@ -14,6 +14,9 @@ authentication middleware read them, and asks whether the app is open to the use
 in one fixed statement; the token endpoint claims the code with one UPDATE ... RETURNING
 that also names the token family, links the ID token it has just saved without reading it
 back, and reads the user's client with the grant; UserInfo reads the client with the token.
+Then 13 to 9: the token endpoint saves the ID token and the access and refresh tokens in
+its own transaction without a savepoint each (DOT's two SAVEPOINT/RELEASE pairs); then 8:
+the grant's read brings its app, which the client's authentication takes.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 from tests.provider.conftest import App, Authorized
 
 AUTHORIZE_BUDGET = 8
-TOKEN_BUDGET = 13
+TOKEN_BUDGET = 8
 USERINFO_BUDGET = 1
 
 

@@ -139,11 +139,19 @@ def note_sign_in(
 
 
 def current(request: HttpRequest) -> UserSession | None:
-    """The record of this browser's signed-in session (None when not signed in)."""
+    """The record of this browser's signed-in session (None when not signed in), read by
+    one fixed statement: the authorization endpoint asks on every request, and the ORM's
+    compile of the question cost more than its answer (issue 17)."""
     key = request.session.session_key
     if not key or not request.user.is_authenticated:
         return None
-    return UserSession.objects.filter(session_key=key, user_id=request.user.pk).first()
+    return _CURRENT.first([key, request.user.pk])
+
+
+# The key is the primary key: one row at most, as the ORM's `.first()` found it.
+_CURRENT: rows.Joined[UserSession] = rows.Joined(
+    UserSession, [], 't0."session_key" = %s AND t0."user_id" = %s'
+)
 
 
 def cycle(request: HttpRequest) -> None:

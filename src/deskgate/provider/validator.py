@@ -14,14 +14,18 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from datetime import timedelta
 from typing import Any
 
-from django.db import connections, router
+from django.db import connections, router, transaction
 from django.db.models import signals
 from django.utils import timezone
+from jwcrypto import jwt
 from oauth2_provider import cimd
-from oauth2_provider.models import AccessToken, Application, Grant, RefreshToken
+from oauth2_provider.exceptions import FatalClientError
+from oauth2_provider.models import AccessToken, Application, Grant, IDToken, RefreshToken
 from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
 from deskgate import rows
@@ -45,7 +49,7 @@ class DeskgateValidator(OAuth2Validator):
         through its own code; an id the statement cannot take, or no such app, is DOT's
         to answer (CIMD, a NUL byte)."""
         if not request.client and isinstance(client_id, str) and "\x00" not in client_id:
-            found = _APPLICATION.first([client_id])
+            found = _grant_application(request, client_id) or _APPLICATION.first([client_id])
             if found is not None:
                 found = cimd.refresh_if_stale(found, request=request)
                 if not found.is_usable(request):
@@ -92,7 +96,7 @@ class DeskgateValidator(OAuth2Validator):
         super().save_authorization_code(client_id, code, request, *args, **kwargs)
         facts = getattr(request, "deskgate_facts", None) or {}
         amr = list(facts.get("amr", []))
-        Authorization.objects.create(
+        authorization = Authorization(
             application=request.client,
             user=request.user,
             sid=facts.get("sid", ""),
@@ -102,8 +106,40 @@ class DeskgateValidator(OAuth2Validator):
             code_hash=code_hash(code["code"]),
             created_at=timezone.now(),
         )
+        rows.insert(authorization, using=router.db_for_write(Authorization))
+
+    def _create_authorization_code(
+        self, request: Any, code: dict[str, str], expires: Any = None
+    ) -> Grant:
+        """DOT's, with the grant written by one fixed INSERT (rows.insert; the ORM's
+        compile of it cost more than the statement). A "plain" PKCE method goes to DOT's
+        own code, which refuses it (RFC 9700); the views ask for S256 before this."""
+        if request.code_challenge_method == "plain":
+            created: Grant = super()._create_authorization_code(request, code, expires)
+            return created
+        if not expires:
+            expires = timezone.now() + timedelta(
+                seconds=oauth2_settings.AUTHORIZATION_CODE_EXPIRE_SECONDS
+            )
+        grant = Grant(
+            application=request.client,
+            user=request.user,
+            code=code["code"],
+            expires=expires,
+            redirect_uri=request.redirect_uri,
+            scope=" ".join(request.scopes),
+            code_challenge=request.code_challenge or "",
+            code_challenge_method=request.code_challenge_method or "",
+            nonce=request.nonce or "",
+            claims=json.dumps(request.claims or {}),
+            resource=getattr(request, "resource", []),  # RFC 8707
+        )
+        return rows.insert(grant, using=router.db_for_write(Grant))
 
     # --- one read of the grant per token request (DOT reads it once per question) ---------
+    # oauthlib's OpenID dispatcher asks for the code's scopes before the app is
+    # authenticated: the grant's read brings the grant's app too, and `_load_application`
+    # takes it when it is the app the request names (else it reads that one).
 
     def _grant(self, code: str, request: Any) -> Grant | None:
         cached = getattr(request, "_deskgate_grant", None)
@@ -200,6 +236,8 @@ class DeskgateValidator(OAuth2Validator):
         """DOT's RFC 8707 handling, with the grant `validate_code` read (DOT reads it
         again for its `resource`). Deskgate's apps ask for no resource indicators; a code
         that carries some is narrowed and checked exactly as DOT does."""
+        if getattr(request, "_deskgate_resource_checked", False):
+            return  # save_bearer_token has checked them before its writes
         if request.grant_type != "authorization_code":
             super()._check_and_set_request_resource(request)
             return
@@ -233,9 +271,66 @@ class DeskgateValidator(OAuth2Validator):
     # --- the ID token this request signed, kept for its access token ----------------------
 
     def finalize_id_token(self, id_token: Any, token: Any, token_handler: Any, request: Any) -> str:
-        serialized: str = super().finalize_id_token(id_token, token, token_handler, request)
-        request.deskgate_id_token = (serialized, request.id_token)
+        using = router.db_for_write(IDToken)
+        if not connections[using].in_atomic_block:
+            serialized: str = super().finalize_id_token(id_token, token, token_handler, request)
+            request.deskgate_id_token = (serialized, request.id_token)
+            return serialized
+        # DOT's, but the ID token's row is saved in the token endpoint's transaction
+        # (views.Token) without a savepoint of its own (two statements less a token): only
+        # a database error can come out of that save, and it leaves the request, so the
+        # whole transaction is rolled back as it was.
+        values, expiration_time = self.get_id_token_dictionary(token, token_handler, request)
+        id_token.update(**values)
+        if "nonce" not in id_token and request.nonce:  # DOT's workaround of oauthlib's #746
+            id_token["nonce"] = request.nonce
+        header = {"typ": "JWT", "alg": request.client.algorithm}
+        if request.client.algorithm == Application.RS256_ALGORITHM:
+            header["kid"] = request.client.jwk_key.thumbprint()
+        signed = jwt.JWT(
+            header=json.dumps(header, default=str), claims=json.dumps(id_token, default=str)
+        )
+        signed.make_signed_token(request.client.jwk_key)
+        with transaction.atomic(using=using, savepoint=False):
+            saved = self._save_id_token(id_token["jti"], request, expiration_time)
+        request.access_token = saved  # as DOT's (Django REST framework reads it)
+        request.id_token = saved
+        serialized = str(signed.serialize())
+        request.deskgate_id_token = (serialized, saved)
         return serialized
+
+    def _save_id_token(
+        self, jti: Any, request: Any, expires: Any, *args: Any, **kwargs: Any
+    ) -> IDToken:
+        """DOT's, as one fixed INSERT (rows.insert: the ORM's compile of it cost more than
+        the statement; nothing listens for the save of DOT's tokens)."""
+        scopes = request.scope or " ".join(request.scopes)
+        saved = IDToken(
+            user=request.user,
+            scope=scopes,
+            expires=expires,
+            jti=jti,
+            application=request.client,
+        )
+        return rows.insert(saved, using=router.db_for_write(IDToken))
+
+    def save_bearer_token(self, token: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        """DOT's, without a savepoint of its own when a code is exchanged in the token
+        endpoint's transaction (views.Token; two statements less a token). DOT's savepoint
+        undid its writes when it answered an error (the app's, a 400) after them, and the
+        code's claim was committed all the same. Its errors come from its checks before
+        any write (the scope, RFC 8707's resources): those are made here first, outside
+        the block, so they are answered exactly as before; what can fail after them is a
+        database error, which leaves the request and rolls the whole transaction back."""
+        using = router.db_for_write(AccessToken)
+        if request.grant_type != "authorization_code" or not connections[using].in_atomic_block:
+            return super().save_bearer_token(token, request, *args, **kwargs)
+        if "scope" not in token:  # DOT's first check, word for word
+            raise FatalClientError("Failed to renew access token: missing scope")
+        self._check_and_set_request_resource(request)
+        request._deskgate_resource_checked = True
+        with transaction.atomic(using=using, savepoint=False):
+            return self._save_bearer_token(token, request, *args, **kwargs)
 
     def _create_access_token(
         self, expires: Any, request: Any, token: Any, source_refresh_token: Any = None
@@ -256,8 +351,7 @@ class DeskgateValidator(OAuth2Validator):
             resource=getattr(request, "resource", []),  # RFC 8707
         )
         self._set_token_value(access_token, token["access_token"])
-        access_token.save()
-        return access_token
+        return rows.insert(access_token, using=router.db_for_write(AccessToken))
 
     # --- UserInfo -------------------------------------------------------------------------
 
@@ -285,8 +379,7 @@ class DeskgateValidator(OAuth2Validator):
                 resource=getattr(request, "resource", []),  # RFC 8707
             )
             self._set_token_value(token, refresh_token_code)
-            token.save()
-            return token
+            return rows.insert(token, using=router.db_for_write(RefreshToken))
         token = super()._create_refresh_token(
             request, refresh_token_code, access_token, previous_refresh_token
         )
@@ -358,7 +451,22 @@ def _claim(hashed: str, client: Any) -> Authorization | None:
 
 _DELETE_GRANT = f'DELETE FROM "{Grant._meta.db_table}" WHERE "code" = %s AND "application_id" = %s'  # noqa: S608  # our table
 _APPLICATION: rows.Joined[Application] = rows.Joined(Application, [], 't0."client_id" = %s')
-_GRANT: rows.Joined[Grant] = rows.Joined(Grant, [(0, "user"), (1, "client")], 't0."code" = %s')
+_GRANT: rows.Joined[Grant] = rows.Joined(
+    Grant, [(0, "user"), (1, "client"), (0, "application")], 't0."code" = %s'
+)
+
 _ACCESS_TOKEN: rows.Joined[AccessToken] = rows.Joined(
     AccessToken, [(0, "application"), (0, "user"), (2, "client")], 't0."token_checksum" = %s'
 )
+
+
+def _grant_application(request: Any, client_id: str) -> Application | None:
+    """The app of the grant this request has read, when it is the one named `client_id`
+    (the same row `_APPLICATION` would read, in the same request)."""
+    grant: Grant | None = getattr(request, "_deskgate_grant", None)
+    if grant is None:
+        return None
+    application: Application | None = grant.application
+    if application is None or application.client_id != client_id:
+        return None
+    return application
