@@ -96,3 +96,23 @@ def test_a_new_session_cycled_before_its_first_save_is_inserted(store: type) -> 
 
 def test_the_settings_use_this_store() -> None:
     assert settings.SESSION_ENGINE.startswith("deskgate.accounts.session_store.")
+
+
+def test_a_new_session_is_written_once(store: type, monkeypatch: pytest.MonkeyPatch) -> None:
+    session = store()
+    session["pending"] = "before"
+    cached: list[str] = []
+    cache = getattr(session, "_cache", None)  # cached_db's cache in front
+    if cache is not None:
+        real = cache.set
+
+        def counted(key: str, *args: Any, **kwargs: Any) -> Any:
+            cached.append(key)
+            return real(key, *args, **kwargs)
+
+        monkeypatch.setattr(cache, "set", counted)
+    with CaptureQueriesContext(connection) as writes:
+        session.save()
+    assert [q["sql"].split(None, 1)[0] for q in writes.captured_queries] == ["INSERT"]
+    assert len(cached) == (0 if cache is None else 1)
+    assert store(session.session_key).load() == {"pending": "before"}

@@ -42,7 +42,11 @@ class SessionStore(django_db.SessionStore):
 
     def save(self, must_create: bool = False) -> None:
         if self.session_key is None:
-            return self.create()
+            # A new session: its key drawn here and its row inserted below (Django's
+            # `create()` saves through the whole store again: with a cache in front, the
+            # data went to the cache twice).
+            self._session_key = self._get_new_session_key()
+            self._insert_pending = True
         insert = must_create or self._insert_pending
         data = self._get_session(no_load=insert)  # type: ignore[attr-defined]  # as above
         obj = self.create_model_instance(data)
