@@ -86,3 +86,32 @@ def test_filter_sort_select_all_and_confirm_bulk_sms(
     expect(page.get_by_text("53 applied, 2 refused.")).to_be_visible()
     assert User.objects.filter(level="agent", mfa_method="sms").count() == 53
     assert User.objects.get(full_name="Emma Email").mfa_method == "email"
+
+
+def test_leaving_the_search_box_does_not_search_again(
+    page: Page,
+    sign_in_as: Callable[[User], None],
+    admin_user: User,
+    user_factory: Callable[..., User],
+) -> None:
+    """Clicking a result leaves the box, and the browser fires "change" for what was already
+    searched as it was typed. A second search for it would be wasted; its answer rewrote the
+    address (replaceState), which in Chromium cancels the page load the click started."""
+    user_factory("agent", username="olli.old", full_name="Olli Old")
+    user_factory("agent", username="bert.blom", full_name="Bert Blom")
+    sign_in_as(admin_user)
+    page.goto("/users/")
+    searches: list[str] = []
+    page.on("request", lambda r: searches.append(r.url) if "partial=1" in r.url else None)
+
+    page.get_by_label("Search").press_sequentially("Olli", delay=20)
+    expect(page.get_by_text("1 user matching \u201cOlli\u201d")).to_be_visible()
+    assert len(searches) == 1, searches  # typing is debounced into one search
+    page.get_by_label("Search").blur()  # what a click elsewhere does first
+    page.get_by_label("Level").select_option(label="Agent")  # a real change still searches
+    expect(page.get_by_text("1 user matching \u201cOlli\u201d")).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    assert len(searches) == 2 and "level=agent" in searches[1], searches
+
+    page.get_by_role("link", name="Olli Old", exact=True).click()
+    expect(page.get_by_role("heading", name="Olli Old")).to_be_visible()

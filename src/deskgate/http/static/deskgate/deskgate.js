@@ -16,8 +16,14 @@
     target.parentNode.insertBefore(status, target);
     var timer = null;
     var seq = 0;
+    // The last search asked for. Leaving the box fires "change" for what was already
+    // searched as it was typed; asking again would be wasted, and worse: its answer's
+    // replaceState cancels the page load of the link that was clicked to leave the box.
+    var asked = new URLSearchParams(new FormData(form)).toString();
     function run() {
       var params = new URLSearchParams(new FormData(form));
+      if (params.toString() === asked) return;
+      asked = params.toString();
       params.set("partial", "1");
       var mine = ++seq;
       fetch(form.action + "?" + params.toString(), { credentials: "same-origin" })
