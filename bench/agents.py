@@ -12,7 +12,7 @@ import multiprocessing
 from dataclasses import dataclass
 
 CLIENTS = ("Storm North", "Storm South")
-WARM_UP = 8  # extra agents signed in before measuring, so no scenario pays the workers' start
+WARM_UP = 16  # extra agents signed in before measuring, so no scenario pays the workers' start
 
 
 @dataclass(frozen=True)

@@ -157,6 +157,9 @@ def app_sign_in(
     except (OSError, ValueError) as exc:
         reason = f"{type(exc).__name__}: {exc}"[:120]
         return load.Outcome(False, (time.perf_counter() - t0) * 1000, reason, agent.channel, parts)
+    finally:
+        browser.close()
+        server.close()
     return load.Outcome(True, (time.perf_counter() - t0) * 1000, "", agent.channel, parts)
 
 

@@ -6,7 +6,10 @@ throughput. The standard library's `http.client` with a plain dict as cookie jar
 fraction of `requests`' per-request CPU (no cookielib policy machinery, no adapters), needs
 no dependency, and threads are enough for 1-32 concurrent sign-ins (they spend their time
 blocked on sockets). Each `Browser` is one agent's browser: its own cookies, one request at
-a time; gunicorn's sync workers close every connection, so there is nothing to keep alive.
+a time, and, as a browser does, one connection per server kept open between its requests
+(HTTP/1.1 keep-alive; gunicorn's gthread workers keep an idle connection 2 s). With
+`keep_alive=False` every request opens and closes its own connection, as a proxy in front
+that does not keep its upstream connections would.
 """
 
 from __future__ import annotations
@@ -17,6 +20,11 @@ import time
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from urllib.parse import urlencode, urlsplit
+
+# Whether new browsers keep their connections (bench.storm --no-keep-alive sets it off).
+KEEP_ALIVE = True
+# What a kept connection the server has closed raises on the next request.
+_GONE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 _CSRF = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
 
@@ -45,6 +53,20 @@ class Browser:
     timeout: float = 30.0
     cookies: dict[str, str] = field(default_factory=dict)
     requests: int = 0
+    keep_alive: bool = field(default_factory=lambda: KEEP_ALIVE)
+    _open: dict[str, http.client.HTTPConnection] = field(default_factory=dict, repr=False)
+
+    def close(self) -> None:
+        """Close the kept connections (the browser's tab is done)."""
+        for conn in self._open.values():
+            conn.close()
+        self._open.clear()
+
+    def __enter__(self) -> Browser:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def get(self, base: str, path: str, headers: dict[str, str] | None = None) -> Response:
         return self._request(base, "GET", path, None, headers)
@@ -79,21 +101,55 @@ class Browser:
         if extra:
             headers.update(extra)
         t0 = time.perf_counter()
-        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=self.timeout)
+        kept = self._open.pop(url.netloc, None)
         try:
-            conn.request(method, path, body=body, headers=headers)
-            response = conn.getresponse()
-            data = response.read()
-            status = response.status
-            location = response.getheader("Location", "")
-            set_cookies = response.msg.get_all("Set-Cookie") or []
-        finally:
+            response = self._send(kept, url.hostname, url.port, method, path, body, headers)
+        except _GONE:
+            if kept is None:
+                raise
+            # The server closed the kept connection while it was idle, before reading this
+            # request (gunicorn's keep-alive timeout): as a browser does, send it again on a
+            # new one.
+            response = self._send(None, url.hostname, url.port, method, path, body, headers)
+        conn, answer = response
+        try:
+            data = answer.read()
+            status = answer.status
+            location = answer.getheader("Location", "")
+            set_cookies = answer.msg.get_all("Set-Cookie") or []
+        except BaseException:
+            conn.close()
+            raise
+        if self.keep_alive and not answer.will_close:
+            self._open[url.netloc] = conn
+        else:
             conn.close()
         ms = (time.perf_counter() - t0) * 1000
         self.requests += 1
         for header in set_cookies:
             self._store(header)
         return Response(status, location, data, ms)
+
+    def _send(
+        self,
+        conn: http.client.HTTPConnection | None,
+        host: str,
+        port: int | None,
+        method: str,
+        path: str,
+        body: bytes | None,
+        headers: dict[str, str],
+    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+        if conn is None:
+            conn = http.client.HTTPConnection(host, port, timeout=self.timeout)
+        if not self.keep_alive:
+            headers = {**headers, "Connection": "close"}
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            return conn, conn.getresponse()
+        except BaseException:
+            conn.close()
+            raise
 
     def _store(self, header: str) -> None:
         jar: SimpleCookie = SimpleCookie()

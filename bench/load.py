@@ -109,6 +109,8 @@ def full_sign_in(
     except (OSError, ValueError) as exc:
         reason = f"{type(exc).__name__}: {exc}"[:120]
         return Outcome(False, (time.perf_counter() - t0) * 1000, reason, agent.channel, parts)
+    finally:
+        browser.close()
     return Outcome(True, (time.perf_counter() - t0) * 1000, "", agent.channel, parts)
 
 

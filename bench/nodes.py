@@ -81,7 +81,7 @@ class Node:
                     f"gunicorn {self.name} exited ({self.proc.returncode}):\n{self.tail()}"
                 )
             with contextlib.suppress(OSError):
-                if Browser(timeout=5).get(self.base, "/signin/").status == 200:
+                if Browser(timeout=5, keep_alive=False).get(self.base, "/signin/").status == 200:
                     break
             if time.monotonic() > deadline:
                 self.stop()

@@ -101,4 +101,6 @@ def sign_in(agent: Agent, base: str, key: SoftKey) -> load.Outcome:
     except (OSError, ValueError, KeyError) as exc:
         reason = f"{type(exc).__name__}: {exc}"[:120]
         return load.Outcome(False, (time.perf_counter() - t0) * 1000, reason, "key", parts)
+    finally:
+        browser.close()
     return load.Outcome(True, (time.perf_counter() - t0) * 1000, "", "key", parts)

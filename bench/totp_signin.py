@@ -115,6 +115,8 @@ def totp_sign_in(who: AppAgent, base: str) -> Outcome:
     except (OSError, ValueError) as exc:
         reason = f"{type(exc).__name__}: {exc}"[:120]
         return Outcome(False, (time.perf_counter() - t0) * 1000, reason, "totp", parts)
+    finally:
+        browser.close()
     return Outcome(True, (time.perf_counter() - t0) * 1000, "", "totp", parts)
 
 
