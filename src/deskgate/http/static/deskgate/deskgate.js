@@ -17,8 +17,9 @@
     var timer = null;
     var seq = 0;
     // The last search asked for. Leaving the box fires "change" for what was already
-    // searched as it was typed; asking again would be wasted, and worse: its answer's
-    // replaceState cancels the page load of the link that was clicked to leave the box.
+    // searched as it was typed; asking again would be wasted, and worse: a click on a result
+    // leaves the box when the button goes down, and if the answer replaced the results
+    // before it came up, the click fell between two links and opened nothing.
     var asked = new URLSearchParams(new FormData(form)).toString();
     function run() {
       var params = new URLSearchParams(new FormData(form));
