@@ -125,3 +125,31 @@ def test_a_click_on_a_result_opens_it_even_a_slow_click(
     expect(page.get_by_text("1 user matching \u201cOlli\u201d")).to_be_visible()
     page.wait_for_load_state("networkidle")
     assert len(searches) == 2 and "level=agent" in searches[-1], searches
+
+
+def test_a_click_while_the_typed_search_is_on_its_way_opens_what_was_clicked(
+    page: Page,
+    sign_in_as: Callable[[User], None],
+    admin_user: User,
+    user_factory: Callable[..., User],
+) -> None:
+    """Typing, then at once pressing the button on a result of the list already shown: the
+    press leaves the box and searches; its answer waits until the button is up, so the click
+    opens the user it was made on."""
+    user_factory("agent", username="olli.old", full_name="Olli Old")
+    user_factory("agent", username="bert.blom", full_name="Bert Blom")
+    sign_in_as(admin_user)
+    page.goto("/users/")
+    answered: list[str] = []
+    page.on("response", lambda r: answered.append(r.url) if "partial=1" in r.url else None)
+    link = page.get_by_role("link", name="Olli Old", exact=True)
+    box = link.bounding_box()
+    assert box is not None
+
+    page.get_by_label("Search").press_sequentially("Oll")  # no pause: the search waits 200 ms
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.wait_for_timeout(300)
+    assert answered, "the search did not answer while the button was down"
+    page.mouse.up()
+    expect(page.get_by_role("heading", name="Olli Old")).to_be_visible()

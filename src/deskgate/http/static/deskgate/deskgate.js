@@ -21,6 +21,18 @@
     // leaves the box when the button goes down, and if the answer replaced the results
     // before it came up, the click fell between two links and opened nothing.
     var asked = new URLSearchParams(new FormData(form)).toString();
+    // A button held down on the results (a click under way, say on a result of what was
+    // typed a moment ago): a new answer waits until the click has happened.
+    var pressed = false;
+    var waiting = null;
+    target.addEventListener("pointerdown", function () { pressed = true; });
+    function released() {
+      pressed = false;
+      if (waiting) setTimeout(waiting, 0); // after the click this release makes
+      waiting = null;
+    }
+    window.addEventListener("pointerup", released);
+    window.addEventListener("pointercancel", released);
     function run() {
       var params = new URLSearchParams(new FormData(form));
       if (params.toString() === asked) return;
@@ -30,14 +42,18 @@
       fetch(form.action + "?" + params.toString(), { credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.text() : null; })
         .then(function (html) {
-          if (html !== null && mine === seq) {
+          if (html === null || mine !== seq) return;
+          params.delete("partial");
+          var show = function () {
+            if (mine !== seq) return;
             target.innerHTML = html;
             var count = target.querySelector(".count");
             status.textContent = count ? count.textContent : "";
             if (count) count.remove();
-            params.delete("partial");
             history.replaceState(null, "", form.action + "?" + params.toString());
-          }
+          };
+          if (pressed) waiting = show;
+          else show();
         });
     }
     form.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(run, 200); });
