@@ -293,6 +293,7 @@ class Bench:
     def __init__(self, args: argparse.Namespace, floor: hash_floor.Floor | None) -> None:
         self.args = args
         self.floor = floor
+        self.floor_after: hash_floor.Floor | None = None
         self.boxes = Mailboxes()
         self.nodes: list[Node] = []
         self.kannel: SmsSink | None = None
@@ -524,6 +525,14 @@ def table(bench: Bench, header: list[str]) -> str:
         lines.append(
             f"Hash floor: {floor.per_second:.1f}/s measured; {floor.ceiling:.1f}/s if the "
             f"{floor.processes} cores were ours alone ({floor.cpu_ms_per_verify:.1f} ms CPU each)."
+        )
+    after = bench.floor_after
+    if floor and after:
+        drift = after.cpu_ms_per_verify / floor.cpu_ms_per_verify - 1
+        lines.append(
+            f"Hash floor again after the scenarios: {after.cpu_ms_per_verify:.1f} ms CPU each "
+            f"({drift:+.0%}: how far the machine's speed moved during the run; the figures use "
+            "the first)."
         )
     for r in bench.results:
         extra = []
@@ -948,6 +957,14 @@ def main(argv: list[str] | None = None) -> None:
                 note=f"{args.slow_agents} agents, half email: the mail server never answers, "
                 f"EMAIL_TIMEOUT={settings.EMAIL_TIMEOUT} s",
             )
+    # The machine's speed wanders (a shared VM): the floor again, servers stopped, shows how
+    # far it moved while the scenarios ran; the figures use the first one.
+    bench.floor_after = hash_floor.measure(
+        int(cost["memory_cost"]),
+        int(cost["time_cost"]),
+        int(cost["parallelism"]),
+        args.floor_seconds,
+    )
     elapsed = time.monotonic() - began
     header = [
         f"Shift-start storm: {args.nodes} node{'s' if args.nodes > 1 else ''} x {args.workers} "
@@ -989,6 +1006,7 @@ def main(argv: list[str] | None = None) -> None:
                 "setup_s": setup_s,
                 "elapsed_s": elapsed,
                 "floor": vars(floor),
+                "floor_after": vars(bench.floor_after) if bench.floor_after else None,
                 "scenarios": bench.results,
                 "profile": vars(summary) if summary else None,
                 "report": report,
