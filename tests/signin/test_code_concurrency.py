@@ -6,11 +6,12 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import TypeVar
 
 import pytest
 from django.core import mail
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
 
 from deskgate.accounts.audit import Actor
 from deskgate.signin import challenge, pipeline
@@ -126,3 +127,53 @@ def test_caps_hold_under_parallel_sends(user_factory, settings, scope: str) -> N
     assert Counter(answers)[Issue.CAPPED] == 19
     assert sum(codes_sent_to(u) for u in users) == 5
     assert max(SendCounter.objects.values_list("count", flat=True)) == 5
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite has no row locks: one transaction at a time"
+)
+def test_a_new_attempt_does_not_wait_for_an_expired_one_a_check_holds(user_factory, clock) -> None:
+    """A code typed in an old tab locks its (expired) attempt, then the guard row; the
+    password step in another tab holds the guard row and deletes the user's expired
+    attempts. Waiting there for the held one closed the circle: PostgreSQL ended one of them
+    as a deadlock (a 500). The password step skips an attempt another request holds."""
+    user = user_factory("agent", "email")
+    SignInGuard.objects.get_or_create(user=user)
+    old = pipeline.create_pending(user, via=SignInVia.PASSWORD, ip=None)
+    clock(timedelta(hours=1))  # long expired
+    table = PendingSignIn._meta.db_table
+    held, release = threading.Event(), threading.Event()
+
+    def check_in_old_tab() -> None:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"SELECT id FROM {table} WHERE id = %s FOR UPDATE", [old.pk])  # noqa: S608
+                held.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    tab = threading.Thread(target=check_in_old_tab)
+    tab.start()
+    try:
+        assert held.wait(timeout=10)
+
+        def password_step_in_new_tab() -> PendingSignIn:
+            try:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL lock_timeout = '3s'")
+                    SignInGuard.objects.select_for_update().get(user=user)
+                    return pipeline.create_pending(user, via=SignInVia.PASSWORD, ip=None)
+            finally:
+                connection.close()
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            new = pool.submit(password_step_in_new_tab).result(timeout=30)
+        assert PendingSignIn.objects.filter(pk=new.pk).exists()
+        assert PendingSignIn.objects.filter(pk=old.pk).exists()  # skipped, held by the check
+    finally:
+        release.set()
+        tab.join(timeout=30)
+        close_old_connections()
+    pipeline.create_pending(user, via=SignInVia.PASSWORD, ip=None)  # the next one clears it
+    assert not PendingSignIn.objects.filter(pk=old.pk).exists()

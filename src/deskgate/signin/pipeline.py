@@ -91,6 +91,15 @@ def note_no_expired_sign_ins(user: User) -> None:
 _DELETE_EXPIRED = (
     f"DELETE FROM {PendingSignIn._meta.db_table} WHERE user_id = %s AND expires_at < %s"  # noqa: S608  # our table
 )
+# Where rows have locks (PostgreSQL): the expired attempts no other request holds. The
+# password step runs this with the user's guard row locked, and a code check locks its
+# attempt, then the guard row (`checking`): waiting here for an attempt a check holds would
+# close the circle (a deadlock, one of the two answering 500). A skipped one goes next time.
+_DELETE_EXPIRED_UNHELD = (
+    f"DELETE FROM {PendingSignIn._meta.db_table} WHERE id IN ("  # noqa: S608  # our table
+    f"SELECT id FROM {PendingSignIn._meta.db_table} WHERE user_id = %s AND expires_at < %s"
+    " FOR UPDATE SKIP LOCKED)"
+)
 
 
 def create_pending(
@@ -121,9 +130,11 @@ def _new_pending(
     """A new attempt of this user, not saved yet (their expired ones deleted)."""
     now = timezone.now()
     if not user.__dict__.pop(_NO_EXPIRED, False):
+        unheld = connection.features.has_select_for_update_skip_locked
         with connection.cursor() as cursor:
             cursor.execute(
-                _DELETE_EXPIRED, [user.pk, connection.ops.adapt_datetimefield_value(now)]
+                _DELETE_EXPIRED_UNHELD if unheld else _DELETE_EXPIRED,
+                [user.pk, connection.ops.adapt_datetimefield_value(now)],
             )
     return PendingSignIn(
         token=secrets.token_urlsafe(32),
