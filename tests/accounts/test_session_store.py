@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY as AUTH_USER
 from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -53,6 +54,31 @@ def test_a_cycled_key_moves_the_row_in_one_update(store: type) -> None:
     assert store(old).load() == {}  # the cache forgot it too (cached_db)
     assert store(new).load() == {"pending": "before", "user": "signed in"}
     assert Session.objects.count() == 1
+
+
+def test_a_signed_in_sessions_old_row_goes_when_its_key_is_cycled(store: type) -> None:
+    """Signing in again in one's own session (an app asked): the old row goes at once, in
+    the caller's transaction, not at the response's save. Without that save (an error page,
+    a stopped worker) the old key must not stay signed in with no record to end it."""
+    session = _saved(store, **{AUTH_USER: "7", "seen": "before"})
+    old = session.session_key
+    session.cycle_key()
+    assert not store().exists(old)
+    assert store(old).load() == {}  # nor in the cache (cached_db)
+    session["again"] = "yes"
+    session.save()
+    assert store(session.session_key).load() == {AUTH_USER: "7", "seen": "before", "again": "yes"}
+    assert Session.objects.count() == 1
+
+
+def test_a_session_not_signed_in_keeps_its_row_until_the_save(store: type) -> None:
+    """The sign-in itself: the session that only held the attempt keeps its row until the
+    response's one UPDATE moves it (if that save never came, the old key holds only the
+    attempt's token, whose attempt the sign-in deleted)."""
+    session = _saved(store, pending="before")
+    old = session.session_key
+    session.cycle_key()
+    assert store(old).load() == {"pending": "before"}
 
 
 def test_a_key_cycled_twice_before_its_save_is_one_row(store: type) -> None:

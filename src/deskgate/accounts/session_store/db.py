@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import SESSION_KEY as AUTH_USER
 from django.contrib.sessions.backends import db as django_db
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
 from django.db import DatabaseError, IntegrityError, connections, router
@@ -27,14 +28,24 @@ class SessionStore(django_db.SessionStore):
         """A new key now; the request's save moves the old row to it with the new data, in
         one UPDATE (issue 17: a DELETE, then an INSERT). Until then the old row holds
         only what it held (never what the request adds): a browser with the old key, a
-        fixed one say, gains nothing, and loses it at the save."""
+        fixed one say, gains nothing, and loses it at the save.
+
+        A signed-in session's old row goes at once instead, in the caller's transaction
+        (where its record, `UserSession`, moves to the new key): if the response's save
+        never came (an error page, a stopped worker), the old key would stay signed in
+        with no record that "sign out everywhere" could end. So it fails closed: signed
+        out. The sign-in itself (a session not signed in yet) keeps the one UPDATE."""
         data = self._session  # type: ignore[attr-defined]  # Django's, not in django-stubs
         old = self.session_key
         self._session_key = self._get_new_session_key()
         self._session_cache = data
         self.modified = True
         if old and not self._insert_pending:  # a drawn key not yet saved has no row
-            self._replaces = old
+            if AUTH_USER in data:
+                self._delete_rows(old, old)
+                self._forget_cached(old)
+            else:
+                self._replaces = old
         self._insert_pending = True
 
     def _forget_cached(self, session_key: str) -> None:
@@ -58,7 +69,7 @@ class SessionStore(django_db.SessionStore):
         # A fixed statement (deskgate.rows), without the ORM's compiler (issue 17).
         try:
             if insert and self._replaces and self._move(obj, using):
-                self._forget_cached(self._replaces)
+                pass
             elif insert:
                 rows.insert(obj, using=using)
             elif not rows.update(obj, ["session_data", "expire_date"], using=using):
@@ -74,6 +85,10 @@ class SessionStore(django_db.SessionStore):
             if not insert:
                 raise UpdateError from None
             raise
+        if self._replaces:
+            # Moved, or gone before (ended by another request): either way nothing may be
+            # left in a cache in front under the old key.
+            self._forget_cached(self._replaces)
         self._insert_pending = False
         self._replaces = None
         return None
@@ -101,11 +116,15 @@ class SessionStore(django_db.SessionStore):
             # Cycled, not yet saved: this session's row is still under the old key.
             keys[1], self._replaces = self._replaces, None
             self._forget_cached(keys[1])
+        self._delete_rows(*keys)
+
+    def _delete_rows(self, key: str, other: str) -> None:
+        """One DELETE of the rows under these keys (Django's reads the row first, then
+        deletes it by its key)."""
         model: Any = self.model
         using = router.db_for_write(model)
-        # One DELETE (Django's reads the row first, then deletes it by its key).
         with connections[using].cursor() as cursor:
             cursor.execute(
                 f"DELETE FROM {model._meta.db_table} WHERE session_key IN (%s, %s)",  # noqa: S608  # our table
-                keys,
+                [key, other],
             )
