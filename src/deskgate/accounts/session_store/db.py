@@ -68,10 +68,9 @@ class SessionStore(django_db.SessionStore):
         # fails instead.
         # A fixed statement (deskgate.rows), without the ORM's compiler (issue 17).
         try:
-            if insert and self._replaces and self._move(obj, using):
-                pass
-            elif insert:
-                rows.insert(obj, using=using)
+            if insert:
+                if not (self._replaces and self._move(obj, using)):
+                    rows.insert(obj, using=using)
             elif not rows.update(obj, ["session_data", "expire_date"], using=using):
                 raise UpdateError  # the row is gone (ended by another request)
         except IntegrityError:
