@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from deskgate.accounts.models import User
 
@@ -88,34 +88,53 @@ def test_filter_sort_select_all_and_confirm_bulk_sms(
     assert User.objects.get(full_name="Emma Email").mfa_method == "email"
 
 
-def test_a_click_on_a_result_opens_it_even_a_slow_click(
+@pytest.fixture
+def olli_in_the_list(
     page: Page,
     sign_in_as: Callable[[User], None],
     admin_user: User,
     user_factory: Callable[..., User],
-) -> None:
-    """A person's click holds the button down a tenth of a second or more. Pressing it on a
-    result moves the focus out of the search box, and the browser fires "change" for what
-    was already searched as it was typed. That must not search again: the answer replaced
-    the results while the button was down, and the click fell between two links."""
+) -> Page:
+    """An admin on the User list, with Olli Old and Bert Blom in it."""
     user_factory("agent", username="olli.old", full_name="Olli Old")
     user_factory("agent", username="bert.blom", full_name="Bert Blom")
     sign_in_as(admin_user)
     page.goto("/users/")
-    searches: list[str] = []
-    page.on("request", lambda r: searches.append(r.url) if "partial=1" in r.url else None)
+    return page
+
+
+def press_like_a_person(page: Page, link: Locator, then: Callable[[], None] = lambda: None) -> None:
+    """The button down on `link`, held 300 ms as a person's click is (`then` runs while it
+    is down), then up."""
+    box = link.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.wait_for_timeout(300)
+    then()
+    page.mouse.up()
+
+
+def partial_requests(page: Page, event: str) -> list[str]:
+    """The live search's requests (`event` "request") or answers ("response"), as they come."""
+    seen: list[str] = []
+    page.on(event, lambda r: seen.append(r.url) if "partial=1" in r.url else None)  # type: ignore[call-overload]
+    return seen
+
+
+def test_a_click_on_a_result_opens_it_even_a_slow_click(olli_in_the_list: Page) -> None:
+    """A person's click holds the button down a tenth of a second or more. Pressing it on a
+    result moves the focus out of the search box, and the browser fires "change" for what
+    was already searched as it was typed. That must not search again: the answer replaced
+    the results while the button was down, and the click fell between two links."""
+    page = olli_in_the_list
+    searches = partial_requests(page, "request")
 
     page.get_by_label("Search").press_sequentially("Olli", delay=20)
     expect(page.get_by_text("1 user matching \u201cOlli\u201d")).to_be_visible()
     page.wait_for_load_state("networkidle")
     assert len(searches) == 1, searches  # typing is debounced into one search
-    link = page.get_by_role("link", name="Olli Old", exact=True)
-    box = link.bounding_box()
-    assert box is not None
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.mouse.down()
-    page.wait_for_timeout(300)  # a person's click; any search's answer is back by now
-    page.mouse.up()
+    press_like_a_person(page, page.get_by_role("link", name="Olli Old", exact=True))
     expect(page.get_by_role("heading", name="Olli Old")).to_be_visible()
     assert len(searches) == 1, searches
 
@@ -128,28 +147,19 @@ def test_a_click_on_a_result_opens_it_even_a_slow_click(
 
 
 def test_a_click_while_the_typed_search_is_on_its_way_opens_what_was_clicked(
-    page: Page,
-    sign_in_as: Callable[[User], None],
-    admin_user: User,
-    user_factory: Callable[..., User],
+    olli_in_the_list: Page,
 ) -> None:
     """Typing, then at once pressing the button on a result of the list already shown: the
     press leaves the box and searches; its answer waits until the button is up, so the click
     opens the user it was made on."""
-    user_factory("agent", username="olli.old", full_name="Olli Old")
-    user_factory("agent", username="bert.blom", full_name="Bert Blom")
-    sign_in_as(admin_user)
-    page.goto("/users/")
-    answered: list[str] = []
-    page.on("response", lambda r: answered.append(r.url) if "partial=1" in r.url else None)
+    page = olli_in_the_list
+    answered = partial_requests(page, "response")
     link = page.get_by_role("link", name="Olli Old", exact=True)
-    box = link.bounding_box()
-    assert box is not None
+    link.wait_for()
+
+    def answer_came() -> None:
+        assert answered, "the search did not answer while the button was down"
 
     page.get_by_label("Search").press_sequentially("Oll")  # no pause: the search waits 200 ms
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.mouse.down()
-    page.wait_for_timeout(300)
-    assert answered, "the search did not answer while the button was down"
-    page.mouse.up()
+    press_like_a_person(page, link, then=answer_came)
     expect(page.get_by_role("heading", name="Olli Old")).to_be_visible()
