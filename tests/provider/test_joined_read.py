@@ -12,7 +12,7 @@ from django.utils import timezone
 from oauth2_provider.models import AccessToken, Application, Grant
 
 from deskgate.accounts.models import User
-from deskgate.provider import validator
+from deskgate.provider import registry, validator
 from tests.provider.conftest import App
 
 
@@ -77,9 +77,32 @@ def test_the_fixed_reads_build_what_the_orm_builds(
         assert not token._state.adding
 
     with django_assert_num_queries(1):
-        read = validator._APPLICATION.first([app.client_id])
+        read = validator._application(app.client_id)
     assert read is not None and values(read) == values(application)
 
-    assert validator._APPLICATION.first(["no-such-app"]) is None
+    assert validator._application("no-such-app") is None
     assert validator._GRANT.first(["no-such-code"]) is None
     assert validator._ACCESS_TOKEN.first(["c" * 64]) is None
+
+
+def test_an_app_read_with_its_client_list_asks_no_more_when_it_lists_none(
+    register: Any, tenant_factory: Any, django_assert_num_queries: Any
+) -> None:
+    ours, theirs = tenant_factory("Ours"), tenant_factory("Theirs")
+    open_app, listed_app = register("Open"), register("Listed", clients=["Ours"])
+
+    read = validator._application(open_app.client_id)
+    assert read is not None
+    with django_assert_num_queries(0):  # the read said it lists no client
+        assert registry.open_to(read, theirs.pk)
+
+    read = validator._application(listed_app.client_id)
+    assert read is not None
+    with django_assert_num_queries(2):  # it lists some: asked for each client
+        assert registry.open_to(read, ours.pk)
+        assert not registry.open_to(read, theirs.pk)
+
+    # An app read otherwise says nothing about its list: asked.
+    plain = Application.objects.get(client_id=open_app.client_id)
+    with django_assert_num_queries(1):
+        assert registry.open_to(plain, theirs.pk)

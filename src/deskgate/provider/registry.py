@@ -39,11 +39,17 @@ class Registered:
     client_secret: str | None  # shown once; stored hashed
 
 
-def _open_to_sql() -> str:
+def _through() -> tuple[str, str, str]:
     through = AppProfile.clients.through._meta
-    table = through.db_table
-    profile = through.get_field("appprofile").column
-    client = through.get_field("client").column
+    return (
+        str(through.db_table),
+        str(through.get_field("appprofile").column),
+        str(through.get_field("client").column),
+    )
+
+
+def _open_to_sql() -> str:
+    table, profile, client = _through()
     # Open: no client listed (an app without a profile lists none either), or this one.
     return (
         f"SELECT NOT EXISTS(SELECT 1 FROM {table} WHERE {profile} = %s)"  # noqa: S608  # our tables
@@ -54,10 +60,29 @@ def _open_to_sql() -> str:
 _OPEN_TO = _open_to_sql()
 
 
+def lists_clients_sql(app_id: str) -> str:
+    """A select-list column for a statement that reads apps: whether the app with the id
+    `app_id` (a column of that statement) lists the clients it is open to; its value goes
+    to `note_lists_clients`."""
+    table, profile, _ = _through()
+    return f"EXISTS(SELECT 1 FROM {table} WHERE {profile} = {app_id})"  # noqa: S608  # our names
+
+
+# On an app read with `lists_clients_sql`: whether it lists clients (False: open to all).
+_LISTS_CLIENTS = "_deskgate_lists_clients"
+
+
+def note_lists_clients(application: Application, lists: object) -> None:
+    setattr(application, _LISTS_CLIENTS, bool(lists))
+
+
 def open_to(application: Application, client_id: int) -> bool:
     """Whether the users of this client may sign in to the app (AppProfile.open_to), as one
-    fixed statement: the authorization endpoint asks it on every request (issue 17). The
-    profile's key is its app's."""
+    fixed statement: the authorization endpoint asks it on every request (issue 17). An
+    app read with `lists_clients_sql` that lists none is open to every client without
+    asking again. The profile's key is its app's."""
+    if getattr(application, _LISTS_CLIENTS, True) is False:
+        return True
     with connection.cursor() as cursor:
         cursor.execute(_OPEN_TO, [application.pk, application.pk, client_id])
         (open_,) = cursor.fetchone()

@@ -15,7 +15,7 @@ import hashlib
 import json
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.db import connections, router, transaction
 from django.db.models import signals
@@ -29,7 +29,7 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
 from deskgate import rows
-from deskgate.provider import claims, revoke
+from deskgate.provider import claims, registry, revoke
 from deskgate.provider.models import Authorization
 
 
@@ -49,7 +49,7 @@ class DeskgateValidator(OAuth2Validator):
         through its own code; an id the statement cannot take, or no such app, is DOT's
         to answer (CIMD, a NUL byte)."""
         if not request.client and isinstance(client_id, str) and "\x00" not in client_id:
-            found = _grant_application(request, client_id) or _APPLICATION.first([client_id])
+            found = _grant_application(request, client_id) or _application(client_id)
             if found is not None:
                 found = cimd.refresh_if_stale(found, request=request)
                 if not found.is_usable(request):
@@ -450,7 +450,24 @@ def _claim(hashed: str, client: Any) -> Authorization | None:
 
 
 _DELETE_GRANT = f'DELETE FROM "{Grant._meta.db_table}" WHERE "code" = %s AND "application_id" = %s'  # noqa: S608  # our table
-_APPLICATION: rows.Joined[Application] = rows.Joined(Application, [], 't0."client_id" = %s')
+# The app, and whether it lists the clients it is open to (`registry.open_to` asks no
+# more of an app open to every client).
+_APPLICATION = rows.Shape((Application, "t0"))
+_APPLICATION_SQL = (
+    f"SELECT {_APPLICATION.columns()}, {registry.lists_clients_sql('t0.id')}"  # noqa: S608  # our names
+    f' FROM "{Application._meta.db_table}" t0 WHERE t0."client_id" = %s'
+)
+
+
+def _application(client_id: str) -> Application | None:
+    found = _APPLICATION.one_and_rest(_APPLICATION_SQL, [client_id])
+    if found is None:
+        return None
+    application = cast(Application, found[0][0])
+    registry.note_lists_clients(application, found[1][0])
+    return application
+
+
 _GRANT: rows.Joined[Grant] = rows.Joined(
     Grant, [(0, "user"), (1, "client"), (0, "application")], 't0."code" = %s'
 )
