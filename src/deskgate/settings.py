@@ -48,7 +48,8 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, reading the session's record with its user (deskgate.accounts.sessions).
+    "deskgate.http.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # The user's language and time zone (theirs, else the client's default).
     "deskgate.http.middleware.PreferencesMiddleware",

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.contrib.sessions.models import Session
 from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 from django.db import connection
+from django.http import HttpRequest, HttpResponse
 from django.test import Client as HttpClient
+from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from deskgate.accounts import actions, sessions
 from deskgate.accounts.audit import Actor
 from deskgate.accounts.models import User, UserSession
+from deskgate.http.middleware import AuthenticationMiddleware
 from tests.conftest import PASSWORD, signed_in_client
 
 NEW_PASSWORD = "a quite different passphrase 2026"
@@ -152,3 +157,50 @@ def test_the_daily_run_forgets_sessions_past_the_absolute_limit(
     assert list(UserSession.objects.values_list("session_key", flat=True)) == [fresh]
     with pytest.raises(PermissionDenied):
         actions.forget_ended_sessions(by=Actor(user=user))
+
+
+def _request_in(http: HttpClient) -> HttpRequest:
+    """A request of this browser, through the session and authentication middleware."""
+    request = RequestFactory().get("/account/")
+    request.COOKIES["deskgate_session"] = http.cookies["deskgate_session"].value
+    SessionMiddleware(lambda r: HttpResponse()).process_request(request)
+    AuthenticationMiddleware(lambda r: HttpResponse()).process_request(request)
+    return request
+
+
+def test_the_sessions_record_comes_with_its_user_and_follows_a_new_key(
+    user_factory: Callable[..., User], settings: Any
+) -> None:
+    settings.SESSION_ENGINE = "deskgate.accounts.session_store.db"
+    user = user_factory("agent")
+    http, key = signed_in_with_key(user)
+    request = _request_in(http)
+    with CaptureQueriesContext(connection) as reads:
+        assert request.user.pk == user.pk
+        record = sessions.current(request)
+    # The session's row, then the user with their client and this session's record.
+    assert len(reads) == 2, [q["sql"] for q in reads.captured_queries]
+    assert record is not None and record.session_key == key and record.user_id == user.pk
+    assert record.sid == UserSession.objects.get(session_key=key).sid
+
+    # The key moves (a sign-in step begins in the session): the record read under the old
+    # one is not answered; the record is read again under the new key.
+    sessions.cycle(request)
+    with CaptureQueriesContext(connection) as again:
+        moved = sessions.current(request)
+    assert len(again) == 1
+    assert moved is not None and moved.sid == record.sid
+    assert moved.session_key == request.session.session_key != key
+
+
+def test_a_session_without_its_record_has_none_without_asking_again(
+    user_factory: Callable[..., User],
+) -> None:
+    user = user_factory("agent")
+    http, key = signed_in_with_key(user)
+    UserSession.objects.filter(session_key=key).delete()  # ended elsewhere meanwhile
+    request = _request_in(http)
+    assert request.user.is_authenticated
+    with CaptureQueriesContext(connection) as reads:
+        assert sessions.current(request) is None
+    assert len(reads) == 0

@@ -15,12 +15,14 @@ actions, the sign-in app and the middleware all reach it without importing upwar
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from importlib import import_module
-from typing import Protocol
+from typing import Protocol, cast
 
 from django.conf import settings
 from django.contrib.auth import logout, update_session_auth_hash
@@ -139,13 +141,47 @@ def note_sign_in(
 
 
 def current(request: HttpRequest) -> UserSession | None:
-    """The record of this browser's signed-in session (None when not signed in), read by
-    one fixed statement: the authorization endpoint asks on every request, and the ORM's
-    compile of the question cost more than its answer (issue 17)."""
+    """The record of this browser's signed-in session (None when not signed in): the one
+    read with the request's user (`reading_user_of`), else one fixed statement (the ORM's
+    compile of the question cost more than its answer: issue 17)."""
     key = request.session.session_key
     if not key or not request.user.is_authenticated:
         return None
+    read = getattr(request.user, _READ_WITH_USER, None)
+    if read is not None and read[0] == key:
+        # Read under this very key: a key that moved since (a new sign-in, a step-up, a
+        # new password) no longer matches, and the record is read again.
+        return cast(UserSession | None, read[1])
     return _CURRENT.first([key, request.user.pk])
+
+
+# The session key of the request whose user is being read (`reading_user_of`).
+_READING: ContextVar[str | None] = ContextVar("deskgate_reading_user_of", default=None)
+# On a user read with their session's record: (the key, the record or None).
+_READ_WITH_USER = "_deskgate_session_record"
+
+
+@contextmanager
+def reading_user_of(key: str | None) -> Iterator[None]:
+    """The request's user is read (Django's `auth.get_user`, through the sign-in's
+    backend) for the session with this key: the backend reads the session's record in the
+    same statement (`with_record`), and `current` answers it without a second read
+    (issue 17: the authorization endpoint asks on every request)."""
+    token = _READING.set(key)
+    try:
+        yield
+    finally:
+        _READING.reset(token)
+
+
+def record_wanted() -> str | None:
+    """The session key whose record the user's read should bring along (None: none)."""
+    return _READING.get()
+
+
+def with_record(user: User, key: str, record: UserSession | None) -> None:
+    """This user was read with the record (None: there is none) of the session `key`."""
+    setattr(user, _READ_WITH_USER, (key, record))
 
 
 # The key is the primary key: one row at most, as the ORM's `.first()` found it.

@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
-from django.contrib import messages
+from django.contrib import auth, messages
+from django.contrib.auth.middleware import AuthenticationMiddleware as DjangoAuthentication
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve
 from django.utils import timezone, translation
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext, ngettext
 
 from deskgate.accounts import languages, sessions
@@ -28,6 +30,24 @@ CSP_FORM_TO_PROVIDER = CSP_BASE
 # forms (password, code, new password) end in a redirect chain that leads on to the app's
 # redirect URI, and the browser applies form-action to every step of that chain.
 FORM_LEADS_TO_KEY = "deskgate.form-leads-to"
+
+
+class AuthenticationMiddleware(DjangoAuthentication):
+    """Django's, with the user read for this session's key: the sign-in's backend reads the
+    session's record (`sessions.current`) in the user's statement (issue 17: the
+    authorization endpoint asked for it in a second one on every request)."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        super().process_request(request)
+        request.user = SimpleLazyObject(lambda: _user(request))  # type: ignore[assignment]  # as Django's
+
+
+def _user(request: HttpRequest) -> object:
+    """Django's `get_user` of its middleware (cached on the request), with the key."""
+    if not hasattr(request, "_cached_user"):
+        with sessions.reading_user_of(request.session.session_key):
+            request._cached_user = auth.get_user(request)  # type: ignore[attr-defined]  # Django's
+    return request._cached_user  # type: ignore[attr-defined]  # as above
 
 
 def csp_for(request: HttpRequest) -> str:
