@@ -47,7 +47,8 @@ ITEMS: list[tuple[str, str]] = [
     ("challenge._guard (everywhere)", "_guard (deskgate/signin/challenge.py"),
     ("middleware: CSRF", "django/middleware/csrf.py"),
     ("middleware: messages", "contrib/messages/"),
-    ("middleware: auth (request.user)", "contrib/auth/middleware.py"),
+    # Django's get_user, called by the lazy request.user (deskgate.http.middleware's).
+    ("middleware: auth (request.user)", "get_user (django/contrib/auth/__init__.py"),
     ("URL resolving", "django/urls/"),
     ("gunicorn: parse request, write response", "gunicorn/http/"),
     ("logging", "/logging/"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,6 +26,7 @@ from django.conf import settings as django_settings
 from django.test import Client as HttpClient
 from joserfc import jwt
 from joserfc.jwk import KeySet
+from oauth2_provider.models import Application, Grant
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
@@ -220,6 +222,24 @@ class App:
             expected["nonce"] = {"essential": True, "value": nonce}
         jwt.JWTClaimsRegistry(**expected).validate(decoded.claims)
         return dict(decoded.claims)
+
+
+def a_grant(application: Application, user: User, code: str, *, expires: datetime) -> Grant:
+    """A grant (an authorization code) as the authorization endpoint writes one, not saved:
+    every field set, a PKCE challenge, a nonce and a resource among them."""
+    return Grant(
+        application=application,
+        user=user,
+        code=code,
+        expires=expires,
+        redirect_uri=REDIRECT_URI,
+        scope="openid profile",
+        code_challenge="x" * 43,
+        code_challenge_method="S256",
+        nonce="n",
+        claims="{}",
+        resource=["https://api.example.com/"],
+    )
 
 
 def redirect_answer(response: Any) -> dict[str, str]:

@@ -18,7 +18,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from deskgate import rows
 from deskgate.accounts.models import User
 from deskgate.provider.models import Authorization
-from tests.provider.conftest import App
+from tests.provider.conftest import App, a_grant
 
 # Differ between two rows of one model by design: keys, clocks, unique values.
 OWN = {"id", "created", "updated", "jti", "token_checksum", "code_hash", "access_token_id", "code"}
@@ -94,19 +94,7 @@ def test_the_fixed_inserts_write_what_save_writes(app: App, agent: User) -> None
         )
 
     def grant(code: str) -> Grant:
-        return Grant(
-            application=application,
-            user=agent,
-            code=code,
-            expires=expires,
-            redirect_uri=app.redirect_uri,
-            scope="openid profile",
-            code_challenge="x" * 43,
-            code_challenge_method="S256",
-            nonce="n",
-            claims="{}",
-            resource=["https://api.example.com/"],
-        )
+        return a_grant(application, agent, code, expires=expires)
 
     saved_grant, inserted_grant = grant("g1"), grant("g2")
     saved_grant.save()

@@ -13,7 +13,7 @@ from oauth2_provider.models import AccessToken, Application, Grant
 
 from deskgate.accounts.models import User
 from deskgate.provider import registry, validator
-from tests.provider.conftest import App
+from tests.provider.conftest import App, a_grant
 
 
 def values(instance: models.Model) -> dict[str, Any]:
@@ -24,19 +24,7 @@ def test_the_fixed_reads_build_what_the_orm_builds(
     app: App, agent: User, django_assert_num_queries: Any
 ) -> None:
     application = Application.objects.get(client_id=app.client_id)
-    Grant.objects.create(
-        application=application,
-        user=agent,
-        code="the-code",
-        expires=timezone.now() + timedelta(seconds=60),
-        redirect_uri=app.redirect_uri,
-        scope="openid profile",
-        code_challenge="x" * 43,
-        code_challenge_method="S256",
-        nonce="n",
-        claims="{}",
-        resource=["https://api.example.com"],
-    )
+    a_grant(application, agent, "the-code", expires=timezone.now() + timedelta(seconds=60)).save()
     for token_checksum, user in (("a" * 64, agent), ("b" * 64, None)):
         AccessToken.objects.create(
             user=user,
