@@ -25,8 +25,12 @@ PACKAGE = SRC / "deskgate"
 # Each entry names what follows `deskgate.` ("" is the package itself).
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     # Settings-free primitives: the environment read once, the cache wrapper, log filters,
-    # the readers every app's typed settings (app_settings.py) share, fixed statements (rows).
-    ("primitives", frozenset({"", "conf", "cache", "logfilters", "rows", "typed_settings"})),
+    # the readers every app's typed settings (app_settings.py) share, fixed statements (rows),
+    # Django's PostgreSQL backend with its health check after idle (postgres).
+    (
+        "primitives",
+        frozenset({"", "conf", "cache", "logfilters", "postgres", "rows", "typed_settings"}),
+    ),
     # Sending mail and SMS, the outbox, the send caps: knows no user, no client.
     ("delivery", frozenset({"delivery"})),
     # Clients, users, templates, audit, rules and the actions that change them.

@@ -98,7 +98,7 @@ if _db.engine == "sqlite":
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.postgresql",
+            "ENGINE": "deskgate.postgres",  # Django's, checking kept connections after idle only
             "NAME": _db.name,
             "USER": _db.user,
             "PASSWORD": _db.password,
