@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+import pytest
+from django.db import connection, transaction
 from django.db.models import Model
 from django.utils.functional import SimpleLazyObject
 
@@ -101,3 +103,79 @@ def test_an_insert_saves_what_save_saves(user_factory, django_assert_num_queries
     fields = _fields(AuditEvent.objects.get(pk=inserted.pk))
     expected = _fields(AuditEvent.objects.get(pk=saved.pk))
     assert fields == {**expected, "id": inserted.pk}
+
+
+# -- writes that wait (`rows.waiting`): one statement on PostgreSQL --------------------------
+
+
+def _record(user: User, key: str) -> Any:
+    from deskgate.accounts.models import UserSession
+
+    return UserSession(session_key=key, user=user, amr=["pwd"])
+
+
+def test_writes_that_wait_go_together_and_get_their_results_then(
+    user_factory, django_assert_num_queries
+) -> None:
+    from deskgate.accounts.models import UserSession
+
+    user = user_factory("agent")
+    record = rows.insert(_record(user, "a" * 32))
+    together = connection.vendor == "postgresql"
+    # The transaction's SAVEPOINT and RELEASE (this test runs in one), and the writes.
+    with django_assert_num_queries(3 if together else 5), transaction.atomic(), rows.waiting():
+        event = rows.insert(_event(user), later=True)
+        record.amr = ["pwd", "otp"]
+        changed = rows.update(record, ["amr"], later=True)
+        gone = rows.write(
+            "DELETE FROM accounts_usersession WHERE session_key = %s", ["x"], later=True
+        )
+        # Waiting on PostgreSQL: no key, no count yet; elsewhere each went when made.
+        assert (event.pk is None, changed, gone) == (
+            (True, None, None) if together else (False, 1, 0)
+        )
+    assert event.pk is not None and AuditEvent.objects.get(pk=event.pk).summary == "a summary"
+    assert UserSession.objects.get(pk="a" * 32).amr == ["pwd", "otp"]
+
+
+def test_any_other_statement_sends_the_waiting_writes_first(user_factory) -> None:
+    user = user_factory("agent")
+    with transaction.atomic(), rows.waiting():
+        event = rows.insert(_event(user), later=True)
+        rows.insert(_record(user, "b" * 32), later=True)
+        # The read sees both rows: they went before it.
+        assert AuditEvent.objects.filter(subject=user, action="signin.failure").count() == 1
+        assert event.pk is not None
+        assert (
+            rows.write(  # not waiting: its count at once
+                "DELETE FROM accounts_usersession WHERE session_key = %s", ["b" * 32]
+            )
+            == 1
+        )
+
+
+def test_a_write_that_had_to_change_a_row_and_changed_none_loses_its_transaction(
+    user_factory,
+) -> None:
+    user = user_factory("agent")
+    with pytest.raises(rows.WriteLost), transaction.atomic(), rows.waiting():
+        rows.insert(_event(user), later=True)
+        rows.write(
+            "DELETE FROM accounts_usersession WHERE session_key = %s",
+            ["no such session"],
+            later=True,
+            must_change=True,
+        )
+    assert not AuditEvent.objects.filter(
+        subject=user, action="signin.failure"
+    ).exists()  # rolled back with it
+
+
+def test_an_error_in_the_block_sends_what_waited_before_it_goes_on(user_factory) -> None:
+    """As the writes would have gone, had they not waited: a caller that handles the error
+    inside the transaction commits them."""
+    user = user_factory("agent")
+    with transaction.atomic(), pytest.raises(ValueError), rows.waiting():
+        rows.insert(_event(user), later=True)
+        raise ValueError("not the database's")
+    assert AuditEvent.objects.filter(subject=user, action="signin.failure").count() == 1

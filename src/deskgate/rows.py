@@ -8,7 +8,8 @@ statement's select list once; `columns()` writes their columns for the statement
 runs it and builds the instances with each field's own database converters, so the values
 are what the ORM gives (aware datetimes, JSON, booleans and decimals on SQLite). `Joined`
 writes the statement of a `select_related(...).first()` from foreign keys. `insert` and
-`update` write one row as `save()` would.
+`update` write one row as `save()` would; within `waiting()`, on PostgreSQL, writes whose
+results nobody reads at once go to the database together, as one statement.
 
 Statements are written once, from the models' metadata: no user input is ever put into
 them, only into their parameters.
@@ -16,10 +17,13 @@ them, only into their parameters.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
-from django.db import connections, router
+from django.db import DatabaseError, connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, ForeignKey, Model
 from django.db.models.expressions import Col
@@ -182,9 +186,12 @@ def _column(field: Field[Any, Any]) -> str:
     return str(field.column)  # a concrete field's: never None
 
 
-def insert(instance: M, *, using: str = "default") -> M:
+def insert(instance: M, *, using: str = "default", later: bool = False) -> M:
     """INSERT the instance as a new row; an automatic primary key is read back (RETURNING:
-    PostgreSQL, SQLite 3.35 and later) onto it. Answers the instance, saved."""
+    PostgreSQL, SQLite 3.35 and later) onto it. Answers the instance, saved.
+
+    `later`: within `waiting()`, the row may wait to go with the block's other writes (its
+    key is set on the instance when it has gone); elsewhere it goes now."""
     model = instance._meta.model  # a lazy request.user too
     connection = connections[using]
     key = (model, connection.vendor)
@@ -207,18 +214,25 @@ def insert(instance: M, *, using: str = "default") -> M:
         instance.save(force_insert=True, using=using)  # a chosen key: the ORM's way
         return instance
     params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        if auto is not None:
-            setattr(instance, auto.attname, cursor.fetchone()[0])
     instance._state.adding = False
     instance._state.db = using
+    if auto is None:
+        write(sql, params, using=using, later=later)
+        return instance
+    key_of = auto.attname
+
+    def keep_key(_count: int, key: Any) -> None:
+        setattr(instance, key_of, key)
+
+    write(sql, params, using=using, later=later, returns=_column(auto), then=keep_key)
     return instance
 
 
-def update(instance: Model, fields: Sequence[str], *, using: str = "default") -> int:
+def update(
+    instance: Model, fields: Sequence[str], *, using: str = "default", later: bool = False
+) -> int | None:
     """UPDATE these fields (by name) of the instance's row to its values; answer how many
-    rows changed (0: the row is gone)."""
+    rows changed (0: the row is gone). `later`: as for `insert`; None when it waits."""
     model = instance._meta.model  # a lazy request.user too
     connection = connections[using]
     key = (model, tuple(fields), connection.vendor)
@@ -235,6 +249,154 @@ def update(instance: Model, fields: Sequence[str], *, using: str = "default") ->
     params = [f.get_db_prep_save(f.pre_save(instance, False), connection) for f in chosen]
     pk = instance._meta.pk
     params.append(pk.get_db_prep_save(pk.pre_save(instance, False), connection))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return int(cursor.rowcount)
+    return write(sql, params, using=using, later=later)
+
+
+# -- writes that wait: several in one statement (PostgreSQL) ----------------------------------
+#
+# A sign-in's closing writes (the attempt claimed, last_login, the session's record, the audit
+# event) are four statements whose results nobody reads: four round trips in the
+# transaction, each costing the worker more CPU than the database spends on it (issue 17).
+# PostgreSQL runs several data-modifying statements as one, each in a WITH clause of its own;
+# they share one snapshot, so they must not touch the same row (nor read what another of
+# them writes), which writes that wait never do: any other statement sends them first.
+
+
+class WriteLost(DatabaseError):
+    """A write that had to change a row changed none (`write(must_change=True)`): the
+    transaction must not commit what went with it."""
+
+
+@dataclass(frozen=True)
+class _Write:
+    sql: str
+    params: Sequence[Any]
+    returns: str | None  # the column its RETURNING names, when it has one
+    then: Callable[[int, Any], None] | None  # given the rows changed and the returned value
+
+
+class _Waiting:
+    """The writes waiting in one `waiting()` block, and the connection's execute wrapper that
+    sends them before any other statement (so every read sees them)."""
+
+    def __init__(self, using: str) -> None:
+        self.using = using
+        self.writes: list[_Write] = []
+        self.sending = False
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if self.writes and not self.sending:
+            self.send()
+        return execute(sql, params, many, context)
+
+    def send(self) -> None:
+        writes, self.writes = self.writes, []
+        if not writes:
+            return
+        self.sending = True
+        try:
+            if len(writes) == 1:
+                _run(writes[0], self.using)
+            else:
+                _run_together(writes, self.using)
+        finally:
+            self.sending = False
+
+
+_WAITING: ContextVar[_Waiting | None] = ContextVar("deskgate_rows_waiting", default=None)
+
+
+def _run(one: _Write, using: str) -> int:
+    with connections[using].cursor() as cursor:
+        cursor.execute(one.sql, one.params)
+        count = int(cursor.rowcount)
+        value = cursor.fetchone()[0] if one.returns is not None else None
+    if one.then is not None:
+        one.then(count, value)
+    return count
+
+
+def _run_together(writes: Sequence[_Write], using: str) -> None:
+    """One statement: each write in a WITH clause, the SELECT answering each one's count of
+    rows (or the value its RETURNING names)."""
+    clauses = []
+    answers = []
+    params: list[Any] = []
+    for i, one in enumerate(writes):
+        sql = one.sql if one.returns is not None else f"{one.sql} RETURNING 1"
+        clauses.append(f"w{i} AS ({sql})")
+        answers.append(
+            f"(SELECT {one.returns} FROM w{i})"  # noqa: S608  # our column's name
+            if one.returns is not None
+            else f"(SELECT count(*) FROM w{i})"  # noqa: S608  # our alias
+        )
+        params.extend(one.params)
+    statement = f"WITH {', '.join(clauses)} SELECT {', '.join(answers)}"
+    with connections[using].cursor() as cursor:
+        cursor.execute(statement, params)
+        row = cursor.fetchone()
+    for one, answer in zip(writes, row, strict=True):
+        if one.then is not None:
+            returned = one.returns is not None
+            one.then(1 if returned else int(answer), answer if returned else None)
+
+
+def write(
+    sql: str,
+    params: Sequence[Any],
+    *,
+    using: str = "default",
+    later: bool = False,
+    returns: str | None = None,
+    then: Callable[[int, Any], None] | None = None,
+    must_change: bool = False,
+) -> int | None:
+    """Run one of our fixed writes (an INSERT, UPDATE or DELETE; `returns`: the one column
+    its RETURNING names, handed to `then` with the count of rows it changed).
+
+    `later`: within `waiting()` on this connection, wait to go with the block's other writes
+    (and answer None); elsewhere go now and answer the count. `must_change`: a write that
+    changes no row raises `WriteLost` (the caller knows the row is there: it holds it
+    locked)."""
+
+    def checked(count: int, value: Any) -> None:
+        if must_change and count == 0:
+            raise WriteLost(f"a write that had to change a row changed none: {sql[:60]}")
+        if then is not None:
+            then(count, value)
+
+    one = _Write(sql, params, returns, checked)
+    waiting = _WAITING.get()
+    if later and waiting is not None and waiting.using == using:
+        waiting.writes.append(one)
+        return None
+    return _run(one, using)
+
+
+@contextmanager
+def waiting(using: str = "default") -> Iterator[None]:
+    """A block whose writes made with `later=True` go to the database together: on
+    PostgreSQL in one statement, at the block's end or just before any other statement the
+    block runs (which therefore sees them); elsewhere (SQLite: no writes in WITH) each goes
+    when made. Use it inside the transaction the writes belong to. An error from the
+    database drops the writes still waiting (the transaction is lost anyway); any other
+    error sends them first, as they would have gone had they not waited."""
+    connection = connections[using]
+    if connection.vendor != "postgresql" or _WAITING.get() is not None:
+        yield  # each write goes when made, or with the outer block's
+        return
+    block = _Waiting(using)
+    token = _WAITING.set(block)
+    try:
+        with connection.execute_wrapper(block):
+            try:
+                yield
+            except DatabaseError:
+                block.writes.clear()
+                raise
+            except BaseException:
+                block.send()
+                raise
+            block.send()
+    finally:
+        _WAITING.reset(token)

@@ -55,7 +55,12 @@ from tests.mailbox import last_code
 # check's transaction (`pipeline.checking`): no unlocked read first. The session's key
 # rotation moves the old row to the new key in the response's one UPDATE (no DELETE of
 # the old row in the transaction, then an INSERT).
-PASSWORD_STEP, CODE_PAGE, CODE_STEP = 9, 2, 9
+# Then, on PostgreSQL, 8, 2 and 6 (issue 17, session 13): writes whose results nobody reads
+# go to the database together, as one statement (`rows.waiting`, writable CTEs, which
+# SQLite lacks). The password step's attempt row and the budget's give-back are one; the
+# code step's closing writes (the claim of the attempt it holds locked, last_login, the
+# session's record, the audit event) are one.
+STEPS = {"postgresql": (8, 2, 6), "sqlite": (9, 2, 9)}
 
 
 @pytest.fixture(params=["db", "cached_db on redis"])
@@ -110,9 +115,10 @@ def test_a_two_step_sign_in_stays_within_its_query_budget(
         assert http.get("/account/").status_code == 200
     # The password step's include the attempt budget (one UPSERT for the address and the
     # network, and the give-back of a right password).
-    assert len(password_step) <= PASSWORD_STEP, [q["sql"] for q in password_step.captured_queries]
-    assert len(code_page) <= CODE_PAGE, [q["sql"] for q in code_page.captured_queries]
-    assert len(code_step) <= CODE_STEP, [q["sql"] for q in code_step.captured_queries]
+    password_budget, page_budget, code_budget = STEPS[connection.vendor]
+    assert len(password_step) <= password_budget, [q["sql"] for q in password_step.captured_queries]
+    assert len(code_page) <= page_budget, [q["sql"] for q in code_page.captured_queries]
+    assert len(code_step) <= code_budget, [q["sql"] for q in code_step.captured_queries]
     # One database write per session (deskgate/accounts/session_store): the password step
     # inserts the new session, the code step moves it to its new key (the sign-in's key
     # rotation) with what it holds, in one UPDATE.
@@ -157,8 +163,8 @@ def test_an_unknown_name_runs_the_statements_a_known_name_with_a_wrong_password_
 # last_login, the session's record, the audit event); the session's row under its new key.
 # Before: 15 (the page's read, a transaction reading the attempt and the guard row again
 # and saving the pass, a read of the attempt, then the closing writes in a second
-# transaction).
-APP_CODE_STEP = 11
+# transaction). On PostgreSQL 8 since session 13: the closing writes are one statement.
+APP_CODE_STEP = {"postgresql": 8, "sqlite": 11}
 
 
 def test_an_app_code_sign_in_stays_within_its_query_budget(user_factory, clock) -> None:
@@ -173,4 +179,5 @@ def test_an_app_code_sign_in_stays_within_its_query_budget(user_factory, clock) 
             "/signin/code/", {"action": "verify_app", "with": "app", "app_code": app_code(secret)}
         )
     assert response["Location"] == "/"
-    assert len(code_step) <= APP_CODE_STEP, [q["sql"] for q in code_step.captured_queries]
+    budget = APP_CODE_STEP[connection.vendor]
+    assert len(code_step) <= budget, [q["sql"] for q in code_step.captured_queries]

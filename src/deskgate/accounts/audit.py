@@ -58,7 +58,8 @@ def record(
     event = build(action, client=client, by=by, subject=subject, summary=summary, **detail)
     # One fixed INSERT (every sign-in records two events; the ORM's compiled one cost more
     # CPU than the database took to run it, issue 17). No receiver listens to its save.
-    rows.insert(event)
+    # Within `rows.waiting()` it may go with the block's other writes (its id set then).
+    rows.insert(event, later=True)
     return event
 
 

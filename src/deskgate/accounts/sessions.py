@@ -104,7 +104,8 @@ def open(request: HttpRequest, user: User, *, ip: str | None, facts: AuthFacts) 
     request.session[LAST_SEEN] = now
     request.session[SEEN_NOTED] = now
     # login() created the new session row already; the middleware saves these keys.
-    # One fixed INSERT (issue 17: the ORM's compiled one cost more CPU than its run).
+    # One fixed INSERT (issue 17: the ORM's compiled one cost more CPU than its run), which
+    # may go with the sign-in's other closing writes (`rows.waiting`).
     rows.insert(
         UserSession(
             session_key=_key(request),
@@ -114,7 +115,8 @@ def open(request: HttpRequest, user: User, *, ip: str | None, facts: AuthFacts) 
             last_seen_at=at,
             auth_time=facts.at,
             amr=list(facts.amr),
-        )
+        ),
+        later=True,
     )
 
 
@@ -137,7 +139,7 @@ def note_sign_in(
     (`update_last_login`), which this one replaces, saves the user through the ORM's
     compiler (issue 17)."""
     user.last_login = timezone.now()
-    rows.update(user, ["last_login", *user.__dict__.pop(_WITH_SIGN_IN, ())])
+    rows.update(user, ["last_login", *user.__dict__.pop(_WITH_SIGN_IN, ())], later=True)
 
 
 def current(request: HttpRequest) -> UserSession | None:

@@ -20,6 +20,7 @@ from enum import StrEnum
 from django.db import connection
 from django.utils import timezone
 
+from deskgate import rows
 from deskgate.accounts import audit
 from deskgate.accounts.models import AuditAction
 from deskgate.signin.app_settings import app_settings
@@ -131,12 +132,12 @@ def _keys_of(keys: Sequence[str]) -> tuple[str, str]:
     return (keys[0], keys[-1])
 
 
-def _give_back(keys: Sequence[str], window: datetime) -> None:
-    """Give one back to these keys (in `scopes` order: the address's, the network's)."""
+def _give_back(keys: Sequence[str], window: datetime, *, later: bool = False) -> None:
+    """Give one back to these keys (in `scopes` order: the address's, the network's);
+    `later`: with the block's other writes (`rows.waiting`)."""
     stamp = connection.ops.adapt_datetimefield_value(window)
     params = [value for key in reversed(keys) for value in (key, stamp)]
-    with connection.cursor() as cursor:
-        cursor.execute(_GIVE_BACK[len(keys)], params)
+    rows.write(_GIVE_BACK[len(keys)], params, later=later)
 
 
 def take(ip: str | None, *, by: audit.Actor) -> Taken:
@@ -190,4 +191,4 @@ def _record_pause(scope: Scope, key: str, window: datetime, cap: int, by: audit.
 def give_back(taken: Taken) -> None:
     """The attempt's password was right: it does not count against the budget."""
     if taken.keys:
-        _give_back(taken.keys, taken.window)
+        _give_back(taken.keys, taken.window, later=True)

@@ -212,23 +212,20 @@ def issue_first(
     wait for: only the lock and the caps may refuse.
 
     The row is inserted with the code in it (issue 17: not inserted, read locked and
-    updated in a second transaction), before the caps are counted: their rows (the
-    platform's is every sign-in's) stay locked until the commit, so they are taken last.
-    A refusal voids the code in the row again before anything commits."""
+    updated in a second transaction), after the caps are counted: the caller's last writes
+    (`rows.waiting`), the row and the attempt budget's give-back, then go as one statement
+    on PostgreSQL while the caps' rows (the platform's is every sign-in's) stay locked.
+    A refused code is never put in the row."""
     now = timezone.now()
     if lock.locked(now):
         insert(pending)
         return Answer(Issue.LOCKED, locked_until=lock.until)
-    code = _new_code(pending, now)
-    insert(pending)
     permit = _admit(pending.user, by=by, now=now)
     if isinstance(permit, Answer):
-        # The row as a new attempt's is without a code (as the code page expects).
-        pending.code_hash = pending.code_channel = pending.code_destination = ""
-        pending.code_issued_at = pending.code_expires_at = None
-        pending.codes_sent = 0
-        _save_code(pending)
+        insert(pending)  # a new attempt's row, without a code (as the code page expects)
         return permit
+    code = _new_code(pending, now)
+    insert(pending)
     return Issued(pending, code, permit, by)
 
 

@@ -163,7 +163,9 @@ def _check(
     exist. A right password gives back `taken`, the attempt taken from the budget, and
     then runs `then` (for `only`'s name alone, when given)."""
     name = username.strip()
-    with transaction.atomic():
+    # On PostgreSQL the transaction's last writes (a right password's attempt row and the
+    # budget's give-back; a wrong one's audit event) go as one statement (`rows.waiting`).
+    with transaction.atomic(), rows.waiting():
         # lower(username) = lower(name): the unique lower(username) index serves it (iexact
         # is UPPER() on PostgreSQL, which no index serves: a scan of every user).
         found = _signing_in(name)

@@ -72,9 +72,12 @@ def _delete_one(column: str, value: int | str) -> int:
     """Delete the pending sign-in with this `id` or `token` in one fixed statement (without
     the ORM's compiler: issue 17); answer whether there was one."""
     table = PendingSignIn._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {table} WHERE {column} = %s", [value])  # noqa: S608  # our names
-        return int(cursor.rowcount)
+    return cast(int, rows.write(f"DELETE FROM {table} WHERE {column} = %s", [value]))  # noqa: S608  # our names
+
+
+# Set on an attempt read locked (`checking`, on a database that locks rows): no other
+# transaction can delete its row until this one ends, so its claim cannot fail.
+_READ_LOCKED = "_deskgate_read_locked"
 
 
 # Set on a user read with the knowledge that they have no expired pending sign-ins
@@ -397,6 +400,8 @@ def checking(request: HttpRequest) -> Iterator[Checking | None]:
         found = _current(request, _CHECKING + lock, _ATTEMPT_AND_GUARD, forget=False)
         if found is not None:
             pending, (guard, app, key) = found
+            if lock:
+                pending.__dict__[_READ_LOCKED] = True
             yield pending, bool(app), bool(key), cast(SignInGuard, guard)
             return
         plain = current_with_factors(request)
@@ -445,7 +450,15 @@ def stage_url(stage: Stage) -> str:
 
 
 def claim(pending: PendingSignIn) -> bool:
-    """Claim a passed attempt by deleting it: of parallel requests, exactly one gets True."""
+    """Claim a passed attempt by deleting it: of parallel requests, exactly one gets True.
+
+    An attempt this transaction holds locked (`checking`) is ours to delete: its DELETE may
+    wait to go with the sign-in's other closing writes (`rows.waiting`), and would raise
+    (rolling back the transaction) were the row gone after all."""
+    table = PendingSignIn._meta.db_table
+    if pending.__dict__.get(_READ_LOCKED):
+        rows.write(f"DELETE FROM {table} WHERE id = %s", [pending.pk], later=True, must_change=True)  # noqa: S608  # our names
+        return True
     return _delete_one("id", pending.pk) > 0
 
 
@@ -467,8 +480,9 @@ def finish(
     # One transaction: the claim, the old session's row, last_login, the session's record
     # and the audit event are one commit (one WAL flush) instead of one each; within the
     # caller's (the code step's, `check_code`) no savepoint: nothing here is undone while
-    # the rest stays, an error ends the whole transaction.
-    with transaction.atomic(savepoint=False):
+    # the rest stays, an error ends the whole transaction. On PostgreSQL the claim of an
+    # attempt held locked, last_login, the record and the event go as one statement.
+    with transaction.atomic(savepoint=False), rows.waiting():
         if pending is not None and not claim(pending):
             request.session.pop(SESSION_KEY, None)
             return False
@@ -603,6 +617,11 @@ def _onward(
     return stage_url(stage)
 
 
+def _insert_later(pending: PendingSignIn) -> None:
+    """Insert the attempt's row with the password check's last writes (`rows.waiting`)."""
+    insert_row(pending, later=True)
+
+
 class PasswordPassed:
     """What a right password on the sign-in page leads to, run as
     `credentials.sign_in_with_password`'s `then`, in the password check's transaction: the
@@ -633,14 +652,14 @@ class PasswordPassed:
             return
         if stage == Stage.CODE and not has_strong:
             found = challenge.issue_first(
-                pending, code_lock, by=actor_for(request, user), insert=insert_row
+                pending, code_lock, by=actor_for(request, user), insert=_insert_later
             )
             if isinstance(found, challenge.Answer):  # refused: the code page says why
                 request.session[FIRST_SEND_KEY] = found.as_dict()
             else:
                 self._code = found
         else:
-            insert_row(pending)
+            _insert_later(pending)
         if request.session.session_key is not None:
             sessions.cycle(request)  # a new key for the new privilege; none yet: new anyway
         request.session[SESSION_KEY] = pending.token
