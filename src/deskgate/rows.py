@@ -373,6 +373,13 @@ def write(
     return _run(one, using)
 
 
+def waits(using: str = "default") -> bool:
+    """Whether a write made now with `later=True` would wait (`waiting()` is open on this
+    connection, PostgreSQL)."""
+    block = _WAITING.get()
+    return block is not None and block.using == using
+
+
 @contextmanager
 def waiting(using: str = "default") -> Iterator[None]:
     """A block whose writes made with `later=True` go to the database together: on

@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY as AUTH_USER
 from django.contrib.sessions.models import Session
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from tests.conftest import need
@@ -142,3 +142,49 @@ def test_a_new_session_is_written_once(store: type, monkeypatch: pytest.MonkeyPa
     assert [q["sql"].split(None, 1)[0] for q in writes.captured_queries] == ["INSERT"]
     assert len(cached) == (0 if cache is None else 1)
     assert store(session.session_key).load() == {"pending": "before"}
+
+
+def test_a_session_saved_in_its_transaction_is_not_written_again_unchanged(store: type) -> None:
+    """`save_now` (the sign-in's steps): the response's save then writes nothing, unless
+    the request changed the session since."""
+    session = store()
+    session["pending"] = "token"
+    with transaction.atomic():
+        session.save_now()
+    with CaptureQueriesContext(connection) as unchanged:
+        session.save()
+    assert unchanged.captured_queries == []
+    session["pending"] = "another"
+    with CaptureQueriesContext(connection) as changed:
+        session.save()
+    assert [q["sql"].split(None, 1)[0] for q in changed.captured_queries] == ["UPDATE"]
+    assert store(session.session_key).load() == {"pending": "another"}
+
+
+def test_a_cycled_key_saved_with_other_writes_is_one_statement_on_postgresql(
+    store: type, user_factory: Any
+) -> None:
+    """Within `rows.waiting` (PostgreSQL) the old row's DELETE and the new row's INSERT go
+    with the block's other writes; elsewhere the row moves in its one UPDATE."""
+    from deskgate import rows
+    from deskgate.accounts import audit
+    from deskgate.accounts.models import AuditAction
+
+    user = user_factory("agent")
+    session = _saved(store, pending="before")
+    old = session.session_key
+    session.cycle_key()
+    session["user"] = "signed in"
+    with CaptureQueriesContext(connection) as writes, transaction.atomic(), rows.waiting():
+        audit.record(AuditAction.SIGNIN_SUCCESS, client=user.client, by=audit.OPERATOR, summary="s")
+        session.save_now()
+    kinds = [q["sql"].split(None, 1)[0] for q in writes.captured_queries]
+    together = connection.vendor == "postgresql"
+    assert kinds == (
+        ["SAVEPOINT", "WITH", "RELEASE"]
+        if together
+        else ["SAVEPOINT", "INSERT", "UPDATE", "RELEASE"]
+    )
+    assert not store().exists(old)
+    assert store(session.session_key).load() == {"pending": "before", "user": "signed in"}
+    assert Session.objects.count() == 1

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.sessions.models import Session
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test import Client as HttpClient
 from django.test.utils import CaptureQueriesContext
 
@@ -365,3 +366,36 @@ def test_the_pages_cost_the_same_queries_whatever_the_number_of_sessions(
         counts.append((len(own), len(admins)))
     assert UserSession.objects.filter(user=user).count() == 6
     assert counts[0] == counts[1], counts
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sign_in_that_fails_after_saving_its_session_hands_out_no_session(
+    user_factory: Callable[..., User], settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The code step saves the new session in its transaction (`save_now`, in one statement
+    with the sign-in's closing writes on PostgreSQL). Should the transaction fail after
+    that, the answer is the error page without a cookie: the new key is never handed out,
+    nothing of the sign-in stays, and the same code still works."""
+    user = user_factory("agent", "email")
+    http = HttpClient(raise_request_exception=False)
+    http.post("/signin/", {"username": user.username, "password": PASSWORD})
+    under_way = key_of(http)
+    code = last_code(user)
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    save_now = store.save_now
+
+    def saved_then_lost(self: Any) -> None:
+        save_now(self)
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(store, "save_now", saved_then_lost)
+    response = http.post("/signin/code/", {"action": "verify", "code": code})
+    assert response.status_code == 503
+    assert "deskgate_session" not in response.cookies and key_of(http) == under_way
+    assert not UserSession.objects.filter(user=user).exists()
+    assert list(Session.objects.values_list("pk", flat=True)) == [under_way]
+    assert not signed_in(http)
+    monkeypatch.undo()
+    response = http.post("/signin/code/", {"action": "verify", "code": code})
+    assert response["Location"] == "/" and signed_in(http)
+    assert key_of(http) != under_way and UserSession.objects.filter(user=user).count() == 1

@@ -120,6 +120,15 @@ def open(request: HttpRequest, user: User, *, ip: str | None, facts: AuthFacts) 
     )
 
 
+def save_now(request: HttpRequest) -> None:
+    """Save the request's session in the caller's transaction, with its other writes (on
+    PostgreSQL in one statement: `rows.waiting`): Deskgate's stores write nothing more at
+    the response unless the session changed since. Another engine saves at the response."""
+    save = getattr(request.session, "save_now", None)
+    if save is not None:
+        save()
+
+
 # Fields of a user that the next `note_sign_in` of that instance writes with last_login.
 _WITH_SIGN_IN = "_deskgate_saved_with_sign_in"
 

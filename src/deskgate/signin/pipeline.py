@@ -394,15 +394,21 @@ def checking(request: HttpRequest) -> Iterator[Checking | None]:
     (`current_with_factors`) with the user's guard row, read once in it: the attempt and
     the guard row locked (issue 17: the code step read its attempt twice, unlocked for the
     page, then locked for the check). The guard is None when the user has no guard row yet
-    (the check then reads and creates it)."""
+    (the check then reads and creates it).
+
+    A session the check changed (a passed sign-in's, under its new key) is saved in this
+    transaction, and on PostgreSQL the sign-in's closing writes and the session's row are
+    one statement (`rows.waiting`)."""
     lock = " FOR UPDATE OF p, g" if connection.features.has_select_for_update_of else ""
-    with transaction.atomic():
+    with transaction.atomic(), rows.waiting():
         found = _current(request, _CHECKING + lock, _ATTEMPT_AND_GUARD, forget=False)
         if found is not None:
             pending, (guard, app, key) = found
             if lock:
                 pending.__dict__[_READ_LOCKED] = True
             yield pending, bool(app), bool(key), cast(SignInGuard, guard)
+            if request.session.modified:
+                sessions.save_now(request)
             return
         plain = current_with_factors(request)
         yield None if plain is None else (*plain, None)
@@ -649,6 +655,7 @@ class PasswordPassed:
             facts = facts_for(request, pending)
             finish(request, user, via=SignInVia.PASSWORD, facts=facts)
             self._url = landing(request)
+            sessions.save_now(request)  # with the sign-in's closing writes
             return
         if stage == Stage.CODE and not has_strong:
             found = challenge.issue_first(
@@ -664,6 +671,9 @@ class PasswordPassed:
             sessions.cycle(request)  # a new key for the new privilege; none yet: new anyway
         request.session[SESSION_KEY] = pending.token
         self._url = stage_url(stage)
+        # The session with the attempt's row (on PostgreSQL in one statement with it and
+        # the budget's give-back: `rows.waiting`), not after the commit by the response.
+        sessions.save_now(request)
 
     def onward(self) -> str | None:
         """After the commit: the first code sent (its failure shown on the code page); the

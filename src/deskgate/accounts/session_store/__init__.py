@@ -13,7 +13,11 @@ These write the same rows with the same keys, in one statement each:
   Django's deletes the old row at once and INSERTs the new one;
 - a write is one statement, its own transaction (autocommit), without Django's BEGIN and
   COMMIT (or savepoint) around it;
-- `delete()` is one DELETE.
+- `delete()` is one DELETE;
+- the sign-in's steps save the session in their own transaction (`save_now`), on
+  PostgreSQL in one statement with the step's other writes (`deskgate.rows.waiting`; a
+  cycled key's old row deleted and the new one inserted there), and the response's save
+  then writes nothing unless the request changed the session since.
 
 Every security property is Django's: the keys, their rotation at sign-in, the expiry, the
 signed and serialised data. Only the synchronous methods are changed: Deskgate is served

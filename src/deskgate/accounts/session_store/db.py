@@ -18,6 +18,9 @@ class SessionStore(django_db.SessionStore):
     _insert_pending = False
     # The key whose row that save() moves to the new key (None: it inserts a row).
     _replaces: str | None = None
+    # What `save_now()` wrote (the key and the serialised data): the response's save writes
+    # nothing while the session is still that.
+    _saved: tuple[str, bytes] | None = None
 
     def _get_new_session_key(self) -> str:
         # No SELECT to see whether the key is free: 165 random bits, and the INSERT's
@@ -51,7 +54,31 @@ class SessionStore(django_db.SessionStore):
     def _forget_cached(self, session_key: str) -> None:
         """What a cache in front holds under a key whose row moved or went (none here)."""
 
+    def save_now(self) -> None:
+        """Save within the caller's transaction: with the sign-in's other writes (on
+        PostgreSQL in the same statement, `rows.waiting`), committed with them. The
+        response's save then writes nothing unless the request changed the session since.
+
+        Should the transaction roll back, the error reaches the response (a 5xx): Django's
+        SessionMiddleware then saves nothing and sets no cookie, so the key of the rolled
+        back row is never handed out (with a cache in front, its copy there, under a key
+        nobody holds, expires unused)."""
+        self.save()
+        self._saved = self._written()
+
+    def _written(self) -> tuple[str, bytes]:
+        data = self._session  # type: ignore[attr-defined]  # Django's, not in django-stubs
+        return (self.session_key or "", self.serializer().dumps(data))
+
+    def _nothing_new(self) -> bool:
+        """Saved by `save_now` and unchanged since (the same key, the same data)."""
+        if self._saved is None or self._insert_pending:
+            return False
+        return self._saved == self._written()
+
     def save(self, must_create: bool = False) -> None:
+        if not must_create and self._nothing_new():
+            return
         if self.session_key is None:
             # A new session: its key drawn here and its row inserted below (Django's
             # `create()` saves through the whole store again: with a cache in front, the
@@ -68,9 +95,14 @@ class SessionStore(django_db.SessionStore):
         # fails instead.
         # A fixed statement (deskgate.rows), without the ORM's compiler (issue 17).
         try:
-            if insert:
+            if insert and self._replaces and rows.waits(using):
+                # In one statement with the transaction's other writes (`save_now`): the
+                # old row goes and the new one comes, as the UPDATE below moves it.
+                self._delete_rows(self._replaces, self._replaces, later=True)
+                rows.insert(obj, using=using, later=True)
+            elif insert:
                 if not (self._replaces and self._move(obj, using)):
-                    rows.insert(obj, using=using)
+                    rows.insert(obj, using=using, later=True)
             elif not rows.update(obj, ["session_data", "expire_date"], using=using):
                 raise UpdateError  # the row is gone (ended by another request)
         except IntegrityError:
@@ -117,13 +149,13 @@ class SessionStore(django_db.SessionStore):
             self._forget_cached(keys[1])
         self._delete_rows(*keys)
 
-    def _delete_rows(self, key: str, other: str) -> None:
+    def _delete_rows(self, key: str, other: str, *, later: bool = False) -> None:
         """One DELETE of the rows under these keys (Django's reads the row first, then
-        deletes it by its key)."""
+        deletes it by its key); `later`: with the transaction's other writes."""
         model: Any = self.model
-        using = router.db_for_write(model)
-        with connections[using].cursor() as cursor:
-            cursor.execute(
-                f"DELETE FROM {model._meta.db_table} WHERE session_key IN (%s, %s)",  # noqa: S608  # our table
-                [key, other],
-            )
+        rows.write(
+            f"DELETE FROM {model._meta.db_table} WHERE session_key IN (%s, %s)",  # noqa: S608  # our table
+            [key, other],
+            using=router.db_for_write(model),
+            later=later,
+        )
