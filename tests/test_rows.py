@@ -179,3 +179,19 @@ def test_an_error_in_the_block_sends_what_waited_before_it_goes_on(user_factory)
         rows.insert(_event(user), later=True)
         raise ValueError("not the database's")
     assert AuditEvent.objects.filter(subject=user, action="signin.failure").count() == 1
+
+
+def test_an_error_that_lost_the_transaction_drops_what_waited_and_stays_itself(
+    user_factory,
+) -> None:
+    """An error that left an `atomic(savepoint=False)` has marked the transaction for
+    rollback: what waited is dropped (sending it would fail), and the error is the one
+    raised, not the database's refusal to run more statements."""
+    user = user_factory("agent")
+    with transaction.atomic():
+        with pytest.raises(ValueError), rows.waiting():
+            rows.insert(_event(user), later=True)
+            with transaction.atomic(savepoint=False):
+                raise ValueError("not the database's")
+        assert connection.needs_rollback
+    assert not AuditEvent.objects.filter(subject=user, action="signin.failure").exists()

@@ -386,8 +386,10 @@ def waiting(using: str = "default") -> Iterator[None]:
     PostgreSQL in one statement, at the block's end or just before any other statement the
     block runs (which therefore sees them); elsewhere (SQLite: no writes in WITH) each goes
     when made. Use it inside the transaction the writes belong to. An error from the
-    database drops the writes still waiting (the transaction is lost anyway); any other
-    error sends them first, as they would have gone had they not waited."""
+    database, or any error that has already marked the transaction for rollback (it left
+    an `atomic(savepoint=False)`), drops the writes still waiting (the transaction is lost
+    anyway); any other error sends them first, as they would have gone had they not
+    waited."""
     connection = connections[using]
     if connection.vendor != "postgresql" or _WAITING.get() is not None:
         yield  # each write goes when made, or with the outer block's
@@ -402,7 +404,10 @@ def waiting(using: str = "default") -> Iterator[None]:
                 block.writes.clear()
                 raise
             except BaseException:
-                block.send()
+                if connection.needs_rollback:
+                    block.writes.clear()
+                else:
+                    block.send()
                 raise
             block.send()
     finally:

@@ -188,3 +188,39 @@ def test_a_cycled_key_saved_with_other_writes_is_one_statement_on_postgresql(
     assert not store().exists(old)
     assert store(session.session_key).load() == {"pending": "before", "user": "signed in"}
     assert Session.objects.count() == 1
+
+
+def test_a_session_under_a_key_the_browser_holds_is_left_to_the_response(store: type) -> None:
+    """`save_now` saves only under a new key: a held key's save may fail (its row ended
+    meanwhile), and that must not roll back what the step's transaction counted."""
+    session = _saved(store, pending="token")
+    session["first send"] = "refused"
+    with CaptureQueriesContext(connection) as inside, transaction.atomic():
+        session.save_now()
+    assert [q["sql"].split(None, 1)[0] for q in inside.captured_queries] == [
+        "SAVEPOINT",
+        "RELEASE",
+    ]
+    with CaptureQueriesContext(connection) as response:
+        session.save()  # the response's, after the commit
+    assert [q["sql"].split(None, 1)[0] for q in response.captured_queries] == ["UPDATE"]
+
+
+def test_the_old_key_is_forgotten_again_when_its_move_commits(
+    settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """With Redis in front: a request with the old key that read its row before the
+    transaction committed may have put it back in the cache; the commit forgets it again."""
+    need(not redis_missing(), INSTALL_HINT)
+    with RedisServer() as server:
+        settings.CACHES = server.caches()
+        store = import_module("deskgate.accounts.session_store.cached_db").SessionStore
+        session = _saved(store, pending="before")
+        old = session.session_key
+        session.cycle_key()
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            session.save_now()
+            session._cache.set(session.cache_key_prefix + old, {"pending": "before"})  # the racer
+        assert session._cache.get(session.cache_key_prefix + old) is None
+        assert store(old).load() == {}
+        assert store(session.session_key).load() == {"pending": "before"}

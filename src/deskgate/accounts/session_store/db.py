@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth import SESSION_KEY as AUTH_USER
 from django.contrib.sessions.backends import db as django_db
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
-from django.db import DatabaseError, IntegrityError, connections, router
+from django.db import DatabaseError, IntegrityError, connections, router, transaction
 from django.utils.crypto import get_random_string
 
 from deskgate import rows
@@ -55,14 +55,20 @@ class SessionStore(django_db.SessionStore):
         """What a cache in front holds under a key whose row moved or went (none here)."""
 
     def save_now(self) -> None:
-        """Save within the caller's transaction: with the sign-in's other writes (on
-        PostgreSQL in the same statement, `rows.waiting`), committed with them. The
-        response's save then writes nothing unless the request changed the session since.
+        """Save a session under a new key (a new session, or one the sign-in cycled) within
+        the caller's transaction: with the sign-in's other writes (on PostgreSQL in the same
+        statement, `rows.waiting`), committed with them. The response's save then writes
+        nothing unless the request changed the session since.
 
-        Should the transaction roll back, the error reaches the response (a 5xx): Django's
-        SessionMiddleware then saves nothing and sets no cookie, so the key of the rolled
-        back row is never handed out (with a cache in front, its copy there, under a key
-        nobody holds, expires unused)."""
+        A session under a key the browser already holds is left to the response's save,
+        after the commit, as before: its save may fail (the row ended meanwhile), and that
+        must not roll back what the transaction counted (a wrong code's failure). Should
+        the transaction roll back after a save here, the error reaches the response (a
+        5xx): Django's SessionMiddleware then saves nothing and sets no cookie, so the new
+        key is never handed out (with a cache in front, its copy there, under a key nobody
+        holds, expires unused)."""
+        if self.session_key is not None and not self._insert_pending:
+            return
         self.save()
         self._saved = self._written()
 
@@ -118,8 +124,12 @@ class SessionStore(django_db.SessionStore):
             raise
         if self._replaces:
             # Moved, or gone before (ended by another request): either way nothing may be
-            # left in a cache in front under the old key.
-            self._forget_cached(self._replaces)
+            # left in a cache in front under the old key. Again once the move commits: a
+            # request with the old key that read its row before then may have put it back.
+            old = self._replaces
+            self._forget_cached(old)
+            if connections[using].in_atomic_block:
+                transaction.on_commit(lambda: self._forget_cached(old), using=using)
         self._insert_pending = False
         self._replaces = None
         return None
