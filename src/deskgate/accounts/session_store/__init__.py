@@ -14,7 +14,7 @@ These write the same rows with the same keys, in one statement each:
 - a write is one statement, its own transaction (autocommit), without Django's BEGIN and
   COMMIT (or savepoint) around it;
 - `delete()` is one DELETE;
-- the sign-in's steps save the session in their own transaction (`save_now`), on
+- the sign-in's steps save the session under its new key in their own transaction (`save_now`), on
   PostgreSQL in one statement with the step's other writes (`deskgate.rows.waiting`; a
   cycled key's old row deleted and the new one inserted there), and the response's save
   then writes nothing unless the request changed the session since.
