@@ -68,11 +68,13 @@ def _delete(found: QuerySet[PendingSignIn]) -> int:
     return int(found._raw_delete(found.db))
 
 
-def _delete_one(column: str, value: int | str) -> int:
+def _delete_one(column: str, value: int | str, *, later: bool = False) -> int | None:
     """Delete the pending sign-in with this `id` or `token` in one fixed statement (without
-    the ORM's compiler: issue 17); answer whether there was one."""
+    the ORM's compiler: issue 17); answer whether there was one. `later`: with the block's
+    other writes (`rows.waiting`, answering None), the row known to be there."""
     table = PendingSignIn._meta.db_table
-    return cast(int, rows.write(f"DELETE FROM {table} WHERE {column} = %s", [value]))  # noqa: S608  # our names
+    sql = f"DELETE FROM {table} WHERE {column} = %s"  # noqa: S608  # our names
+    return rows.write(sql, [value], later=later, must_change=later)
 
 
 # Set on an attempt read locked (`checking`, on a database that locks rows): no other
@@ -461,11 +463,10 @@ def claim(pending: PendingSignIn) -> bool:
     An attempt this transaction holds locked (`checking`) is ours to delete: its DELETE may
     wait to go with the sign-in's other closing writes (`rows.waiting`), and would raise
     (rolling back the transaction) were the row gone after all."""
-    table = PendingSignIn._meta.db_table
     if pending.__dict__.get(_READ_LOCKED):
-        rows.write(f"DELETE FROM {table} WHERE id = %s", [pending.pk], later=True, must_change=True)  # noqa: S608  # our names
+        _delete_one("id", pending.pk, later=True)
         return True
-    return _delete_one("id", pending.pk) > 0
+    return bool(_delete_one("id", pending.pk))
 
 
 def finish(
